@@ -1,0 +1,187 @@
+package deepvue
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults used by NewClient.
+const (
+	DefaultBaseURL      = "https://production.deepvue.tech"
+	DefaultRetryMax     = 2
+	DefaultRetryWaitMin = 1 * time.Second
+	DefaultRetryWaitMax = 8 * time.Second
+	DefaultTimeout      = 30 * time.Second
+)
+
+// Option configures a Client. Each option checks its own input; NewClient
+// returns the first error.
+type Option func(*settings) error
+
+type settings struct {
+	baseURL      *url.URL
+	httpClient   *http.Client
+	retryMax     int
+	retryWaitMin time.Duration
+	retryWaitMax time.Duration
+	logger       *slog.Logger
+	userAgent    string
+	timeout      time.Duration
+	limiter      Limiter
+}
+
+func defaultSettings() settings {
+	u, _ := url.Parse(DefaultBaseURL)
+	return settings{
+		baseURL:      u,
+		retryMax:     DefaultRetryMax,
+		retryWaitMin: DefaultRetryWaitMin,
+		retryWaitMax: DefaultRetryWaitMax,
+		timeout:      DefaultTimeout,
+	}
+}
+
+// WithBaseURL sets the API host, and optionally a path prefix. It must be
+// https, except plain http to a loopback host (127.0.0.0/8, ::1, localhost),
+// which is allowed for tests and deepvuetest. It must not carry user
+// information, a query or a fragment.
+func WithBaseURL(rawURL string) Option {
+	return func(s *settings) error {
+		u, err := parseBaseURL(rawURL)
+		if err != nil {
+			return err
+		}
+		s.baseURL = u
+		return nil
+	}
+}
+
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return nil, invalid("base URL", "must be an absolute URL such as "+DefaultBaseURL)
+	}
+	if u.User != nil {
+		return nil, invalid("base URL", "must not contain user information")
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, invalid("base URL", "must not contain a query or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, invalid("base URL", "must use https (plain http is only allowed to a loopback host)")
+		}
+	default:
+		return nil, invalid("base URL", "must use https")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// WithHTTPClient makes the Client send through a copy of hc: its Transport,
+// Timeout and Jar are used, hc itself is never modified. The copy never
+// follows redirects. A nil Transport means the SDK's tuned default.
+// Use it with httpmock.NewMockTransport in tests.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(s *settings) error {
+		if hc == nil {
+			return invalid("HTTP client", "must not be nil")
+		}
+		cp := *hc
+		s.httpClient = &cp
+		return nil
+	}
+}
+
+// WithRetryMax sets how many times a 500 SOURCE_FAILURE answer is retried
+// after the first attempt (0 to 10; default 2). Nothing else is ever retried.
+func WithRetryMax(n int) Option {
+	return func(s *settings) error {
+		if n < 0 || n > 10 {
+			return invalid("retry max", "must be between 0 and 10")
+		}
+		s.retryMax = n
+		return nil
+	}
+}
+
+// WithRetryWait sets the bounds of the exponential backoff with jitter
+// between retries (default 1s and 8s). The n-th wait is drawn between min and
+// min(max, min*2^n). Requires 0 <= min <= max <= 5 minutes.
+func WithRetryWait(min, max time.Duration) Option {
+	return func(s *settings) error {
+		if min < 0 || max < min || max > 5*time.Minute {
+			return invalid("retry wait", "needs 0 <= min <= max <= 5m")
+		}
+		s.retryWaitMin, s.retryWaitMax = min, max
+		return nil
+	}
+}
+
+// WithLogger makes the SDK log through l: retries at Warn, each finished
+// call at Debug. Records carry the operation, status, sub_code, attempt and
+// transaction id, never an Aadhaar number, OTP, mobile number, URL query or
+// credential. Without it (or with nil) the SDK is silent.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) error {
+		s.logger = l
+		return nil
+	}
+}
+
+// WithUserAgent puts ua before the SDK's own product token in the
+// User-Agent header ("myapp/1.2 deepvue-go/0.1.0"). ua must be printable
+// ASCII, at most 200 bytes.
+func WithUserAgent(ua string) Option {
+	return func(s *settings) error {
+		if ua == "" || len(ua) > 200 {
+			return invalid("user agent", "must be 1 to 200 bytes")
+		}
+		for i := 0; i < len(ua); i++ {
+			if ua[i] < 0x20 || ua[i] > 0x7e {
+				return invalid("user agent", "must be printable ASCII")
+			}
+		}
+		s.userAgent = ua
+		return nil
+	}
+}
+
+// WithTimeout sets the deadline for a whole call, all attempts and backoff
+// waits included, used when the caller's context has no deadline of its own
+// (default 30s). It must be positive.
+func WithTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d <= 0 {
+			return invalid("timeout", "must be positive")
+		}
+		s.timeout = d
+		return nil
+	}
+}
+
+// WithRateLimiter makes every call wait on l before each request it sends
+// (retries included), so a busy backend stays inside its plan's limits
+// instead of collecting 429s. A *rate.Limiter from golang.org/x/time/rate
+// satisfies Limiter; see NewPlanLimiter. nil means no limiter.
+func WithRateLimiter(l Limiter) Option {
+	return func(s *settings) error {
+		s.limiter = l
+		return nil
+	}
+}
