@@ -174,7 +174,7 @@ func epochTime(ms int64) time.Time {
 // was wrong with a 2xx answer.
 func (c *Client) apiError(op string, a *answer, env *envelope, problem string, pii []string) *APIError {
 	e := &APIError{StatusCode: a.status, Operation: op}
-	known := append(pii, c.creds.secret)
+	known := append(pii, c.creds().secret)
 	var detail string
 	var list bool
 	switch {

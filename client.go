@@ -50,9 +50,10 @@ const (
 // Client calls Deepvue's Aadhaar eKYC V2 API. Create it with NewClient; it is
 // safe for concurrent use and should be shared (it holds a connection pool).
 type Client struct {
-	// Everything sensitive sits behind pointers: fmt prints a nested pointer
-	// as an address, so even printing a dereferenced Client shows no secret.
-	creds        *credentials
+	// The credentials sit behind a func: fmt prints any func as an address,
+	// whatever the verb and depth, so even printing a dereferenced Client
+	// (or a struct that embeds one) shows no secret.
+	creds        func() *credentials
 	hc           *retryablehttp.Client
 	generateURL  *url.URL
 	verifyURL    *url.URL
@@ -95,15 +96,21 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 	if s.userAgent != "" {
 		ua = s.userAgent + " " + ua
 	}
+	creds := &credentials{
+		clientID: clientID,
+		secret:   clientSecret,
+		idHeader: []string{clientID},
+		keyHdr:   []string{clientSecret},
+	}
+	endpoint := func(path string) *url.URL {
+		u := *s.baseURL
+		u.Path += path
+		return &u
+	}
 	c := &Client{
-		creds: &credentials{
-			clientID: clientID,
-			secret:   clientSecret,
-			idHeader: []string{clientID},
-			keyHdr:   []string{clientSecret},
-		},
-		generateURL:  s.baseURL.JoinPath("/v2/ekyc/aadhaar/generate-otp"),
-		verifyURL:    s.baseURL.JoinPath("/v2/ekyc/aadhaar/verify-otp"),
+		creds:        func() *credentials { return creds },
+		generateURL:  endpoint("/v2/ekyc/aadhaar/generate-otp"),
+		verifyURL:    endpoint("/v2/ekyc/aadhaar/verify-otp"),
 		userAgent:    []string{ua},
 		retryMax:     s.retryMax,
 		timeout:      s.timeout,
@@ -191,7 +198,7 @@ func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLa
 
 // String describes the Client without its credentials.
 func (c *Client) String() string {
-	return "deepvue.Client{base_url: " + c.redactedBase + ", client_id: " + maskID(c.creds.clientID) +
+	return "deepvue.Client{base_url: " + c.redactedBase + ", client_id: " + maskID(c.creds().clientID) +
 		", client_secret: [REDACTED]}"
 }
 
@@ -205,7 +212,7 @@ func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String
 func (c *Client) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("base_url", c.redactedBase),
-		slog.String("client_id", maskID(c.creds.clientID)),
+		slog.String("client_id", maskID(c.creds().clientID)),
 	)
 }
 
@@ -271,6 +278,7 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 	st := &callState{op: op}
 	ctx = context.WithValue(ctx, stateKey{}, st)
 
+	creds := c.creds()
 	u := *endpoint
 	u.RawQuery = query
 	hreq := &http.Request{
@@ -281,8 +289,8 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 		ProtoMinor: 1,
 		Host:       u.Host,
 		Header: http.Header{
-			"Client-Id":  c.creds.idHeader,
-			"X-Api-Key":  c.creds.keyHdr,
+			"Client-Id":  creds.idHeader,
+			"X-Api-Key":  creds.keyHdr,
 			"User-Agent": c.userAgent,
 			"Accept":     acceptJSON,
 		},
@@ -372,7 +380,7 @@ func (c *Client) wrapTransport(op, doing string, err error, pii []string) error 
 		err = &url.Error{Op: ue.Op, URL: u, Err: ue.Err}
 	}
 	text := "deepvue: " + op + ": " + doing + ": " + err.Error()
-	return &transportError{text: scrub(text, append(pii, c.creds.secret)...), err: err}
+	return &transportError{text: scrub(text, append(pii, c.creds().secret)...), err: err}
 }
 
 // checkRetry is the retry policy: only a 500 whose sub_code is
@@ -387,7 +395,11 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if err != nil || resp == nil || ctx.Err() != nil {
 		return false, nil
 	}
-	if !shouldRetry(resp) {
+	retry, txn := shouldRetry(resp)
+	if st != nil && txn != "" {
+		st.lastTxn = txn
+	}
+	if !retry {
 		return false, nil
 	}
 	if st == nil || st.attempts > c.retryMax {
@@ -405,21 +417,22 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 
 // shouldRetry reports whether an answer is a 500 SOURCE_FAILURE. To read
 // the sub_code it buffers the (bounded) body and puts back a fresh reader.
-func shouldRetry(resp *http.Response) bool {
+// It also returns the answer's transaction id, for the retry log.
+func shouldRetry(resp *http.Response) (retry bool, transactionID string) {
 	if resp.StatusCode != http.StatusInternalServerError {
-		return false
+		return false, ""
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if err != nil || len(body) > MaxResponseBytes {
-		return false
+		return false, ""
 	}
 	env, ok := decodeEnvelope(body)
-	if st, _ := resp.Request.Context().Value(stateKey{}).(*callState); st != nil && ok {
-		st.lastTxn = env.TransactionID.String()
+	if !ok {
+		return false, ""
 	}
-	return ok && isSourceFailure(env.SubCode.String())
+	return isSourceFailure(env.SubCode.s), clip(env.TransactionID.s, 128)
 }
 
 func isSourceFailure(subCode string) bool { return equalFoldASCII(subCode, SubCodeSourceFailure) }
