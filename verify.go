@@ -13,7 +13,8 @@ import (
 )
 
 // VerifyOTPRequest is the second step of the eKYC flow. Printing it (any fmt
-// verb) or logging it with slog never shows the OTP or the mobile number.
+// verb), logging it with slog or encoding it to JSON never shows the OTP or
+// the mobile number.
 type VerifyOTPRequest struct {
 	// ReferenceID is OTPResponse.ReferenceID from GenerateOTP.
 	ReferenceID string
@@ -36,13 +37,13 @@ func (r VerifyOTPRequest) String() string {
 	b.WriteString("deepvue.VerifyOTPRequest{ReferenceID: ")
 	b.WriteString(strconv.Quote(clip(r.ReferenceID, 64)))
 	b.WriteString(", OTP: ")
-	b.WriteString(redacted(r.OTP))
+	b.WriteString(redactedField(r.OTP))
 	b.WriteString(", Consent: ")
 	b.WriteString(strconv.Quote(clip(string(r.Consent), 8)))
 	b.WriteString(", Purpose: ")
 	b.WriteString(strconv.Quote(clip(r.Purpose, 100)))
 	b.WriteString(", MobileNumber: ")
-	b.WriteString(redacted(r.MobileNumber))
+	b.WriteString(redactedField(r.MobileNumber))
 	b.WriteString(", GeneratePDF: ")
 	b.WriteString(strconv.FormatBool(r.GeneratePDF))
 	b.WriteByte('}')
@@ -65,7 +66,29 @@ func (r VerifyOTPRequest) LogValue() slog.Value {
 	)
 }
 
+// MarshalJSON encodes the request with the OTP and mobile number redacted:
+// the OTP must never be stored, and this keeps it out of JSON logs too.
+func (r VerifyOTPRequest) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ReferenceID  string `json:"reference_id"`
+		OTP          string `json:"otp"`
+		Consent      string `json:"consent"`
+		Purpose      string `json:"purpose"`
+		MobileNumber string `json:"mobile_number"`
+		GeneratePDF  bool   `json:"generate_pdf"`
+	}{r.ReferenceID, redacted(r.OTP), string(r.Consent), r.Purpose, redacted(r.MobileNumber), r.GeneratePDF})
+}
+
+// redacted hides a non-empty value.
 func redacted(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "[REDACTED]"
+}
+
+// redactedField is redacted for String: an empty value shows as "".
+func redactedField(s string) string {
 	if s == "" {
 		return `""`
 	}

@@ -1,0 +1,369 @@
+package deepvue
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	photoBytes = []byte("\xff\xd8\xff\xe0 fake jpeg bytes PHOTOSECRETBYTES \xff\xd9")
+	pdfBytes   = []byte("%PDF-1.4 fake pdf PDFSECRETBYTES %%EOF")
+)
+
+func verifySuccessBody(extra string) string {
+	return `{"code":200,"timestamp":1738243999577,"transaction_id":"f6efc218742a405c8dd65cf19c13b878","sub_code":"SUCCESS",
+ "message":"Aadhaar eKYC Successful",
+ "data":{"address":{"careOf":"S/O H. Nue Mahammed","country":"India","district":"Bangalore","house":"NO. 6","landmark":"",
+   "locality":"MTS LAYOUT J X NAGAR 51TH PHASE","pin":"561118","postOffice":"J P Nagar","state":"Karnataka",
+   "street":"19TH MAIN","subDistrict":"","vtc":"Bangalore"},
+   "dateOfBirth":"28-06-1999","email":"a1b2","gender":"M","generatedAt":"1738304139979",
+   "maskedNumber":"xxxx-xxxx-8091","name":"Mohammed Nihar","phone":"c3d4","photo":"` +
+		base64.StdEncoding.EncodeToString(photoBytes) + `"` + extra + `}}`
+}
+
+func validVerifyRequest() VerifyOTPRequest {
+	return VerifyOTPRequest{ReferenceID: "29756208", OTP: testOTP, Consent: ConsentYes, Purpose: testPurpose}
+}
+
+func TestVerifyOTPSuccess(t *testing.T) {
+	c, mt := mockClient(t)
+	var got *http.Request
+	body := verifySuccessBody(`,"aadhaar_linked_mobile_match":"Yes","document_pdf":"` + base64.StdEncoding.EncodeToString(pdfBytes) + `"`)
+	mt.RegisterResponder(http.MethodPost, verURL, func(r *http.Request) (*http.Response, error) {
+		got = r
+		return jsonResponder(200, body)(r)
+	})
+	req := validVerifyRequest()
+	req.MobileNumber = testMobile
+	req.GeneratePDF = true
+	d, err := c.VerifyOTP(context.Background(), req)
+	require.NoError(t, err)
+
+	assert.Equal(t, "/base/v2/ekyc/aadhaar/verify-otp", got.URL.Path)
+	assert.Equal(t, url.Values{
+		"otp": {testOTP}, "reference_id": {"29756208"}, "consent": {"Y"}, "purpose": {testPurpose},
+		"mobile_number": {testMobile}, "generate_pdf": {"true"},
+	}, got.URL.Query())
+
+	yes := true
+	assert.Equal(t, &AadhaarData{
+		TransactionID: "f6efc218742a405c8dd65cf19c13b878",
+		Name:          "Mohammed Nihar",
+		Gender:        "M",
+		DateOfBirth:   "28-06-1999",
+		MaskedNumber:  "xxxx-xxxx-8091",
+		Address: Address{CareOf: "S/O H. Nue Mahammed", House: "NO. 6", Street: "19TH MAIN",
+			Locality: "MTS LAYOUT J X NAGAR 51TH PHASE", VTC: "Bangalore", PostOffice: "J P Nagar",
+			District: "Bangalore", State: "Karnataka", Country: "India", Pin: "561118"},
+		Photo:       photoBytes,
+		PDF:         pdfBytes,
+		EmailHash:   "a1b2",
+		PhoneHash:   "c3d4",
+		MobileMatch: &yes,
+		GeneratedAt: time.UnixMilli(1738304139979),
+	}, d)
+
+	dob, yearOnly, err := d.BirthDate()
+	require.NoError(t, err)
+	assert.False(t, yearOnly)
+	assert.Equal(t, time.Date(1999, 6, 28, 0, 0, 0, 0, time.UTC), dob)
+	age, err := d.AgeOn(time.Date(2017, 6, 27, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	assert.Equal(t, 17, age)
+	age, _ = d.AgeOn(time.Date(2017, 6, 28, 0, 0, 0, 0, time.UTC))
+	assert.Equal(t, 18, age)
+	assert.Equal(t, "NO. 6, 19TH MAIN, MTS LAYOUT J X NAGAR 51TH PHASE, Bangalore, J P Nagar, Bangalore, Karnataka, India - 561118", d.Address.String())
+}
+
+func TestVerifyOTPOptionalParamsOmitted(t *testing.T) {
+	c, mt := mockClient(t)
+	var got *http.Request
+	mt.RegisterResponder(http.MethodPost, verURL, func(r *http.Request) (*http.Response, error) {
+		got = r
+		return jsonResponder(200, verifySuccessBody(""))(r)
+	})
+	d, err := c.VerifyOTP(context.Background(), validVerifyRequest())
+	require.NoError(t, err)
+	q := got.URL.Query()
+	assert.NotContains(t, q, "mobile_number")
+	assert.NotContains(t, q, "generate_pdf")
+	assert.Nil(t, d.MobileMatch)
+	assert.Empty(t, d.PDF)
+}
+
+func TestVerifyOTPLocalValidation(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*VerifyOTPRequest)
+		field string
+	}{
+		{"empty reference", func(r *VerifyOTPRequest) { r.ReferenceID = "" }, "reference_id"},
+		{"blank reference", func(r *VerifyOTPRequest) { r.ReferenceID = "  " }, "reference_id"},
+		{"reference with control", func(r *VerifyOTPRequest) { r.ReferenceID = "12\n34" }, "reference_id"},
+		{"otp 5 digits", func(r *VerifyOTPRequest) { r.OTP = "48291" }, "otp"},
+		{"otp 7 digits", func(r *VerifyOTPRequest) { r.OTP = "4829130" }, "otp"},
+		{"otp letters", func(r *VerifyOTPRequest) { r.OTP = "48291a" }, "otp"},
+		{"otp empty", func(r *VerifyOTPRequest) { r.OTP = "" }, "otp"},
+		{"otp non-ASCII digits", func(r *VerifyOTPRequest) { r.OTP = "४८२९१३" }, "otp"},
+		{"consent N", func(r *VerifyOTPRequest) { r.Consent = ConsentNo }, "consent"},
+		{"consent empty", func(r *VerifyOTPRequest) { r.Consent = "" }, "consent"},
+		{"purpose blank", func(r *VerifyOTPRequest) { r.Purpose = "   " }, "purpose"},
+		{"mobile 9 digits", func(r *VerifyOTPRequest) { r.MobileNumber = "912345678" }, "mobile_number"},
+		{"mobile +91", func(r *VerifyOTPRequest) { r.MobileNumber = "+919123456780" }, "mobile_number"},
+		{"mobile letters", func(r *VerifyOTPRequest) { r.MobileNumber = "91234567ab" }, "mobile_number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := mockClient(t)
+			mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, verifySuccessBody("")))
+			req := validVerifyRequest()
+			req.MobileNumber = testMobile
+			tt.edit(&req)
+			d, err := c.VerifyOTP(context.Background(), req)
+			assert.Nil(t, d)
+			assert.Equal(t, []error{ErrInvalidInput}, matched(err))
+			var ve *ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tt.field, ve.Field)
+			assert.Zero(t, mt.GetTotalCallCount())
+			assertNoLeak(t, err, "48291", "912345678")
+		})
+	}
+}
+
+func TestVerifyOTPTrimsPastedValues(t *testing.T) {
+	c, mt := mockClient(t)
+	var got url.Values
+	mt.RegisterResponder(http.MethodPost, verURL, func(r *http.Request) (*http.Response, error) {
+		got = r.URL.Query()
+		return jsonResponder(200, verifySuccessBody(""))(r)
+	})
+	req := validVerifyRequest()
+	req.OTP = " " + testOTP + "\n"
+	req.MobileNumber = testMobile + " "
+	_, err := c.VerifyOTP(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, testOTP, got.Get("otp"))
+	assert.Equal(t, testMobile, got.Get("mobile_number"))
+}
+
+func TestVerifyOTPFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		want    error
+		subCode string
+		calls   int
+	}{
+		{"wrong OTP (undocumented sub_code)", 400, `{"code":400,"transaction_id":"tv1","sub_code":"INVALID_OTP","message":"Invalid OTP. Please enter the correct OTP."}`, nil, "INVALID_OTP", 1},
+		{"expired (undocumented)", 400, `{"code":400,"sub_code":"OTP_EXPIRED","message":"OTP has expired"}`, nil, "OTP_EXPIRED", 1},
+		{"invalid input", 422, `{"code":422,"sub_code":"INVALID_INPUT","message":"Invalid OTP"}`, ErrInvalidInput, "INVALID_INPUT", 1},
+		{"source failure retried", 500, sourceFailBd, ErrSourceFailure, "SOURCE_FAILURE", 3},
+		{"unauthorized", 403, `{"detail":"Invalid client_id or client_secret, access Denied"}`, ErrUnauthorized, "", 1},
+		{"rate limited", 429, `{"detail":"Rate limit exceeded. Please retry after some time."}`, ErrRateLimited, "", 1},
+		{"unavailable", 503, `{"detail":"Source Unavailable"}`, ErrServiceUnavailable, "", 1},
+		{"200 without data", 200, `{"code":200,"sub_code":"SUCCESS","transaction_id":"tv2"}`, ErrUnexpectedResponse, "SUCCESS", 1},
+		{"200 null data", 200, `{"sub_code":"SUCCESS","data":null}`, ErrUnexpectedResponse, "SUCCESS", 1},
+		{"200 data string", 200, `{"sub_code":"SUCCESS","data":"oops"}`, ErrUnexpectedResponse, "SUCCESS", 1},
+		{"200 not SUCCESS", 200, `{"sub_code":"FAILED","data":{}}`, ErrUnexpectedResponse, "FAILED", 1},
+		{"200 broken photo", 200, `{"sub_code":"SUCCESS","transaction_id":"tv3","data":{"photo":"!!!not base64!!!"}}`, ErrUnexpectedResponse, "SUCCESS", 1},
+		{"200 broken pdf", 200, `{"sub_code":"SUCCESS","data":{"document_pdf":"@@@"}}`, ErrUnexpectedResponse, "SUCCESS", 1},
+		{"200 truncated", 200, verifySuccessBody("")[:300], ErrUnexpectedResponse, "", 1},
+		{"html 504", 504, `<html>Gateway Time-out</html>`, nil, "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := mockClient(t)
+			mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(tt.status, tt.body))
+			req := validVerifyRequest()
+			req.MobileNumber = testMobile
+			d, err := c.VerifyOTP(context.Background(), req)
+			assert.Nil(t, d)
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, tt.status, ae.StatusCode)
+			assert.Equal(t, tt.subCode, ae.SubCode)
+			assert.Equal(t, opVerify, ae.Operation)
+			if tt.want == nil {
+				assert.Empty(t, matched(err))
+			} else {
+				assert.Equal(t, []error{tt.want}, matched(err))
+			}
+			assert.Equal(t, tt.calls, mt.GetTotalCallCount())
+			assert.Less(t, len(err.Error()), 400)
+			assertNoLeak(t, err)
+		})
+	}
+}
+
+func TestVerifyOTPBrokenPhotoNamesTheField(t *testing.T) {
+	c, mt := mockClient(t)
+	mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, `{"sub_code":"SUCCESS","transaction_id":"tv3","data":{"photo":"!!!"}}`))
+	_, err := c.VerifyOTP(context.Background(), validVerifyRequest())
+	assert.ErrorContains(t, err, "data.photo is not valid base64")
+	assert.ErrorContains(t, err, "tv3")
+}
+
+func TestVerifyOTPLenientData(t *testing.T) {
+	tests := map[string]func(*testing.T, *AadhaarData){
+		`{}`: func(t *testing.T, d *AadhaarData) {
+			assert.Equal(t, AadhaarData{TransactionID: "t"}, *d)
+		},
+		`{"address":null,"name":null,"photo":null,"generatedAt":null,"aadhaar_linked_mobile_match":null}`: func(t *testing.T, d *AadhaarData) {
+			assert.Empty(t, d.Name)
+			assert.Nil(t, d.Photo)
+			assert.True(t, d.GeneratedAt.IsZero())
+			assert.Nil(t, d.MobileMatch)
+		},
+		`{"address":{"pin":561118},"generatedAt":1738304139979,"aadhaar_linked_mobile_match":"No","photo":"` +
+			base64.RawStdEncoding.EncodeToString(photoBytes) + `"}`: func(t *testing.T, d *AadhaarData) {
+			assert.Equal(t, "561118", d.Address.Pin)
+			assert.Equal(t, time.UnixMilli(1738304139979), d.GeneratedAt)
+			require.NotNil(t, d.MobileMatch)
+			assert.False(t, *d.MobileMatch)
+			assert.Equal(t, photoBytes, d.Photo, "unpadded base64")
+		},
+		`{"photo":"data:image/jpeg;base64,` + base64.StdEncoding.EncodeToString(photoBytes) + `","aadhaar_linked_mobile_match":""}`: func(t *testing.T, d *AadhaarData) {
+			assert.Equal(t, photoBytes, d.Photo, "data URI")
+			assert.Nil(t, d.MobileMatch)
+		},
+		`{"photo":"` + splitLines(base64.StdEncoding.EncodeToString(bytes.Repeat(photoBytes, 10))) + `"}`: func(t *testing.T, d *AadhaarData) {
+			assert.Equal(t, bytes.Repeat(photoBytes, 10), d.Photo, "base64 with line breaks")
+		},
+		`{"maskedNumber":"234123412346","name":"A 2341 2341 2346"}`: func(t *testing.T, d *AadhaarData) {
+			assert.Equal(t, "XXXXXXXX2346", d.MaskedNumber, "a full number from the server is masked")
+			assert.Equal(t, "A XXXX XXXX 2346", d.Name)
+		},
+	}
+	for data, check := range tests {
+		t.Run(data[:min(len(data), 40)], func(t *testing.T) {
+			c, mt := mockClient(t)
+			mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, `{"sub_code":"SUCCESS","transaction_id":"t","data":`+data+`}`))
+			d, err := c.VerifyOTP(context.Background(), validVerifyRequest())
+			require.NoError(t, err)
+			check(t, d)
+		})
+	}
+}
+
+func splitLines(s string) string {
+	var b strings.Builder
+	for len(s) > 76 {
+		b.WriteString(s[:76] + `\n`)
+		s = s[76:]
+	}
+	return b.String() + s
+}
+
+func TestBirthDateForms(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		"28-06-1999": time.Date(1999, 6, 28, 0, 0, 0, 0, time.UTC),
+		"28/06/1999": time.Date(1999, 6, 28, 0, 0, 0, 0, time.UTC),
+		"1999-06-28": time.Date(1999, 6, 28, 0, 0, 0, 0, time.UTC),
+		"1999":       time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		d := AadhaarData{DateOfBirth: in}
+		got, yearOnly, err := d.BirthDate()
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+		assert.Equal(t, in == "1999", yearOnly)
+	}
+	for _, in := range []string{"", "31-02-1999", "tomorrow", "0000"} {
+		d := AadhaarData{DateOfBirth: in}
+		_, _, err := d.BirthDate()
+		assert.Error(t, err, in)
+		_, err = d.AgeOn(time.Now())
+		assert.Error(t, err, in)
+	}
+}
+
+func TestVerifyRequestNeverPrintsOTPOrMobile(t *testing.T) {
+	req := validVerifyRequest()
+	req.MobileNumber = testMobile
+	assertNoLeak(t, req)
+	assertNoLeak(t, &req)
+	assert.Contains(t, fmt.Sprint(req), "OTP: [REDACTED]")
+	assert.Contains(t, fmt.Sprintf("%+v", &req), "MobileNumber: [REDACTED]")
+	// Inside the caller's own struct, fmt still calls Format on the field and
+	// slog's JSON handler calls MarshalJSON.
+	type wrapper struct{ Req VerifyOTPRequest }
+	assertNoLeak(t, wrapper{req})
+	b, err := json.Marshal(req)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"reference_id":"29756208","otp":"[REDACTED]","consent":"Y","purpose":"KYC for loan account opening","mobile_number":"[REDACTED]","generate_pdf":false}`, string(b))
+}
+
+func TestAadhaarDataNeverDumpsPhotoOrPDF(t *testing.T) {
+	yes := true
+	d := &AadhaarData{Name: "Mohammed Nihar", Photo: photoBytes, PDF: pdfBytes, MobileMatch: &yes, MaskedNumber: "xxxx-xxxx-8091"}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		for _, v := range []any{d, *d} {
+			out := fmt.Sprintf(verb, v)
+			assert.NotContains(t, out, "PHOTOSECRETBYTES", verb)
+			assert.NotContains(t, out, "PDFSECRETBYTES", verb)
+			assert.NotContains(t, out, base64.StdEncoding.EncodeToString(photoBytes)[:12], verb)
+			assert.Contains(t, out, fmt.Sprintf("Photo: <%d bytes>", len(photoBytes)), verb)
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("kyc", "data", d)
+	out := buf.String()
+	assert.Contains(t, out, `"photo_bytes":`)
+	assert.NotContains(t, out, "PHOTOSECRETBYTES")
+	assert.NotContains(t, out, base64.StdEncoding.EncodeToString(photoBytes)[:12])
+	assert.NotContains(t, out, "Mohammed", "the slog form carries no name")
+}
+
+func TestVerifyOTPBoundIsLargerForPhotoAndPDF(t *testing.T) {
+	c, mt := mockClient(t)
+	bigPDF := bytes.Repeat([]byte{'%'}, 3<<20) // 3 MiB PDF: over the 1 MiB bound of generate-otp
+	body := verifySuccessBody(`,"document_pdf":"` + base64.StdEncoding.EncodeToString(bigPDF) + `"`)
+	mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, body))
+	req := validVerifyRequest()
+	req.GeneratePDF = true
+	d, err := c.VerifyOTP(context.Background(), req)
+	require.NoError(t, err)
+	assert.Len(t, d.PDF, len(bigPDF))
+
+	huge := `{"sub_code":"SUCCESS","data":{"photo":"` + strings.Repeat("A", MaxVerifyResponseBytes) + `"}}`
+	mt.RegisterResponder(http.MethodPost, verURL, func(*http.Request) (*http.Response, error) {
+		r := httpmock.NewStringResponse(200, huge)
+		r.ContentLength = -1
+		return r, nil
+	})
+	_, err = c.VerifyOTP(context.Background(), req)
+	assert.ErrorIs(t, err, ErrUnexpectedResponse)
+	assert.ErrorContains(t, err, "larger than")
+}
+
+func TestVerifyOTPLogsNoPII(t *testing.T) {
+	logs := &logBuffer{}
+	c, mt := mockClient(t, WithLogger(logs.logger()))
+	mt.RegisterResponder(http.MethodPost, verURL,
+		jsonResponder(500, sourceFailBd).Then(jsonResponder(400, `{"sub_code":"INVALID_OTP","message":"OTP `+testOTP+` is wrong for `+testMobile+`"}`)))
+	req := validVerifyRequest()
+	req.MobileNumber = testMobile
+	_, err := c.VerifyOTP(context.Background(), req)
+	require.Error(t, err)
+	assertNoLeak(t, err)
+	assert.Contains(t, err.Error(), "OTP ****** is wrong for **********")
+	out := logs.String()
+	assert.Contains(t, out, "retrying after SOURCE_FAILURE")
+	for _, s := range sensitive {
+		assert.NotContains(t, out, s)
+	}
+}
