@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deepvue-go/deepvue"
+	"github.com/deepvue-go/deepvue/deepvuetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type env struct {
+	fake *deepvuetest.Server
+	api  *httptest.Server
+	logs *syncBuffer
+}
+
+// setup runs the onboarding service over real HTTP against the fake Deepvue.
+func setup(t *testing.T, opts ...deepvuetest.Option) *env {
+	t.Helper()
+	fake := deepvuetest.NewServer(opts...)
+	t.Cleanup(fake.Close)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	kyc, err := deepvue.NewClient(fake.ClientID, fake.ClientSecret, deepvue.WithBaseURL(fake.URL),
+		deepvue.WithLogger(log), deepvue.WithRetryWait(time.Millisecond, 2*time.Millisecond))
+	require.NoError(t, err)
+	api := httptest.NewServer(newService(kyc, log).routes())
+	t.Cleanup(api.Close)
+	return &env{fake: fake, api: api, logs: logs}
+}
+
+func (e *env) post(t *testing.T, path, body string) (int, map[string]any, string) {
+	t.Helper()
+	resp, err := http.Post(e.api.URL+path, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(raw, &out), string(raw))
+	return resp.StatusCode, out, string(raw)
+}
+
+func otpBody(number string) string {
+	return `{"aadhaar_number":"` + number + `","consent":true,"purpose":"Loan onboarding"}`
+}
+
+func TestOnboardingFullFlow(t *testing.T) {
+	e := setup(t)
+	status, out, raw := e.post(t, "/kyc/otp", otpBody("2341 2341 2346"))
+	require.Equal(t, http.StatusOK, status, raw)
+	assert.Equal(t, "XXXX XXXX 2346", out["masked_aadhaar"])
+	ref := out["reference_id"].(string)
+	assert.NotEmpty(t, ref)
+	assert.NotContains(t, raw, "234123412346")
+
+	status, out, raw = e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPValid+`","mobile_number":"`+deepvuetest.MobileLinked+`"}`)
+	require.Equal(t, http.StatusOK, status, raw)
+	assert.Equal(t, deepvuetest.SampleName, out["name"])
+	assert.Equal(t, "28-06-1999", out["date_of_birth"])
+	assert.Equal(t, "xxxx-xxxx-8091", out["masked_number"])
+	assert.Equal(t, true, out["mobile_match"])
+	assert.Greater(t, out["photo_bytes"].(float64), float64(500))
+	assert.Contains(t, out["address"], "Karnataka")
+	assert.NotNil(t, out["age"])
+
+	// The reference is used up: a replay is refused by the service itself.
+	status, out, _ = e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPValid+`"}`)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Equal(t, "unknown_reference", out["error"])
+
+	logs := e.logs.String()
+	for _, secret := range []string{"234123412346", "2341 2341 2346", deepvuetest.OTPValid, deepvuetest.MobileLinked, e.fake.ClientSecret} {
+		assert.NotContains(t, logs, secret)
+	}
+	assert.Contains(t, logs, "XXXX XXXX 2346")
+	assert.Equal(t, 1, e.fake.SMSSent())
+}
+
+func TestOnboardingOTPFailures(t *testing.T) {
+	tests := []struct {
+		name, body string
+		status     int
+		code, msg  string
+	}{
+		{"typo", otpBody("234123412347"), 400, "invalid_input", "wrong check digit"},
+		{"short", otpBody("643343121"), 400, "invalid_input", "must have 12 digits"},
+		{"no consent", `{"aadhaar_number":"234123412346","consent":false,"purpose":"Loan"}`, 400, "invalid_input", "consent"},
+		{"no purpose", `{"aadhaar_number":"234123412346","consent":true}`, 400, "invalid_input", "purpose"},
+		{"not JSON", `aadhaar=1`, 400, "bad_json", "JSON"},
+		{"not linked", otpBody(deepvuetest.NumberNotLinked), 422, "mobile_not_linked", "another KYC method"},
+		{"invalid UID", otpBody(deepvuetest.NumberInvalidUID), 400, "invalid_input", "not accepted"},
+		{"source failure", otpBody(deepvuetest.NumberSourceFailure), 503, "source_unavailable", "try again in a few minutes"},
+		{"rate limited", otpBody(deepvuetest.NumberRateLimited), 503, "busy", "try again"},
+		{"unavailable", otpBody(deepvuetest.NumberUnavailable), 503, "source_unavailable", "temporarily unavailable"},
+	}
+	e := setup(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, out, raw := e.post(t, "/kyc/otp", tt.body)
+			assert.Equal(t, tt.status, status, raw)
+			assert.Equal(t, tt.code, out["error"])
+			assert.Contains(t, out["message"], tt.msg)
+			assert.NotContains(t, raw, "234123412347")
+		})
+	}
+	assert.Zero(t, e.fake.SMSSent())
+	assert.NotContains(t, e.logs.String(), "234123412347")
+}
+
+func TestOnboardingPendingIs409(t *testing.T) {
+	e := setup(t)
+	status, _, _ := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
+	require.Equal(t, 200, status)
+	status, out, _ := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
+	assert.Equal(t, http.StatusConflict, status)
+	assert.Equal(t, "an OTP was sent recently, wait before asking again", out["message"])
+	assert.Equal(t, 1, e.fake.SMSSent())
+}
+
+func TestOnboardingVerifyFailures(t *testing.T) {
+	e := setup(t)
+	_, out, _ := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
+	ref := out["reference_id"].(string)
+
+	status, out, _ := e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"12345"}`)
+	assert.Equal(t, 400, status)
+	assert.Equal(t, "the OTP must be the 6 digits from the SMS", out["message"])
+
+	status, out, _ = e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"654321"}`)
+	assert.Equal(t, 422, status)
+	assert.Equal(t, "otp_rejected", out["error"])
+
+	status, out, _ = e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPSourceFailure+`"}`)
+	assert.Equal(t, 503, status)
+	assert.Equal(t, "source_unavailable", out["error"])
+
+	status, out, _ = e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPValid+`","mobile_number":"12345"}`)
+	assert.Equal(t, 400, status)
+	assert.Equal(t, "the mobile number must have 10 digits", out["message"])
+
+	status, out, _ = e.post(t, "/kyc/verify", `{"reference_id":"nope","otp":"123456"}`)
+	assert.Equal(t, 404, status)
+	assert.Equal(t, "unknown_reference", out["error"])
+
+	// After the failures, the right OTP still works.
+	status, _, raw := e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPValid+`"}`)
+	assert.Equal(t, 200, status, raw)
+	assert.NotContains(t, e.logs.String(), "654321")
+}
+
+func TestOnboardingVerifyExpired(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := setup(t, deepvuetest.WithClock(clock))
+	_, out, _ := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
+	ref := out["reference_id"].(string)
+	mu.Lock()
+	now = now.Add(11 * time.Minute)
+	mu.Unlock()
+	status, out, _ := e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPValid+`"}`)
+	assert.Equal(t, 422, status)
+	assert.Equal(t, "otp_rejected", out["error"])
+}
+
+func TestOnboardingMethodAndTimeout(t *testing.T) {
+	e := setup(t)
+	resp, err := http.Get(e.api.URL + "/kyc/otp")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+
+	// A Deepvue that never answers: the per-request deadline holds.
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hang.Close()
+	kyc, err := deepvue.NewClient("id", "secret", deepvue.WithBaseURL(hang.URL))
+	require.NoError(t, err)
+	svc := newService(kyc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc.timeout = 100 * time.Millisecond
+	api := httptest.NewServer(svc.routes())
+	defer api.Close()
+	start := time.Now()
+	resp, err = http.Post(api.URL+"/kyc/otp", "application/json", strings.NewReader(otpBody(deepvuetest.NumberSuccess)))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
