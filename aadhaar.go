@@ -96,6 +96,12 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 		return nil, err
 	}
 	defer a.release()
+	return c.generateResult(a, pii)
+}
+
+// generateResult turns a generate-otp answer into an OTPResponse or an
+// *APIError. It is the whole decoding of that answer (and a fuzz target).
+func (c *Client) generateResult(a *answer, pii []string) (*OTPResponse, error) {
 	if a.status/100 != 2 || a.body == nil {
 		return nil, c.apiError(opGenerate, a, nil, "", pii)
 	}

@@ -2,7 +2,6 @@ package deepvue
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -188,9 +187,4 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// errorf is fmt.Errorf with the package prefix.
-func errorf(format string, args ...any) error {
-	return fmt.Errorf("deepvue: "+format, args...)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 
@@ -102,10 +101,6 @@ func (l *logBuffer) String() string {
 
 func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-func (l *logBuffer) lines() []string {
-	return strings.Split(strings.TrimSpace(l.String()), "\n")
 }
 
 // sentinels lists every sentinel, to check that an error matches exactly one.

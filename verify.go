@@ -308,6 +308,12 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 		return nil, err
 	}
 	defer a.release()
+	return c.verifyResult(a, pii)
+}
+
+// verifyResult turns a verify-otp answer into AadhaarData or an *APIError.
+// It is the whole decoding of that answer (and a fuzz target).
+func (c *Client) verifyResult(a *answer, pii []string) (*AadhaarData, error) {
 	if a.status/100 != 2 || a.body == nil || !looksLikeObject(a.body) {
 		return nil, c.apiError(opVerify, a, nil, "", pii)
 	}

@@ -10,7 +10,10 @@
 // formats the number itself.
 package uid
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Reason says why a number is not a valid Aadhaar number. The zero value, OK,
 // means the number is valid.
@@ -87,6 +90,13 @@ func trim(s string) string {
 // reports whether what is left is 12 ASCII digits. It does not check the
 // first digit, palindromes or the checksum; see Check.
 func Compact(s string) (n Number, r Reason) {
+	if needsClean(s) {
+		// Removing a space or hyphen can join the bytes around it into a
+		// multi-byte whitespace rune that strip() then removes; follow
+		// python-stdnum's order literally (this path allocates; it is only
+		// taken for non-ASCII input).
+		s = strings.NewReplacer(" ", "", "-", "").Replace(s)
+	}
 	s = trim(s)
 	count := 0
 	for i := 0; i < len(s); i++ {
@@ -106,6 +116,20 @@ func Compact(s string) (n Number, r Reason) {
 		return n, BadLength
 	}
 	return n, OK
+}
+
+// needsClean reports whether s has a non-ASCII byte and a space or hyphen.
+func needsClean(s string) bool {
+	nonASCII, sep := false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80:
+			nonASCII = true
+		case c == ' ' || c == '-':
+			sep = true
+		}
+	}
+	return nonASCII && sep
 }
 
 // Check compacts s and applies every rule. It returns the bare 12 digits and
