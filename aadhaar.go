@@ -191,6 +191,7 @@ func (c *Client) apiError(op string, a *answer, env *envelope, problem string, p
 			env = &dec
 		} else {
 			e.Message = describeUndecodable(a)
+			problem = "" // the description says it all
 		}
 	}
 	if env != nil {
@@ -233,7 +234,7 @@ func describeUndecodable(a *answer) string {
 	if len(a.body) == 0 {
 		return "empty answer"
 	}
-	return "answer is not a JSON object (" + clip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
+	return "answer is not a valid JSON object (" + clip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
 }
 
 // appendQueryEscape appends s escaped as url.QueryEscape does.

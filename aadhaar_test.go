@@ -178,7 +178,7 @@ func TestGenerateOTPDocumentedAnswers(t *testing.T) {
 		{"missing header 401", 401, `{"detail":"Not authenticated"}`, ErrUnauthorized, "", "", "Not authenticated", ""},
 		{"missing header 403", 403, `{"detail":"Not authenticated"}`, ErrUnauthorized, "", "", "Not authenticated", ""},
 		{"inactive client", 400, `{"detail":"Inactive client_id"}`, ErrUnauthorized, "", "", "Inactive client_id", ""},
-		{"IP not allow-listed", 403, `<html>Forbidden</html>`, ErrUnauthorized, "", "answer is not a JSON object (application/json, 22 bytes)", "", ""},
+		{"IP not allow-listed", 403, `<html>Forbidden</html>`, ErrUnauthorized, "", "answer is not a valid JSON object (application/json, 22 bytes)", "", ""},
 		{"rate limited", 429, `{"detail":"Rate limit exceeded. Please retry after some time."}`,
 			ErrRateLimited, "", "", "Rate limit exceeded. Please retry after some time.", ""},
 		{"source unavailable", 503, `{"detail":"Source Unavailable"}`, ErrServiceUnavailable, "", "", "Source Unavailable", ""},

@@ -63,6 +63,7 @@ type Client struct {
 	logger       *slog.Logger
 	limiter      Limiter
 	redactedBase string
+	transport    http.RoundTripper // the transport under keepIdle
 }
 
 type credentials struct {
@@ -129,6 +130,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 	// retryablehttp calls CloseIdleConnections on every failed call, which
 	// would empty a busy backend's pool each time Deepvue fails once; the
 	// wrapper hides that method so the pool survives.
+	c.transport = hc.Transport
 	hc.Transport = keepIdle{hc.Transport}
 
 	c.hc = &retryablehttp.Client{
@@ -185,6 +187,14 @@ func defaultTransport() *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+}
+
+// CloseIdleConnections closes the idle connections in the Client's pool,
+// for example when a test ends or a process drains. The Client stays usable.
+func (c *Client) CloseIdleConnections() {
+	if ci, ok := c.transport.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
 	}
 }
 
