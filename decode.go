@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // envelope is the part every Deepvue answer shares. Decoding is lenient
@@ -50,6 +51,10 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	case len(b) == 0:
 		return nil
 	case b[0] == '"':
+		if inner := b[1 : len(b)-1]; plainJSONString(inner) {
+			f.s = string(inner) // no escapes: the bytes are the string
+			return nil
+		}
 		return json.Unmarshal(b, &f.s)
 	case string(b) == "null":
 		f.s = ""
@@ -65,6 +70,10 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 type flexInt struct{ n int64 }
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
+	if n, ok := parseDigits(b); ok {
+		f.n = n
+		return nil
+	}
 	s := string(b)
 	if s == "null" {
 		return nil
@@ -146,4 +155,34 @@ func detailText(raw json.RawMessage) (text string, list bool) {
 		}
 	}
 	return "", false
+}
+
+// plainJSONString reports whether the inside of a JSON string literal has no
+// escapes, no control characters and valid UTF-8, so that it is the string.
+func plainJSONString(b []byte) bool {
+	ascii := true
+	for _, c := range b {
+		if c == '\\' || c < 0x20 {
+			return false
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	return ascii || utf8.Valid(b)
+}
+
+// parseDigits parses a plain non-negative integer literal of up to 18 digits.
+func parseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
