@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -282,7 +283,7 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 	}
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, c.wrapTransport(op, "waiting for the rate limiter", err, pii)
+			return nil, c.wrapTransport(op, "waiting for the rate limiter", limiterError(err), pii)
 		}
 	}
 	st := &callState{op: op}
@@ -362,6 +363,15 @@ func readBounded(resp *http.Response, limit int64, a *answer) error {
 	}
 	a.buf, a.body = buf, buf.Bytes()
 	return nil
+}
+
+// limiterError makes x/time/rate's "would exceed context deadline" (a token
+// that comes only after the deadline) match context.DeadlineExceeded.
+func limiterError(err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "would exceed context deadline") {
+		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+	}
+	return err
 }
 
 // transportError is the error for a call that got no usable answer: it could
