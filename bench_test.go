@@ -5,6 +5,7 @@ package deepvue
 // for the command, the machine and the results.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -14,21 +15,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
 
-// benchServer answers generate-otp with the documented success body and
+// benchHandler answers generate-otp with the documented success body and
 // verify-otp with a realistic answer (about 30 KB of photo, 100 KB of PDF).
-func benchServer(b *testing.B) *httptest.Server {
-	b.Helper()
+func benchHandler() http.Handler {
 	gen := []byte(successOTP)
-	photo := bytes.Repeat([]byte{0xFF, 0xD8, 0x42}, 10<<10)  // 30 KiB
+	photo := bytes.Repeat([]byte{0xFF, 0xD8, 0x42}, 10<<10) // 30 KiB
 	pdf := bytes.Repeat([]byte("%PDF-1.4 sample "), 100<<6) // 100 KiB
 	ver := []byte(`{"code":200,"timestamp":1738243999577,"transaction_id":"f6efc218742a405c8dd65cf19c13b878","sub_code":"SUCCESS","message":"Aadhaar eKYC Successful","data":{"address":{"careOf":"S/O H. Nue Mahammed","country":"India","district":"Bangalore","house":"NO. 6","landmark":"","locality":"MTS LAYOUT J X NAGAR 51TH PHASE","pin":"561118","postOffice":"J P Nagar","state":"Karnataka","street":"19TH MAIN","subDistrict":"","vtc":"Bangalore"},"dateOfBirth":"28-06-1999","email":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","gender":"M","generatedAt":"1738304139979","maskedNumber":"xxxx-xxxx-8091","name":"Mohammed Nihar","phone":"60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752","photo":"` +
 		base64.StdEncoding.EncodeToString(photo) + `","aadhaar_linked_mobile_match":"Yes","document_pdf":"` +
 		base64.StdEncoding.EncodeToString(pdf) + `"}}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := gen
 		if r.URL.Path == "/v2/ekyc/aadhaar/verify-otp" {
 			body = ver
@@ -36,9 +39,57 @@ func benchServer(b *testing.B) *httptest.Server {
 		h := w.Header()
 		h["Content-Type"] = []string{"application/json"}
 		_, _ = w.Write(body)
-	}))
-	b.Cleanup(srv.Close)
-	return srv
+	})
+}
+
+// benchServeEnv, when set, makes the test binary serve benchHandler on
+// loopback instead of running tests (see TestMain).
+const benchServeEnv = "DEEPVUE_BENCH_SERVE"
+
+// serveBench runs the benchmark server: it prints its address, serves until
+// its standard input closes (the benchmark ended or died), then returns.
+func serveBench() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.Exit(1)
+	}
+	srv := &http.Server{Handler: benchHandler()}
+	go func() { _ = srv.Serve(ln) }()
+	_, _ = os.Stdout.WriteString(ln.Addr().String() + "\n")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = srv.Close()
+}
+
+// benchServer returns the base URL of the loopback server for benchmarks:
+// an in-process httptest server, or, with DEEPVUE_BENCH_SERVER=process, this
+// test binary re-executed as a separate process (GOMAXPROCS=1), so that
+// B/op and allocs/op count the client's allocations only.
+func benchServer(b *testing.B) string {
+	b.Helper()
+	if os.Getenv("DEEPVUE_BENCH_SERVER") != "process" {
+		srv := httptest.NewServer(benchHandler())
+		b.Cleanup(srv.Close)
+		return srv.URL
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), benchServeEnv+"=1", "GOMAXPROCS=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatal("benchmark server did not start:", err)
+	}
+	return "http://" + strings.TrimSpace(addr)
 }
 
 // handOTPResponse is what a hand-written integration decodes into.
@@ -90,8 +141,8 @@ func tunedTransport() *http.Transport {
 	}
 }
 
-func benchSDK(b *testing.B, srv *httptest.Server) *Client {
-	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL))
+func benchSDK(b *testing.B, srvURL string) *Client {
+	c, err := NewClient(testID, testSecret, WithBaseURL(srvURL))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,9 +151,9 @@ func benchSDK(b *testing.B, srv *httptest.Server) *Client {
 }
 
 func BenchmarkGenerateOTP(b *testing.B) {
-	srv := benchServer(b)
+	srvURL := benchServer(b)
 	ctx := context.Background()
-	sdk := benchSDK(b, srv)
+	sdk := benchSDK(b, srvURL)
 	docStyle := &http.Client{} // the documentation's zero client: DefaultTransport, 2 idle connections per host
 	tuned := &http.Client{Transport: tunedTransport()}
 	b.Cleanup(tuned.CloseIdleConnections)
@@ -116,13 +167,20 @@ func BenchmarkGenerateOTP(b *testing.B) {
 			return err
 		}},
 		{"HandDocStyle", func() error {
-			_, err := handGenerateOTP(ctx, docStyle, srv.URL, testID, testSecret, validNumber, testPurpose)
+			_, err := handGenerateOTP(ctx, docStyle, srvURL, testID, testSecret, validNumber, testPurpose)
 			return err
 		}},
 		{"HandTuned", func() error {
-			_, err := handGenerateOTP(ctx, tuned, srv.URL, testID, testSecret, validNumber, testPurpose)
+			_, err := handGenerateOTP(ctx, tuned, srvURL, testID, testSecret, validNumber, testPurpose)
 			return err
 		}},
+	}
+	if os.Getenv("DEEPVUE_BENCH_REVERSE") == "1" {
+		// Alternate rounds run the variants in reverse order, so that no
+		// variant always runs first (on a cold server) or last.
+		for i, j := 0, len(calls)-1; i < j; i, j = i+1, j-1 {
+			calls[i], calls[j] = calls[j], calls[i]
+		}
 	}
 	for _, c := range calls {
 		b.Run(c.name+"/serial", func(b *testing.B) {
@@ -148,9 +206,46 @@ func BenchmarkGenerateOTP(b *testing.B) {
 	}
 }
 
+// cannedTransport answers every request from memory: with it, a benchmark
+// measures only the client-side cost of a call (building the request,
+// headers, retry layer, reading and decoding), free of network noise.
+type cannedTransport struct{ body []byte }
+
+func (c cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(c.body)), ContentLength: int64(len(c.body)), Request: r}, nil
+}
+
+// BenchmarkClientOverhead compares the SDK and the hand-written call on an
+// in-memory transport: the SDK's own cost per call.
+func BenchmarkClientOverhead(b *testing.B) {
+	rt := cannedTransport{[]byte(successOTP)}
+	sdk, err := NewClient(testID, testSecret, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: rt}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc := &http.Client{Transport: rt}
+	b.Run("SDK", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := sdk.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Hand", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := handGenerateOTP(context.Background(), hc, testBase, testID, testSecret, validNumber, testPurpose); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkVerifyOTP(b *testing.B) {
-	srv := benchServer(b)
-	sdk := benchSDK(b, srv)
+	srvURL := benchServer(b)
+	sdk := benchSDK(b, srvURL)
 	req := VerifyOTPRequest{ReferenceID: "29756208", OTP: testOTP, Consent: ConsentYes, Purpose: testPurpose,
 		MobileNumber: testMobile, GeneratePDF: true}
 	b.ReportAllocs()

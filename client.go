@@ -303,7 +303,6 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 			"Client-Id":  creds.idHeader,
 			"X-Api-Key":  creds.keyHdr,
 			"User-Agent": c.userAgent,
-			"Accept":     acceptJSON,
 		},
 	}
 	hreq = hreq.WithContext(ctx)
@@ -338,8 +337,6 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 	return a, nil
 }
 
-var acceptJSON = []string{"application/json"}
-
 var errTooLarge = errors.New("answer larger than the SDK's bound")
 
 // readBounded reads at most limit bytes of the body into a pooled buffer. A
@@ -368,7 +365,7 @@ func readBounded(resp *http.Response, limit int64, a *answer) error {
 // limiterError makes x/time/rate's "would exceed context deadline" (a token
 // that comes only after the deadline) match context.DeadlineExceeded.
 func limiterError(err error) error {
-	if !errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "would exceed context deadline") {
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "would exceed context deadline") {
 		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
 	return err
@@ -462,7 +459,7 @@ func (c *Client) prepareRetry(req *http.Request) error {
 	if c.limiter == nil {
 		return nil
 	}
-	return c.limiter.Wait(req.Context())
+	return limiterError(c.limiter.Wait(req.Context()))
 }
 
 // backoff returns a wait drawn uniformly between min and
