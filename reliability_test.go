@@ -157,7 +157,9 @@ func gzipBytes(b []byte) []byte {
 	return buf.Bytes()
 }
 
-var gzipBomb = func() []byte { // 64 MiB of zeros, about 64 KB compressed
+// gzipBomb returns 64 MiB of zeros gzipped (about 64 KB), built once on
+// first use, not at package init (it takes a third of a second).
+var gzipBomb = sync.OnceValue(func() []byte {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	zeros := make([]byte, 1<<20)
@@ -166,7 +168,7 @@ var gzipBomb = func() []byte { // 64 MiB of zeros, about 64 KB compressed
 	}
 	_ = zw.Close()
 	return buf.Bytes()
-}()
+})
 
 func faults() []fault {
 	quick := 3 * time.Second
@@ -304,7 +306,7 @@ func faults() []fault {
 			start: handlerFault(false, func(pc publicCall) http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Encoding", "gzip")
-					_, _ = w.Write(gzipBomb)
+					_, _ = w.Write(gzipBomb())
 				}
 			}),
 			wantStatus: 200, wantSentinel: ErrUnexpectedResponse,
@@ -447,7 +449,7 @@ func TestFaultInjection(t *testing.T) {
 func TestGzipBombMemoryStaysBounded(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Encoding", "gzip")
-		_, _ = w.Write(gzipBomb)
+		_, _ = w.Write(gzipBomb())
 	}))
 	defer srv.Close()
 	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL))
