@@ -92,10 +92,8 @@ func TestSourceFailureOnceThenSuccess(t *testing.T) {
 }
 
 func TestPendingWindow(t *testing.T) {
-	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	srv, c := start(t, deepvuetest.WithClock(clock), deepvuetest.WithPendingWindow(time.Minute))
+	clock := deepvuetest.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
+	srv, c := start(t, deepvuetest.WithClock(clock.Now), deepvuetest.WithPendingWindow(time.Minute))
 
 	_, err := c.GenerateOTP(context.Background(), deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
 	require.NoError(t, err)
@@ -109,9 +107,7 @@ func TestPendingWindow(t *testing.T) {
 	_, err = c.GenerateOTP(context.Background(), "234567890124", deepvue.ConsentYes, purpose)
 	assert.NoError(t, err, "another number is not pending")
 
-	mu.Lock()
-	now = now.Add(61 * time.Second)
-	mu.Unlock()
+	clock.Advance(61 * time.Second)
 	_, err = c.GenerateOTP(context.Background(), deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
 	assert.NoError(t, err)
 	assert.Equal(t, 3, srv.SMSSent())
@@ -242,15 +238,21 @@ func TestVerifyMobileMismatchAndNoPDF(t *testing.T) {
 	assert.Empty(t, d.PDF)
 }
 
+// subCode returns the sub_code of the *APIError in err.
+func subCode(t *testing.T, err error) string {
+	t.Helper()
+	var ae *deepvue.APIError
+	require.ErrorAs(t, err, &ae)
+	return ae.SubCode
+}
+
 func TestVerifyReferenceUsableOnce(t *testing.T) {
 	_, c := start(t)
 	ref := sendOTP(t, c, deepvuetest.NumberSuccess)
 	_, err := c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
 	require.NoError(t, err)
 	_, err = c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
-	var ae *deepvue.APIError
-	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, "INVALID_REFERENCE_ID", ae.SubCode)
+	assert.Equal(t, "INVALID_REFERENCE_ID", subCode(t, err))
 }
 
 func TestVerifyWrongOTPThreeTimesUsesReferenceUp(t *testing.T) {
@@ -264,24 +266,16 @@ func TestVerifyWrongOTPThreeTimesUsesReferenceUp(t *testing.T) {
 		assert.Equal(t, 400, ae.StatusCode)
 	}
 	_, err := c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
-	var ae *deepvue.APIError
-	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, "INVALID_REFERENCE_ID", ae.SubCode)
+	assert.Equal(t, "INVALID_REFERENCE_ID", subCode(t, err))
 }
 
 func TestVerifyExpiry(t *testing.T) {
-	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	_, c := start(t, deepvuetest.WithClock(clock), deepvuetest.WithOTPValidity(2*time.Minute))
+	clock := deepvuetest.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
+	_, c := start(t, deepvuetest.WithClock(clock.Now), deepvuetest.WithOTPValidity(2*time.Minute))
 	ref := sendOTP(t, c, deepvuetest.NumberSuccess)
-	mu.Lock()
-	now = now.Add(2*time.Minute + time.Second)
-	mu.Unlock()
+	clock.Advance(2*time.Minute + time.Second)
 	_, err := c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
-	var ae *deepvue.APIError
-	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, "OTP_EXPIRED", ae.SubCode)
+	assert.Equal(t, "OTP_EXPIRED", subCode(t, err))
 }
 
 func TestVerifySourceFailureIsRetriedAndKeepsReference(t *testing.T) {
@@ -297,9 +291,7 @@ func TestVerifySourceFailureIsRetriedAndKeepsReference(t *testing.T) {
 func TestVerifyUnknownReference(t *testing.T) {
 	_, c := start(t)
 	_, err := c.VerifyOTP(context.Background(), verifyReq("11111111", deepvuetest.OTPValid))
-	var ae *deepvue.APIError
-	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, "INVALID_REFERENCE_ID", ae.SubCode)
+	assert.Equal(t, "INVALID_REFERENCE_ID", subCode(t, err))
 }
 
 func TestServerIsSafeForConcurrentUse(t *testing.T) {

@@ -172,18 +172,33 @@ func TestOnboardingVerifyFailures(t *testing.T) {
 }
 
 func TestOnboardingVerifyExpired(t *testing.T) {
-	now := time.Now()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	e := setup(t, deepvuetest.WithClock(clock))
+	clock := deepvuetest.NewClock(time.Now())
+	e := setup(t, deepvuetest.WithClock(clock.Now))
 	_, out, _ := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
 	ref := out["reference_id"].(string)
-	mu.Lock()
-	now = now.Add(11 * time.Minute)
-	mu.Unlock()
+	clock.Advance(11 * time.Minute)
 	status, out, _ := e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPValid+`"}`)
 	assert.Equal(t, 422, status)
 	assert.Equal(t, "otp_rejected", out["error"])
+}
+
+func TestOnboardingMisconfiguredCredentials(t *testing.T) {
+	fake := deepvuetest.NewServer()
+	t.Cleanup(fake.Close)
+	kyc, err := deepvue.NewClient(fake.ClientID, "wrong-secret", deepvue.WithBaseURL(fake.URL))
+	require.NoError(t, err)
+	logs := &syncBuffer{}
+	api := httptest.NewServer(newService(kyc, slog.New(slog.NewJSONHandler(logs, nil))).routes())
+	t.Cleanup(api.Close)
+	resp, err := http.Post(api.URL+"/kyc/otp", "application/json", strings.NewReader(otpBody(deepvuetest.NumberSuccess)))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Contains(t, string(body), "misconfigured")
+	assert.NotContains(t, string(body), "wrong-secret")
+	assert.NotContains(t, logs.String(), "wrong-secret")
+	assert.Contains(t, logs.String(), "Invalid client_id or client_secret")
 }
 
 func TestOnboardingMethodAndTimeout(t *testing.T) {
