@@ -204,7 +204,8 @@ type keepIdle struct{ rt http.RoundTripper }
 
 func (k keepIdle) RoundTrip(r *http.Request) (*http.Response, error) { return k.rt.RoundTrip(r) }
 
-// errRedirect is never returned; refuseRedirect hands the 3xx back instead.
+// refuseRedirect makes http.Client hand a 3xx back instead of following it,
+// so the credentials and the Aadhaar number never reach another host.
 func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // String describes the Client without its credentials.
@@ -259,7 +260,6 @@ type answer struct {
 	contentType string
 	body        []byte
 	buf         *bytes.Buffer
-	attempts    int
 }
 
 func (a *answer) release() {
@@ -322,7 +322,7 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 	}
 	defer resp.Body.Close()
 
-	a := &answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), attempts: st.attempts}
+	a := &answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")}
 	if resp.StatusCode/100 != 2 {
 		limit = MaxResponseBytes
 	}

@@ -52,11 +52,11 @@ var (
 
 // Sub-codes documented by Deepvue.
 const (
-	SubCodeSuccess          = "SUCCESS"
-	SubCodeInvalidInput     = "INVALID_INPUT"
-	SubCodeMobileNotLinked  = "AADHAAR_MOBILE_NOT_LINKED"
-	SubCodeVerificationPend = "VERIFICATION_PENDING"
-	SubCodeSourceFailure    = "SOURCE_FAILURE"
+	SubCodeSuccess             = "SUCCESS"
+	SubCodeInvalidInput        = "INVALID_INPUT"
+	SubCodeMobileNotLinked     = "AADHAAR_MOBILE_NOT_LINKED"
+	SubCodeVerificationPending = "VERIFICATION_PENDING"
+	SubCodeSourceFailure       = "SOURCE_FAILURE"
 )
 
 // APIError is the error for every answer from Deepvue that is not a success:
@@ -164,7 +164,7 @@ func classify(status int, subCode, detail string, validationList bool) error {
 		return ErrInvalidInput
 	case SubCodeMobileNotLinked:
 		return ErrMobileNotLinked
-	case SubCodeVerificationPend:
+	case SubCodeVerificationPending:
 		return ErrVerificationPending
 	case SubCodeSourceFailure:
 		return ErrSourceFailure
