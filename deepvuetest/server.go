@@ -239,41 +239,42 @@ func missing(w http.ResponseWriter, r *http.Request, names ...string) bool {
 }
 
 // checkConsent answers for consent and purpose; it reports whether it did.
-func checkConsent(w http.ResponseWriter, r *http.Request) bool {
+func checkConsent(w http.ResponseWriter, r *http.Request, now time.Time) bool {
 	q := r.URL.Query()
 	switch strings.ToUpper(q.Get("consent")) {
 	case "Y":
 	case "N":
-		writeEnvelope(w, http.StatusBadRequest, "INVALID_INPUT", "Consent is required to perform the verification.", nil)
+		writeEnvelope(w, now, http.StatusBadRequest, "INVALID_INPUT", "Consent is required to perform the verification.", nil)
 		return true
 	default:
-		writeEnvelope(w, http.StatusUnprocessableEntity, "INVALID_INPUT", "Invalid consent. Allowed values are Y and N.", nil)
+		writeEnvelope(w, now, http.StatusUnprocessableEntity, "INVALID_INPUT", "Invalid consent. Allowed values are Y and N.", nil)
 		return true
 	}
 	if strings.TrimSpace(q.Get("purpose")) == "" {
-		writeEnvelope(w, http.StatusUnprocessableEntity, "INVALID_INPUT", "Purpose is required.", nil)
+		writeEnvelope(w, now, http.StatusUnprocessableEntity, "INVALID_INPUT", "Purpose is required.", nil)
 		return true
 	}
 	return false
 }
 
 func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
-	if missing(w, r, "aadhaar_number", "consent", "purpose") || checkConsent(w, r) {
+	now := s.cfg.now()
+	if missing(w, r, "aadhaar_number", "consent", "purpose") || checkConsent(w, r, now) {
 		return
 	}
 	raw := r.URL.Query().Get("aadhaar_number")
 	n, reason := uid.Check(raw)
 	if reason != uid.OK {
-		writeEnvelope(w, http.StatusUnprocessableEntity, "INVALID_INPUT", "Invalid Aadhaar Number Pattern.", nil)
+		writeEnvelope(w, now, http.StatusUnprocessableEntity, "INVALID_INPUT", "Invalid Aadhaar Number Pattern.", nil)
 		return
 	}
 	number := string(n[:])
 	switch number {
 	case NumberInvalidUID:
-		writeEnvelope(w, http.StatusBadRequest, "INVALID_INPUT", "Invalid UID. Please enter valid UID", nil)
+		writeEnvelope(w, now, http.StatusBadRequest, "INVALID_INPUT", "Invalid UID. Please enter valid UID", nil)
 		return
 	case NumberSourceFailure:
-		writeSourceFailure(w)
+		writeSourceFailure(w, now)
 		return
 	case NumberRateLimited:
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"detail": "Rate limit exceeded. Please retry after some time."})
@@ -285,20 +286,19 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.cfg.now()
 	if number == NumberSourceFailureOnce && !s.failedOnce[number] {
 		s.failedOnce[number] = true
-		writeSourceFailure(w)
+		writeSourceFailure(w, now)
 		return
 	}
 	if number == NumberNotLinked {
 		ref := s.newRef()
-		writeEnvelope(w, http.StatusBadRequest, "AADHAAR_MOBILE_NOT_LINKED", "Aadhaar number does not have mobile number",
+		writeEnvelope(w, now, http.StatusBadRequest, "AADHAAR_MOBILE_NOT_LINKED", "Aadhaar number does not have mobile number",
 			map[string]any{"reference_id": ref})
 		return
 	}
 	if last, ok := s.lastOTP[number]; ok && s.cfg.pending > 0 && now.Sub(last) < s.cfg.pending {
-		writeEnvelope(w, http.StatusConflict, "VERIFICATION_PENDING",
+		writeEnvelope(w, now, http.StatusConflict, "VERIFICATION_PENDING",
 			"Otp already generated for this aadhaar, please try after some time.", map[string]any{"reference_id": ""})
 		return
 	}
@@ -306,7 +306,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 	s.lastOTP[number] = now
 	s.refs[ref] = &otpRecord{issued: now}
 	s.sms++
-	writeEnvelope(w, http.StatusOK, "SUCCESS", "OTP sent to your Registered Mobile number. Check your mobile.",
+	writeEnvelope(w, now, http.StatusOK, "SUCCESS", "OTP sent to your Registered Mobile number. Check your mobile.",
 		map[string]any{"reference_id": ref})
 }
 
@@ -317,21 +317,22 @@ func (s *Server) newRef() string {
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	if missing(w, r, "otp", "reference_id", "consent", "purpose") || checkConsent(w, r) {
+	now := s.cfg.now()
+	if missing(w, r, "otp", "reference_id", "consent", "purpose") || checkConsent(w, r, now) {
 		return
 	}
 	q := r.URL.Query()
 	otp, ref, mobile := q.Get("otp"), q.Get("reference_id"), q.Get("mobile_number")
 	if !digits(otp, 6) {
-		writeEnvelope(w, http.StatusUnprocessableEntity, "INVALID_INPUT", "Invalid OTP pattern.", nil)
+		writeEnvelope(w, now, http.StatusUnprocessableEntity, "INVALID_INPUT", "Invalid OTP pattern.", nil)
 		return
 	}
 	if mobile != "" && !digits(mobile, 10) {
-		writeEnvelope(w, http.StatusUnprocessableEntity, "INVALID_INPUT", "Invalid mobile number pattern.", nil)
+		writeEnvelope(w, now, http.StatusUnprocessableEntity, "INVALID_INPUT", "Invalid mobile number pattern.", nil)
 		return
 	}
 	if otp == OTPSourceFailure {
-		writeSourceFailure(w)
+		writeSourceFailure(w, now)
 		return
 	}
 	s.mu.Lock()
@@ -339,18 +340,18 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	rec, ok := s.refs[ref]
 	switch {
 	case !ok:
-		writeEnvelope(w, http.StatusBadRequest, "INVALID_REFERENCE_ID", "Invalid reference id or OTP already used.", nil)
+		writeEnvelope(w, now, http.StatusBadRequest, "INVALID_REFERENCE_ID", "Invalid reference id or OTP already used.", nil)
 		return
-	case s.cfg.now().Sub(rec.issued) > s.cfg.validity:
+	case now.Sub(rec.issued) > s.cfg.validity:
 		delete(s.refs, ref)
-		writeEnvelope(w, http.StatusBadRequest, "OTP_EXPIRED", "OTP has expired. Please generate a new OTP.", nil)
+		writeEnvelope(w, now, http.StatusBadRequest, "OTP_EXPIRED", "OTP has expired. Please generate a new OTP.", nil)
 		return
 	case otp != OTPValid:
 		rec.attempts++
 		if rec.attempts >= 3 {
 			delete(s.refs, ref)
 		}
-		writeEnvelope(w, http.StatusBadRequest, "INVALID_OTP", "Invalid OTP. Please enter the correct OTP.", nil)
+		writeEnvelope(w, now, http.StatusBadRequest, "INVALID_OTP", "Invalid OTP. Please enter the correct OTP.", nil)
 		return
 	}
 	delete(s.refs, ref)
@@ -365,7 +366,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	if q.Get("generate_pdf") == "true" {
 		data["document_pdf"] = base64.StdEncoding.EncodeToString(SamplePDF())
 	}
-	writeEnvelope(w, http.StatusOK, "SUCCESS", "Aadhaar eKYC Successful", map[string]any{"data": data})
+	writeEnvelope(w, now, http.StatusOK, "SUCCESS", "Aadhaar eKYC Successful", map[string]any{"data": data})
 }
 
 func digits(s string, n int) bool {
@@ -380,17 +381,17 @@ func digits(s string, n int) bool {
 	return true
 }
 
-func writeSourceFailure(w http.ResponseWriter) {
-	writeEnvelope(w, http.StatusInternalServerError, "SOURCE_FAILURE",
+func writeSourceFailure(w http.ResponseWriter, now time.Time) {
+	writeEnvelope(w, now, http.StatusInternalServerError, "SOURCE_FAILURE",
 		"Authorised source is temporarily unavailable, please try again shortly.", nil)
 }
 
 // writeEnvelope writes Deepvue's envelope: code, timestamp, transaction_id,
 // sub_code, message, plus extra fields.
-func writeEnvelope(w http.ResponseWriter, status int, subCode, message string, extra map[string]any) {
+func writeEnvelope(w http.ResponseWriter, now time.Time, status int, subCode, message string, extra map[string]any) {
 	body := map[string]any{
 		"code":           status,
-		"timestamp":      time.Now().UnixMilli(),
+		"timestamp":      now.UnixMilli(),
 		"transaction_id": newTransactionID(),
 		"sub_code":       subCode,
 		"message":        message,

@@ -25,6 +25,8 @@ type service struct {
 
 // consentRecord is what the regulation asks the requesting entity to keep:
 // the purpose, the time and the answer. It never holds the Aadhaar number.
+// (This example keeps it in memory until the OTP expires; a real service
+// writes it to its consent log.)
 type consentRecord struct {
 	Purpose     string
 	ConsentedAt time.Time
@@ -89,6 +91,11 @@ func (s *service) handleOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	for ref, rec := range s.consents { // forget OTP requests nobody verified in time
+		if consentedAt.After(rec.ExpiresAt) {
+			delete(s.consents, ref)
+		}
+	}
 	s.consents[res.ReferenceID] = consentRecord{Purpose: in.Purpose, ConsentedAt: consentedAt, Masked: masked, ExpiresAt: res.ExpiresAt}
 	s.mu.Unlock()
 	s.log.Info("otp sent", "aadhaar", masked, "reference_id", res.ReferenceID, "transaction_id", res.TransactionID)
