@@ -202,6 +202,7 @@ func (c *Client) CloseIdleConnections() {
 // keepIdle hides the wrapped transport's CloseIdleConnections method.
 type keepIdle struct{ rt http.RoundTripper }
 
+// RoundTrip delegates to the wrapped transport.
 func (k keepIdle) RoundTrip(r *http.Request) (*http.Response, error) { return k.rt.RoundTrip(r) }
 
 // refuseRedirect makes http.Client hand a 3xx back instead of following it,
@@ -382,7 +383,9 @@ type transportError struct {
 	err  error
 }
 
+// Error returns the scrubbed text.
 func (e *transportError) Error() string { return e.text }
+// Unwrap returns the cause, with any *url.Error stripped of its query.
 func (e *transportError) Unwrap() error { return e.err }
 
 func (c *Client) wrapTransport(op, doing string, err error, pii []string) error {

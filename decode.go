@@ -44,8 +44,10 @@ var errWrongType = errors.New("wrong JSON type")
 // flexString accepts a JSON string, number or boolean; null is "".
 type flexString struct{ s string }
 
+// String returns the decoded text.
 func (f flexString) String() string { return f.s }
 
+// UnmarshalJSON accepts a string, number, boolean or null.
 func (f *flexString) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0:
@@ -69,6 +71,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 // flexInt accepts a JSON number or a string holding an integer; null is 0.
 type flexInt struct{ n int64 }
 
+// UnmarshalJSON accepts a number, a string holding an integer, or null.
 func (f *flexInt) UnmarshalJSON(b []byte) error {
 	if n, ok := parseDigits(b); ok {
 		f.n = n
