@@ -385,6 +385,7 @@ type transportError struct {
 
 // Error returns the scrubbed text.
 func (e *transportError) Error() string { return e.text }
+
 // Unwrap returns the cause, with any *url.Error stripped of its query.
 func (e *transportError) Unwrap() error { return e.err }
 
