@@ -161,18 +161,11 @@ func detailText(raw json.RawMessage) (text string, list bool) {
 }
 
 // plainJSONString reports whether the inside of a JSON string literal has no
-// escapes, no control characters and valid UTF-8, so that it is the string.
+// escapes and is valid UTF-8, so that its bytes are the string. (The decoder
+// has already checked the whole answer, so the literal holds no raw control
+// characters.)
 func plainJSONString(b []byte) bool {
-	ascii := true
-	for _, c := range b {
-		if c == '\\' || c < 0x20 {
-			return false
-		}
-		if c >= 0x80 {
-			ascii = false
-		}
-	}
-	return ascii || utf8.Valid(b)
+	return bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b)
 }
 
 // parseDigits parses a plain non-negative integer literal of up to 18 digits.

@@ -1,6 +1,7 @@
 package deepvue
 
 import (
+	"encoding/json"
 	"errors"
 	"regexp"
 	"strconv"
@@ -236,6 +237,31 @@ func FuzzVerifyAnswer(f *testing.F) {
 		}
 		if len(d.Photo) > len(body) || len(d.PDF) > len(body) {
 			t.Fatalf("decoded more bytes than the answer held")
+		}
+	})
+}
+
+// FuzzFlexString holds the fast path of flexString (a literal's bytes taken
+// as they are) to what encoding/json decodes for the same literal.
+func FuzzFlexString(f *testing.F) {
+	for _, s := range []string{"plain", `esc\"aped`, `\u00e9`, "ए आधार", "bad \xff utf8", `\n`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, inner string) {
+		lit := []byte(`{"s":"` + inner + `"}`)
+		if !json.Valid(lit) {
+			return
+		}
+		var want struct{ S string }
+		var got struct{ S flexString }
+		if err := json.Unmarshal(lit, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(lit, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.S.s != want.S {
+			t.Fatalf("%q: flexString %q, encoding/json %q", inner, got.S.s, want.S)
 		}
 	})
 }
