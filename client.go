@@ -282,9 +282,10 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
+	fail := func(doing string, err error) error { return c.wrapTransport(op, endpoint, doing, err, pii) }
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, c.wrapTransport(op, "waiting for the rate limiter", limiterError(err), pii)
+			return nil, fail("waiting for the rate limiter", limiterError(err))
 		}
 	}
 	st := &callState{op: op}
@@ -309,7 +310,7 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 	hreq = hreq.WithContext(ctx)
 	req, err := retryablehttp.FromRequest(hreq)
 	if err != nil {
-		return nil, c.wrapTransport(op, "building the request", err, pii)
+		return nil, fail("building the request", err)
 	}
 
 	start := time.Now()
@@ -319,7 +320,7 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 			resp.Body.Close()
 		}
 		c.logDone(ctx, st, 0, start, err)
-		return nil, c.wrapTransport(op, "sending the request", err, pii)
+		return nil, fail("sending the request", err)
 	}
 	defer resp.Body.Close()
 
@@ -332,7 +333,7 @@ func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query str
 		if errors.Is(err, errTooLarge) {
 			return a, nil // the caller turns an oversized answer into an *APIError
 		}
-		return nil, c.wrapTransport(op, "reading the HTTP "+strconv.Itoa(resp.StatusCode)+" answer", err, pii)
+		return nil, fail("reading the HTTP "+strconv.Itoa(resp.StatusCode)+" answer", err)
 	}
 	c.logDone(ctx, st, resp.StatusCode, start, nil)
 	return a, nil
@@ -389,16 +390,12 @@ func (e *transportError) Error() string { return e.text }
 // Unwrap returns the cause, with any *url.Error stripped of its query.
 func (e *transportError) Unwrap() error { return e.err }
 
-func (c *Client) wrapTransport(op, doing string, err error, pii []string) error {
+// wrapTransport builds the transportError for a call to endpoint (which
+// carries no query).
+func (c *Client) wrapTransport(op string, endpoint *url.URL, doing string, err error, pii []string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		u := c.redactedBase
-		if op == opGenerate {
-			u = c.generateURL.String()
-		} else if op == opVerify {
-			u = c.verifyURL.String()
-		}
-		err = &url.Error{Op: ue.Op, URL: u, Err: ue.Err}
+		err = &url.Error{Op: ue.Op, URL: endpoint.String(), Err: ue.Err}
 	}
 	text := "deepvue: " + op + ": " + doing + ": " + err.Error()
 	return &transportError{text: scrub(text, append(pii, c.creds().secret)...), err: err}
@@ -453,10 +450,9 @@ func shouldRetry(resp *http.Response) (retry bool, transactionID string) {
 	if !ok {
 		return false, ""
 	}
-	return isSourceFailure(env.SubCode.s), clip(env.TransactionID.s, 128)
+	// The same classification the final error gets, so the two cannot drift.
+	return classify(resp.StatusCode, env.SubCode.s, "", false) == ErrSourceFailure, clip(env.TransactionID.s, 128)
 }
-
-func isSourceFailure(subCode string) bool { return equalFoldASCII(subCode, SubCodeSourceFailure) }
 
 // prepareRetry waits on the rate limiter before a retry is sent.
 func (c *Client) prepareRetry(req *http.Request) error {
