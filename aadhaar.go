@@ -2,10 +2,8 @@ package deepvue
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/deepvue-go/deepvue/internal/uid"
 )
@@ -23,9 +21,6 @@ const (
 
 // OTPValidity is how long an OTP stays valid after Deepvue sends it.
 const OTPValidity = 10 * time.Minute
-
-// maxPurposeBytes bounds the purpose text, which travels in the URL.
-const maxPurposeBytes = 500
 
 // ValidateAadhaar reports whether number is a valid Aadhaar number, exactly as
 // python-stdnum's aadhaar.validate decides: spaces and hyphens are removed and
@@ -58,7 +53,7 @@ type OTPResponse struct {
 	// number. Check your mobile."
 	Message string
 	// Timestamp is when Deepvue answered (the SDK's clock if the answer
-	// carried none).
+	// carried no timestamp it could read).
 	Timestamp time.Time
 	// ExpiresAt is Timestamp + OTPValidity (10 minutes).
 	ExpiresAt time.Time
@@ -70,10 +65,32 @@ type OTPResponse struct {
 // *ValidationError matching ErrInvalidInput is returned and nothing is sent.
 //
 // Each call may send an SMS, and UIDAI caps OTPs per Aadhaar number: the SDK
-// retries only a 500 SOURCE_FAILURE (no SMS was sent). Any other failure is
-// returned at once; an error that is neither *APIError nor *ValidationError
-// means the request may have reached Deepvue, so do not call again at once.
+// sends the request at most once, retrying only a 500 SOURCE_FAILURE (no SMS
+// was sent). An error that matches ErrNotSent left nothing at Deepvue and
+// can be retried at once; any other error may have sent the SMS, so do not
+// call again at once.
+//
+// In an HTTP handler, call it with a context that outlives the browser's
+// request but keeps a deadline, so that a customer who closes the page does
+// not cancel a call whose SMS may already be on its way:
+//
+//	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 20*time.Second)
+//	defer cancel()
 func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent Consent, purpose string) (*OTPResponse, error) {
+	cl := &call{op: opGenerate, endpoint: c.generateURL, limit: MaxResponseBytes, sec: c.secrets(), start: time.Now()}
+	res, err := c.generateOTP(ctx, cl, aadhaarNumber, consent, purpose)
+	txn := ""
+	if res != nil {
+		txn = res.TransactionID
+	}
+	c.end(ctx, cl, txn, err)
+	return res, err
+}
+
+func (c *Client) generateOTP(ctx context.Context, cl *call, aadhaarNumber string, consent Consent, purpose string) (*OTPResponse, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	n, r := uid.Check(aadhaarNumber)
 	if r != uid.OK {
 		return nil, invalid("aadhaar_number", r.String())
@@ -81,6 +98,7 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	if err := checkConsentPurpose(consent, purpose); err != nil {
 		return nil, err
 	}
+	cl.sec.number = string(n[:])
 
 	const prefix = "aadhaar_number="
 	q := make([]byte, 0, len(prefix)+12+len("&consent=Y&purpose=")+3*len(purpose))
@@ -88,170 +106,42 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	q = append(q, n[:]...)
 	q = append(q, "&consent=Y&purpose="...)
 	q = appendQueryEscape(q, purpose)
-	query := string(q)
-	pii := []string{query[len(prefix) : len(prefix)+12], aadhaarNumber}
+	cl.query = string(q)
 
-	a, err := c.do(ctx, opGenerate, c.generateURL, query, MaxResponseBytes, pii)
+	a, err := c.do(ctx, cl)
 	if err != nil {
 		return nil, err
 	}
 	defer a.release()
-	return c.generateResult(a, pii)
+	return generateResult(a, &cl.sec)
 }
 
 // generateResult turns a generate-otp answer into an OTPResponse or an
 // *APIError. It is the whole decoding of that answer (and a fuzz target).
-func (c *Client) generateResult(a *answer, pii []string) (*OTPResponse, error) {
-	if a.status/100 != 2 || a.body == nil {
-		return nil, c.apiError(opGenerate, a, nil, "", pii)
+func generateResult(a *answer, sec *secrets) (*OTPResponse, error) {
+	if a.status/100 != 2 || a.tooLarge != "" {
+		return nil, newAPIError(opGenerate, a, nil, "", sec)
 	}
 	env, ok := decodeEnvelope(a.body)
 	if !ok {
-		return nil, c.apiError(opGenerate, a, nil, "", pii)
+		return nil, newAPIError(opGenerate, a, nil, "", sec)
 	}
-	if !equalFoldASCII(env.SubCode.s, SubCodeSuccess) {
-		return nil, c.apiError(opGenerate, a, &env, "sub_code is not SUCCESS", pii)
+	if !equalFoldASCII(strings.TrimSpace(env.SubCode.s), SubCodeSuccess) {
+		return nil, newAPIError(opGenerate, a, &env, "sub_code is not SUCCESS", sec)
 	}
-	if !validReferenceID(env.ReferenceID.s) {
-		return nil, c.apiError(opGenerate, a, &env, "answer has no usable reference_id", pii)
+	ref := strings.TrimSpace(env.ReferenceID.s)
+	if !validReferenceID(ref) {
+		return nil, newAPIError(opGenerate, a, &env, "answer has no usable reference_id", sec)
 	}
-	ts := epochTime(env.Timestamp.n)
+	ts := env.Timestamp.t
+	if ts.IsZero() {
+		ts = time.Now()
+	}
 	return &OTPResponse{
-		ReferenceID:   env.ReferenceID.s,
-		TransactionID: clip(env.TransactionID.s, 128),
-		Message:       scrub(clip(env.Message.s, 500), pii...),
+		ReferenceID:   ref,
+		TransactionID: clip(sec.scrubID(env.TransactionID.s), 128),
+		Message:       clip(sec.scrubText(env.Message.s), 500),
 		Timestamp:     ts,
 		ExpiresAt:     ts.Add(OTPValidity),
 	}, nil
-}
-
-func checkConsentPurpose(consent Consent, purpose string) error {
-	switch consent {
-	case ConsentYes:
-	case ConsentNo:
-		return invalid("consent", "the customer did not consent (ConsentNo); no request was sent")
-	default:
-		return invalid("consent", "must be ConsentYes")
-	}
-	if strings.TrimSpace(purpose) == "" {
-		return invalid("purpose", "must not be blank (the purpose of the KYC check is required by regulation)")
-	}
-	if len(purpose) > maxPurposeBytes {
-		return invalid("purpose", "must be at most "+strconv.Itoa(maxPurposeBytes)+" bytes")
-	}
-	if !utf8.ValidString(purpose) {
-		return invalid("purpose", "must be valid UTF-8")
-	}
-	for _, r := range purpose {
-		if r < 0x20 || r == 0x7f {
-			return invalid("purpose", "must not contain control characters")
-		}
-	}
-	return nil
-}
-
-// validReferenceID accepts 1 to 64 printable ASCII characters without spaces.
-func validReferenceID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= 0x20 || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// epochTime converts epoch milliseconds; 0 (absent) means now. A value too
-// small to be milliseconds of this century is taken as seconds.
-func epochTime(ms int64) time.Time {
-	switch {
-	case ms <= 0:
-		return time.Now()
-	case ms < 100_000_000_000:
-		return time.Unix(ms, 0)
-	}
-	return time.UnixMilli(ms)
-}
-
-// apiError builds the *APIError for an answer that is not a success. env is
-// the decoded envelope when the caller has it; problem, when set, says what
-// was wrong with a 2xx answer.
-func (c *Client) apiError(op string, a *answer, env *envelope, problem string, pii []string) *APIError {
-	e := &APIError{StatusCode: a.status, Operation: op}
-	known := append(pii, c.creds().secret)
-	var detail string
-	var list bool
-	switch {
-	case a.body == nil:
-		e.Message = "answer larger than the SDK's bound"
-	case env == nil:
-		if dec, ok := decodeEnvelope(a.body); ok {
-			env = &dec
-		} else {
-			e.Message = describeUndecodable(a)
-			problem = "" // the description says it all
-		}
-	}
-	if env != nil {
-		e.Code = int(env.Code.n)
-		e.SubCode = clip(scrub(env.SubCode.s, known...), 64)
-		e.Message = clip(scrub(env.Message.s, known...), 500)
-		e.TransactionID = clip(scrub(env.TransactionID.s, known...), 128)
-		e.ReferenceID = clip(scrub(env.ReferenceID.s, known...), 64)
-		detail, list = detailText(env.Detail)
-		e.Detail = clip(scrub(detail, known...), 500)
-	}
-	switch a.status / 100 {
-	case 3:
-		e.kind, problem = ErrUnexpectedResponse, "redirect refused"
-	case 2:
-		if e.kind = classify(a.status, e.SubCode, detail, list); e.kind == nil {
-			e.kind = ErrUnexpectedResponse
-		}
-	default:
-		e.kind = classify(a.status, e.SubCode, detail, list)
-	}
-	if problem != "" {
-		if e.Message != "" {
-			e.Message = problem + ": " + e.Message
-		} else {
-			e.Message = problem
-		}
-	}
-	return e
-}
-
-func describeUndecodable(a *answer) string {
-	ct := a.contentType
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
-	}
-	if ct == "" {
-		ct = "no content type"
-	}
-	if len(a.body) == 0 {
-		return "empty answer"
-	}
-	return "answer is not a valid JSON object (" + clip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
-}
-
-// appendQueryEscape appends s escaped as url.QueryEscape does.
-func appendQueryEscape(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
-			c == '-' || c == '_' || c == '.' || c == '~' {
-			dst = append(dst, c)
-			continue
-		}
-		if c == ' ' {
-			dst = append(dst, '+')
-			continue
-		}
-		const hex = "0123456789ABCDEF"
-		dst = append(dst, '%', hex[c>>4], hex[c&15])
-	}
-	return dst
 }

@@ -4,49 +4,26 @@
 //
 // The client is built for onboarding backends: it validates input before
 // anything reaches the network, maps every documented answer to a sentinel
-// error, retries only what is safe to retry (a 500 SOURCE_FAILURE: no SMS
-// was sent), never follows redirects, reads bounded answers, and never puts
-// an Aadhaar number, OTP, mobile number or credential into an error, a log
-// record or a printed value. One Client is safe for concurrent use.
-//
-// Package deepvuetest provides an in-process fake Deepvue server for tests
-// and for running the examples without credentials.
+// error, sends each request at most once (only a 500 SOURCE_FAILURE, after
+// which no SMS was sent, is retried; a transport that tries to resend on its
+// own is stopped), never follows redirects, reads bounded answers within a
+// per-Client memory budget, and never puts an Aadhaar number, OTP, mobile
+// number or credential into an error, a log record or a printed value. One
+// Client is safe for concurrent use.
 package deepvue
 
 import (
-	"bytes"
-	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
 
 // Version is the SDK version sent in the User-Agent header.
-const Version = "0.1.0"
-
-// Bounds on how much of an answer is read.
-const (
-	// MaxResponseBytes bounds every generate-otp answer and every error
-	// answer: 1 MiB.
-	MaxResponseBytes = 1 << 20
-	// MaxVerifyResponseBytes bounds a successful verify-otp answer, which
-	// carries a base64 photo (typically 10-50 KB) and, when asked for, a
-	// base64 PDF (typically 100-700 KB): 16 MiB leaves a wide margin while
-	// keeping memory bounded.
-	MaxVerifyResponseBytes = 16 << 20
-)
+const Version = "0.2.0"
 
 // Client calls Deepvue's Aadhaar eKYC V2 API. Create it with NewClient; it is
 // safe for concurrent use and should be shared (it holds a connection pool).
@@ -56,6 +33,7 @@ type Client struct {
 	// (or a struct that embeds one) shows no secret.
 	creds        func() *credentials
 	hc           *retryablehttp.Client
+	base         guardedTransport // the transport under go-retryablehttp
 	generateURL  *url.URL
 	verifyURL    *url.URL
 	userAgent    []string
@@ -63,8 +41,10 @@ type Client struct {
 	timeout      time.Duration
 	logger       *slog.Logger
 	limiter      Limiter
+	budget       *memBudget
 	redactedBase string
-	transport    http.RoundTripper // the transport under keepIdle
+
+	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 }
 
 type credentials struct {
@@ -118,21 +98,19 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		timeout:      s.timeout,
 		logger:       s.logger,
 		limiter:      s.limiter,
+		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 	}
 
+	// The caller's client is a copy (WithHTTPClient); a nil Transport stays
+	// nil, meaning http.DefaultTransport at each request, as in net/http.
 	hc := s.httpClient
 	if hc == nil {
 		hc = &http.Client{Transport: defaultTransport()}
-	} else if hc.Transport == nil {
-		hc.Transport = defaultTransport()
 	}
 	hc.CheckRedirect = refuseRedirect
-	// retryablehttp calls CloseIdleConnections on every failed call, which
-	// would empty a busy backend's pool each time Deepvue fails once; the
-	// wrapper hides that method so the pool survives.
-	c.transport = hc.Transport
-	hc.Transport = keepIdle{hc.Transport}
+	c.base = guardedTransport{rt: hc.Transport}
+	hc.Transport = c.base
 
 	c.hc = &retryablehttp.Client{
 		HTTPClient:   hc,
@@ -148,66 +126,17 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// checkCredential refuses empty credentials and any whitespace or control
-// character (usually a trailing newline from an env file). The error names
-// the credential but never prints it.
-func checkCredential(name, v string) error {
-	if v == "" {
-		return invalid(name, "is empty")
-	}
-	if len(v) > 512 {
-		return invalid(name, "is longer than 512 bytes")
-	}
-	for i := 0; i < len(v); i++ {
-		switch b := v[i]; {
-		case b == ' ' || b == '\t' || b == '\n' || b == '\r':
-			return invalid(name, "contains whitespace at byte "+strconv.Itoa(i)+" (a trailing newline from an env file?)")
-		case b < 0x20 || b == 0x7f:
-			return invalid(name, "contains a control character at byte "+strconv.Itoa(i))
-		case b >= 0x80:
-			return invalid(name, "contains a non-ASCII byte at byte "+strconv.Itoa(i))
-		}
-	}
-	return nil
-}
-
-// defaultTransport is tuned for a busy backend: a pool large enough for a
-// few hundred concurrent calls to one host (the standard library keeps 2 idle
-// connections per host), TLS 1.2 minimum, HTTP/2 when the server offers it.
-func defaultTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: 1 * time.Second,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-	}
-}
-
-// CloseIdleConnections closes the idle connections in the Client's pool,
-// for example when a test ends or a process drains. The Client stays usable.
+// CloseIdleConnections closes the idle connections of the Client's
+// transport (with WithHTTPClient, the caller's), for example when a test
+// ends or a process drains. The Client stays usable.
 func (c *Client) CloseIdleConnections() {
-	if ci, ok := c.transport.(interface{ CloseIdleConnections() }); ok {
+	if ci, ok := c.base.base().(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
 }
 
-// keepIdle hides the wrapped transport's CloseIdleConnections method.
-type keepIdle struct{ rt http.RoundTripper }
-
-// RoundTrip delegates to the wrapped transport.
-func (k keepIdle) RoundTrip(r *http.Request) (*http.Response, error) { return k.rt.RoundTrip(r) }
-
-// refuseRedirect makes http.Client hand a 3xx back instead of following it,
-// so the credentials and the Aadhaar number never reach another host.
-func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// secrets returns what a call must scrub, starting from the client secret.
+func (c *Client) secrets() secrets { return secrets{secret: c.creds().secret} }
 
 // String describes the Client without its credentials.
 func (c *Client) String() string {
@@ -218,8 +147,8 @@ func (c *Client) String() string {
 // GoString is String, so %#v shows no secret either.
 func (c *Client) GoString() string { return c.String() }
 
-// Format makes every fmt verb print String.
-func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+// Format makes every fmt verb print String (%q quotes it).
+func (c *Client) Format(f fmt.State, verb rune) { formatWith(f, verb, c.String()) }
 
 // LogValue renders the Client for slog without credentials.
 func (c *Client) LogValue() slog.Value {
@@ -235,314 +164,4 @@ func maskID(id string) string {
 		return "****"
 	}
 	return id[:4] + "****"
-}
-
-// ---- one call ----
-
-// callState travels in the request context so that the retry policy, which
-// retryablehttp calls without any other handle, can count attempts and log.
-type callState struct {
-	op       string
-	attempts int
-	lastTxn  string
-}
-
-type stateKey struct{}
-
-// operation names.
-const (
-	opGenerate = "generate-otp"
-	opVerify   = "verify-otp"
-)
-
-// answer is a read response: its status and a bounded body.
-type answer struct {
-	status      int
-	contentType string
-	body        []byte
-	buf         *bytes.Buffer
-}
-
-func (a *answer) release() {
-	if a.buf != nil {
-		putBuffer(a.buf)
-		a.buf = nil
-		a.body = nil
-	}
-}
-
-// do sends one logical call (with its SOURCE_FAILURE retries) and reads the
-// final answer. pii lists the values that must never appear in its errors.
-func (c *Client) do(ctx context.Context, op string, endpoint *url.URL, query string, limit int64, pii []string) (*answer, error) {
-	if ctx == nil {
-		return nil, invalid("context", "must not be nil")
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	fail := func(doing string, err error) error { return c.wrapTransport(op, endpoint, doing, err, pii) }
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, fail("waiting for the rate limiter", limiterError(err))
-		}
-	}
-	st := &callState{op: op}
-	ctx = context.WithValue(ctx, stateKey{}, st)
-
-	creds := c.creds()
-	u := *endpoint
-	u.RawQuery = query
-	hreq := &http.Request{
-		Method:     http.MethodPost,
-		URL:        &u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Host:       u.Host,
-		Header: http.Header{
-			"Client-Id":  creds.idHeader,
-			"X-Api-Key":  creds.keyHdr,
-			"User-Agent": c.userAgent,
-		},
-	}
-	hreq = hreq.WithContext(ctx)
-	req, err := retryablehttp.FromRequest(hreq)
-	if err != nil {
-		return nil, fail("building the request", err)
-	}
-
-	start := time.Now()
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		c.logDone(ctx, st, 0, start, err)
-		return nil, fail("sending the request", err)
-	}
-	defer resp.Body.Close()
-
-	a := &answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")}
-	if resp.StatusCode/100 != 2 {
-		limit = MaxResponseBytes
-	}
-	if err := readBounded(resp, limit, a); err != nil {
-		c.logDone(ctx, st, resp.StatusCode, start, err)
-		if errors.Is(err, errTooLarge) {
-			return a, nil // the caller turns an oversized answer into an *APIError
-		}
-		return nil, fail("reading the HTTP "+strconv.Itoa(resp.StatusCode)+" answer", err)
-	}
-	c.logDone(ctx, st, resp.StatusCode, start, nil)
-	return a, nil
-}
-
-var errTooLarge = errors.New("answer larger than the SDK's bound")
-
-// readBounded reads at most limit bytes of the body into a pooled buffer. A
-// larger body leaves a.body nil and returns errTooLarge.
-func readBounded(resp *http.Response, limit int64, a *answer) error {
-	if resp.ContentLength > limit {
-		return errTooLarge
-	}
-	buf := getBuffer()
-	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength) + 1)
-	}
-	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		putBuffer(buf)
-		return err
-	}
-	if int64(buf.Len()) > limit {
-		putBuffer(buf)
-		return errTooLarge
-	}
-	a.buf, a.body = buf, buf.Bytes()
-	return nil
-}
-
-// limiterError makes x/time/rate's "would exceed context deadline" (a token
-// that comes only after the deadline) match context.DeadlineExceeded.
-func limiterError(err error) error {
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "would exceed context deadline") {
-		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
-	}
-	return err
-}
-
-// transportError is the error for a call that got no usable answer: it could
-// not connect, the connection broke, the context ended, the limiter refused.
-// Its text has every sensitive value scrubbed; Unwrap keeps the cause (with
-// any *url.Error's URL replaced by one without its query), so
-// errors.Is(err, context.DeadlineExceeded) and errors.As(err, **url.Error)
-// work.
-type transportError struct {
-	text string
-	err  error
-}
-
-// Error returns the scrubbed text.
-func (e *transportError) Error() string { return e.text }
-
-// Unwrap returns the cause, with any *url.Error stripped of its query.
-func (e *transportError) Unwrap() error { return e.err }
-
-// wrapTransport builds the transportError for a call to endpoint (which
-// carries no query).
-func (c *Client) wrapTransport(op string, endpoint *url.URL, doing string, err error, pii []string) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = &url.Error{Op: ue.Op, URL: endpoint.String(), Err: ue.Err}
-	}
-	text := "deepvue: " + op + ": " + doing + ": " + err.Error()
-	return &transportError{text: scrub(text, append(pii, c.creds().secret)...), err: err}
-}
-
-// checkRetry is the retry policy: only a 500 whose sub_code is
-// SOURCE_FAILURE is retried, only while retries remain, and never once the
-// context has ended. A transport error is never retried: the request may
-// have reached Deepvue, and a second attempt could send a second SMS.
-func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	st, _ := ctx.Value(stateKey{}).(*callState)
-	if st != nil {
-		st.attempts++
-	}
-	if err != nil || resp == nil || ctx.Err() != nil {
-		return false, nil
-	}
-	retry, txn := shouldRetry(resp)
-	if st != nil && txn != "" {
-		st.lastTxn = txn
-	}
-	if !retry {
-		return false, nil
-	}
-	if st == nil || st.attempts > c.retryMax {
-		return false, nil
-	}
-	if c.logger != nil {
-		c.logger.LogAttrs(ctx, slog.LevelWarn, "deepvue: retrying after SOURCE_FAILURE",
-			slog.String("operation", st.op),
-			slog.Int("attempt", st.attempts),
-			slog.Int("status", resp.StatusCode),
-			slog.String("transaction_id", st.lastTxn))
-	}
-	return true, nil
-}
-
-// shouldRetry reports whether an answer is a 500 SOURCE_FAILURE. To read
-// the sub_code it buffers the (bounded) body and puts back a fresh reader.
-// It also returns the answer's transaction id, for the retry log.
-func shouldRetry(resp *http.Response) (retry bool, transactionID string) {
-	if resp.StatusCode != http.StatusInternalServerError {
-		return false, ""
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil || len(body) > MaxResponseBytes {
-		return false, ""
-	}
-	env, ok := decodeEnvelope(body)
-	if !ok {
-		return false, ""
-	}
-	// The same classification the final error gets, so the two cannot drift.
-	return classify(resp.StatusCode, env.SubCode.s, "", false) == ErrSourceFailure, clip(env.TransactionID.s, 128)
-}
-
-// prepareRetry waits on the rate limiter before a retry is sent.
-func (c *Client) prepareRetry(req *http.Request) error {
-	if c.limiter == nil {
-		return nil
-	}
-	return limiterError(c.limiter.Wait(req.Context()))
-}
-
-// backoff returns a wait drawn uniformly between min and
-// min(max, min*2^attempt): exponential, with full jitter above min.
-// Retry-After is not documented by Deepvue and is ignored.
-func backoff(min, max time.Duration, attempt int, _ *http.Response) time.Duration {
-	ceil := max
-	if attempt < 30 {
-		if c := min << uint(attempt); c > 0 && c < max {
-			ceil = c
-		}
-	}
-	if ceil <= min {
-		return min
-	}
-	return min + time.Duration(rand.Int64N(int64(ceil-min)+1))
-}
-
-func (c *Client) logDone(ctx context.Context, st *callState, status int, start time.Time, err error) {
-	if c.logger == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("operation", st.op),
-		slog.Int("status", status),
-		slog.Int("attempts", st.attempts),
-		slog.Duration("elapsed", time.Since(start)),
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", errorKind(err)))
-	}
-	c.logger.LogAttrs(ctx, slog.LevelDebug, "deepvue: call finished", attrs...)
-}
-
-// errorKind names an error class without its text (which could hold data
-// from the network).
-func errorKind(err error) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "deadline exceeded"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, errTooLarge):
-		return "answer too large"
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "network timeout"
-	}
-	return "transport error"
-}
-
-// ---- buffers ----
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-func getBuffer() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
-
-// putBuffer returns small buffers to the pool; large ones (a verify answer
-// with a PDF) are left to the garbage collector so the pool stays small.
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() > 256<<10 {
-		return
-	}
-	b.Reset()
-	bufPool.Put(b)
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'a' <= x && x <= 'z' {
-			x -= 'a' - 'A'
-		}
-		if 'a' <= y && y <= 'z' {
-			y -= 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -2,36 +2,41 @@ package deepvue
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
-	"errors"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
-// envelope is the part every Deepvue answer shares. Decoding is lenient
-// about types (a number where a string is expected, and the reverse),
-// because the documentation and the server may disagree.
+// Decoding is lenient, because the documentation and the server may
+// disagree: every field decodes on its own, accepts the types a server is
+// likely to send (a number where a string is documented, and the reverse),
+// and never fails the whole answer. A field it cannot use is left empty and
+// marked bad. Only an answer that is not a JSON object fails.
+
+// envelope is the part every Deepvue answer shares.
 type envelope struct {
-	Code          flexInt         `json:"code"`
-	Timestamp     flexInt         `json:"timestamp"`
-	TransactionID flexString      `json:"transaction_id"`
-	SubCode       flexString      `json:"sub_code"`
-	Message       flexString      `json:"message"`
-	ReferenceID   flexString      `json:"reference_id"`
-	Detail        json.RawMessage `json:"detail"`
+	Code          flexInt     `json:"code"`
+	Timestamp     flexTime    `json:"timestamp"`
+	TransactionID flexString  `json:"transaction_id"`
+	SubCode       flexString  `json:"sub_code"`
+	Message       flexString  `json:"message"`
+	ReferenceID   flexString  `json:"reference_id"`
+	Detail        detailField `json:"detail"`
 }
 
-// decodeEnvelope decodes body; ok is false if it is not a JSON object of the
-// expected shape.
+// decodeEnvelope decodes body; ok is false if it is not a JSON object.
 func decodeEnvelope(body []byte) (env envelope, ok bool) {
-	if !looksLikeObject(body) {
-		return env, false
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return envelope{}, false
-	}
-	return env, true
+	return env, decodeObject(body, &env)
+}
+
+// decodeObject decodes a JSON object into v, whose fields are all lenient
+// types. It reports false only for an answer that is not a JSON object.
+func decodeObject(body []byte, v any) bool {
+	return looksLikeObject(body) && json.Unmarshal(body, v) == nil
 }
 
 func looksLikeObject(body []byte) bool {
@@ -39,40 +44,60 @@ func looksLikeObject(body []byte) bool {
 	return len(body) > 0 && body[0] == '{'
 }
 
-var errWrongType = errors.New("wrong JSON type")
-
-// flexString accepts a JSON string, number or boolean; null is "".
-type flexString struct{ s string }
+// flexString accepts a JSON string, number or boolean; null is "". An object
+// or array leaves it empty and bad.
+type flexString struct {
+	s   string
+	bad bool
+}
 
 // String returns the decoded text.
 func (f flexString) String() string { return f.s }
 
-// UnmarshalJSON accepts a string, number, boolean or null.
+// UnmarshalJSON never fails: see flexString.
 func (f *flexString) UnmarshalJSON(b []byte) error {
+	f.s, f.bad = "", false
 	switch {
 	case len(b) == 0:
-		return nil
 	case b[0] == '"':
 		if inner := b[1 : len(b)-1]; plainJSONString(inner) {
 			f.s = string(inner) // no escapes: the bytes are the string
-			return nil
+		} else if json.Unmarshal(b, &f.s) != nil {
+			f.bad = true
 		}
-		return json.Unmarshal(b, &f.s)
-	case string(b) == "null":
-		f.s = ""
-		return nil
-	case string(b) == "true" || string(b) == "false" || b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
+	case b[0] == 'n': // null
+	case b[0] == 't' || b[0] == 'f':
 		f.s = string(b)
-		return nil
+	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
+		f.s = numberText(b)
+	default:
+		f.bad = true
 	}
-	return errWrongType
+	return nil
 }
 
-// flexInt accepts a JSON number or a string holding an integer; null is 0.
-type flexInt struct{ n int64 }
+// numberText renders a JSON number as text; an integral float such as
+// 2.9756208e7 becomes "29756208".
+func numberText(b []byte) string {
+	if bytes.IndexAny(b, ".eE") < 0 {
+		return string(b)
+	}
+	if x, err := strconv.ParseFloat(string(b), 64); err == nil && x == math.Trunc(x) && math.Abs(x) < 1e18 {
+		return strconv.FormatInt(int64(x), 10)
+	}
+	return string(b)
+}
 
-// UnmarshalJSON accepts a number, a string holding an integer, or null.
+// flexInt accepts a JSON number or a string holding one; anything else is
+// 0 and bad.
+type flexInt struct {
+	n   int64
+	bad bool
+}
+
+// UnmarshalJSON never fails: see flexInt.
 func (f *flexInt) UnmarshalJSON(b []byte) error {
+	f.n, f.bad = 0, false
 	if n, ok := parseDigits(b); ok {
 		f.n = n
 		return nil
@@ -82,11 +107,11 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(s) > 0 && s[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+		if json.Unmarshal(b, &s) != nil {
+			f.bad = true
+			return nil
 		}
-		s = strings.TrimSpace(s)
-		if s == "" {
+		if s = strings.TrimSpace(s); s == "" {
 			return nil
 		}
 	}
@@ -98,31 +123,97 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 		f.n = int64(x)
 		return nil
 	}
-	return errWrongType
+	f.bad = true
+	return nil
 }
 
-// detailText turns a "detail" field into text: a string as it is; a
-// FastAPI validation list as "query.purpose: field required; ..." (only loc
-// and msg are kept: newer FastAPI echoes the submitted value in "input").
-// list reports whether it was a list.
-func detailText(raw json.RawMessage) (text string, list bool) {
+// flexTime accepts epoch seconds, milliseconds, microseconds or nanoseconds
+// (told apart by size), as a number or a string, and an RFC 3339 string.
+// null or "" is the zero time; anything else is the zero time and bad.
+type flexTime struct {
+	t   time.Time
+	bad bool
+}
+
+// UnmarshalJSON never fails: see flexTime.
+func (f *flexTime) UnmarshalJSON(b []byte) error {
+	f.t, f.bad = time.Time{}, false
+	var s flexString
+	_ = s.UnmarshalJSON(b)
+	text := strings.TrimSpace(s.s)
+	if s.bad || text == "true" || text == "false" {
+		f.bad = true
+		return nil
+	}
+	if text == "" {
+		return nil
+	}
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+		if f.t = epochTime(n); f.t.IsZero() {
+			f.bad = true
+		}
+		return nil
+	}
+	if x, err := strconv.ParseFloat(text, 64); err == nil && x > 0 && x < 9e18 {
+		f.t = epochTime(int64(x))
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, text); err == nil {
+			f.t = t
+			return nil
+		}
+	}
+	f.bad = true
+	return nil
+}
+
+// epochTime converts an epoch count, telling seconds, milliseconds,
+// microseconds and nanoseconds apart by size. 0 or less is the zero time.
+func epochTime(n int64) time.Time {
+	switch {
+	case n <= 0:
+		return time.Time{}
+	case n < 100_000_000_000: // seconds until the year 5138
+		return time.Unix(n, 0)
+	case n < 100_000_000_000_000:
+		return time.UnixMilli(n)
+	case n < 100_000_000_000_000_000:
+		return time.UnixMicro(n)
+	}
+	return time.Unix(0, n)
+}
+
+// detailField is the "detail" of platform errors, turned into text while the
+// answer is decoded: a string as it is; a FastAPI validation list as
+// "query.purpose: field required; ..." (only loc and msg are kept: newer
+// FastAPI echoes the submitted value in "input"); an object's message.
+type detailField struct {
+	text string
+	list bool // it was a validation list
+	set  bool // the answer had a non-null detail
+}
+
+// UnmarshalJSON never fails: see detailField.
+func (d *detailField) UnmarshalJSON(raw []byte) error {
+	*d = detailField{}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		return "", false
+		return nil
 	}
+	d.set = true
 	switch raw[0] {
 	case '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s, false
-		}
+		_ = json.Unmarshal(raw, &d.text)
 	case '[':
+		d.list = true
 		var items []struct {
 			Loc []flexString `json:"loc"`
 			Msg flexString   `json:"msg"`
 		}
 		if json.Unmarshal(raw, &items) != nil {
-			return "validation error", true
+			d.text = "validation error"
+			return nil
 		}
 		var b strings.Builder
 		for i, it := range items {
@@ -144,20 +235,105 @@ func detailText(raw json.RawMessage) (text string, list bool) {
 				b.WriteString(clip(it.Msg.String(), 80))
 			}
 		}
-		return b.String(), true
+		d.text = b.String()
 	case '{':
 		var obj struct {
 			Msg     flexString `json:"msg"`
 			Message flexString `json:"message"`
 		}
 		if json.Unmarshal(raw, &obj) == nil {
-			if obj.Message.s != "" {
-				return obj.Message.s, false
+			d.text = obj.Message.s
+			if d.text == "" {
+				d.text = obj.Msg.s
 			}
-			return obj.Msg.s, false
 		}
+	default:
+		var s flexString
+		_ = s.UnmarshalJSON(raw)
+		d.text = s.s
 	}
-	return "", false
+	return nil
+}
+
+// base64Field is a base64 string (a photo, a PDF), decoded while the answer
+// is decoded, straight from the decoder's bytes: the encoded text is never
+// copied into a string. It accepts standard or URL-safe base64, padded or
+// not, with line breaks and a "data:...;base64," prefix. Anything else
+// leaves it empty with a problem.
+type base64Field struct {
+	data    []byte
+	problem string
+}
+
+// UnmarshalJSON never fails: see base64Field.
+func (f *base64Field) UnmarshalJSON(b []byte) error {
+	*f = base64Field{}
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '{':
+		f.problem = "is a JSON object, not a base64 string"
+		return nil
+	case b[0] == '[':
+		f.problem = "is a JSON array, not a base64 string"
+		return nil
+	case b[0] != '"':
+		f.problem = "is not a base64 string"
+		return nil
+	}
+	src := b[1 : len(b)-1]
+	if bytes.IndexByte(src, '\\') >= 0 { // escapes (\n, \/): unescape first
+		var s string
+		if json.Unmarshal(b, &s) != nil {
+			f.problem = "is not a valid JSON string"
+			return nil
+		}
+		src = []byte(s)
+	}
+	f.data, f.problem = decodeBase64(src)
+	return nil
+}
+
+// decodeBase64 decodes src into a new slice; problem says why it could not.
+func decodeBase64(src []byte) (out []byte, problem string) {
+	src = bytes.TrimSpace(src)
+	if len(src) == 0 {
+		return nil, ""
+	}
+	if bytes.HasPrefix(src, []byte("data:")) {
+		i := bytes.Index(src, []byte(";base64,"))
+		if i < 0 {
+			return nil, "is a data URI without base64 content"
+		}
+		src = src[i+len(";base64,"):]
+	}
+	if bytes.IndexAny(src, "\r\n \t") >= 0 {
+		src = bytes.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, src)
+	}
+	enc := base64.StdEncoding
+	if bytes.IndexAny(src, "-_") >= 0 {
+		enc = base64.URLEncoding
+	}
+	if len(src)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	out = make([]byte, enc.DecodedLen(len(src)))
+	n, err := enc.Decode(out, src)
+	if err != nil {
+		switch {
+		case bytes.HasPrefix(src, []byte("http://")) || bytes.HasPrefix(src, []byte("https://")):
+			return nil, "is a URL, not base64 content"
+		case bytes.HasPrefix(src, []byte("<")):
+			return nil, "is a placeholder, not base64 content"
+		}
+		return nil, "is not valid base64"
+	}
+	return out[:n], ""
 }
 
 // plainJSONString reports whether the inside of a JSON string literal has no

@@ -2,6 +2,8 @@ package deepvue
 
 import (
 	"errors"
+	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -12,8 +14,9 @@ import (
 // message and transaction id.
 var (
 	// ErrInvalidInput: the input was refused, locally (before any request was
-	// sent) or by Deepvue (sub_code INVALID_INPUT with 400 or 422, or a 422
-	// whose detail is a list of validation errors). Do not retry unchanged.
+	// sent) or by Deepvue (sub_code INVALID_INPUT with 400 or 422, a 422
+	// whose detail is a string or a list of validation errors, or 400
+	// {"detail":"Bad Request"}). Do not retry unchanged.
 	ErrInvalidInput = errors.New("deepvue: invalid input")
 
 	// ErrMobileNotLinked: sub_code AADHAAR_MOBILE_NOT_LINKED. The Aadhaar
@@ -43,12 +46,36 @@ var (
 	// retried by the SDK.
 	ErrServiceUnavailable = errors.New("deepvue: service unavailable")
 
-	// ErrUnexpectedResponse: a 2xx answer the SDK cannot use: not JSON,
-	// truncated, wrong types, too large, a sub_code other than SUCCESS, or a
-	// missing reference_id. The request reached Deepvue, so for GenerateOTP an
-	// SMS may have been sent: do not call again at once.
+	// ErrUnexpectedResponse: a 2xx answer the SDK cannot use: not a JSON
+	// object, too large, a sub_code other than SUCCESS, a generate-otp answer
+	// without a reference_id, a verify-otp answer without a data object; and
+	// every 3xx. The request reached Deepvue, so for GenerateOTP an SMS may
+	// have been sent: do not call again at once.
 	ErrUnexpectedResponse = errors.New("deepvue: unexpected response")
 )
+
+// ErrNotSent is matched, in addition to whatever else an error matches,
+// exactly when the SDK knows that no request of the call left the process:
+// every *ValidationError, a nil context, a limiter refusal, a context that
+// ended before the request was written, a refused connection, a DNS failure,
+// a failed TLS handshake. Such a call can be made again at once: Deepvue saw
+// nothing and no SMS was sent.
+//
+// It never matches when a request may have been written (a connection
+// reset after writing, no answer before the deadline, any *APIError): then
+// an SMS may have gone out, and a second GenerateOTP would send another.
+// An error that does not match ErrNotSent is "may have been sent".
+var ErrNotSent = errors.New("deepvue: request not sent")
+
+// errNilContext is returned for a nil context: a programming error, not bad
+// input (net/http's "nil Context" is the model). Nothing is sent.
+var errNilContext error = notSent("deepvue: nil Context")
+
+// notSent is an error with a fixed text that matches ErrNotSent.
+type notSent string
+
+func (e notSent) Error() string        { return string(e) }
+func (e notSent) Is(target error) bool { return target == ErrNotSent }
 
 // Sub-codes documented by Deepvue.
 const (
@@ -63,6 +90,10 @@ const (
 // every non-2xx status, and a 2xx answer the SDK cannot use. Its fields hold
 // what Deepvue said, with any Aadhaar number, OTP, mobile number or secret
 // that the server echoed replaced by a mask. It never holds the raw body.
+//
+// Which sentinel it matches is decided from its public fields, so an
+// *APIError built by hand (in a test double, say) matches the same sentinel
+// as one the SDK returns.
 type APIError struct {
 	// StatusCode is the HTTP status of the answer.
 	StatusCode int
@@ -81,8 +112,6 @@ type APIError struct {
 	ReferenceID string
 	// Operation is the SDK call that failed: "generate-otp" or "verify-otp".
 	Operation string
-
-	kind error // the sentinel this error matches, or nil
 }
 
 // maxErrorText bounds Message and Detail inside Error().
@@ -121,16 +150,117 @@ func (e *APIError) Error() string {
 
 // Unwrap returns the sentinel this error matches (nil for an answer nothing
 // documents), so errors.Is(err, ErrVerificationPending) works.
-func (e *APIError) Unwrap() error { return e.kind }
+func (e *APIError) Unwrap() error {
+	switch e.StatusCode / 100 {
+	case 2, 3:
+		if k := classify(e.StatusCode, e.SubCode, e.Detail); k != nil {
+			return k
+		}
+		return ErrUnexpectedResponse
+	}
+	return classify(e.StatusCode, e.SubCode, e.Detail)
+}
 
 // Temporary reports whether the same call may succeed later without any
 // change: SOURCE_FAILURE, 429 and 503.
 func (e *APIError) Temporary() bool {
-	return e.kind == ErrSourceFailure || e.kind == ErrRateLimited || e.kind == ErrServiceUnavailable
+	switch e.Unwrap() {
+	case ErrSourceFailure, ErrRateLimited, ErrServiceUnavailable:
+		return true
+	}
+	return false
+}
+
+// classify picks the one sentinel an answer matches, from its status,
+// sub_code and detail.
+func classify(status int, subCode, detail string) error {
+	switch status {
+	case 401, 403:
+		return ErrUnauthorized
+	case 429:
+		return ErrRateLimited
+	case 503:
+		return ErrServiceUnavailable
+	}
+	switch strings.ToUpper(strings.TrimSpace(subCode)) {
+	case SubCodeInvalidInput:
+		return ErrInvalidInput
+	case SubCodeMobileNotLinked:
+		return ErrMobileNotLinked
+	case SubCodeVerificationPending:
+		return ErrVerificationPending
+	case SubCodeSourceFailure:
+		return ErrSourceFailure
+	}
+	detail = strings.TrimSpace(detail)
+	switch {
+	case status == 422 && detail != "":
+		// A validation list, or a string such as "Invalid Pan pattern".
+		return ErrInvalidInput
+	case status == 400 && strings.EqualFold(detail, "Inactive client_id"):
+		return ErrUnauthorized
+	case status == 400 && strings.EqualFold(detail, "Bad Request"):
+		return ErrInvalidInput
+	}
+	return nil
+}
+
+// newAPIError turns an answer that is not a success into an *APIError: every
+// non-2xx status, and a 2xx answer that cannot be used (go-github's
+// CheckResponse is the model). env is the decoded envelope when the caller
+// has one; problem, when set, says what was wrong with a 2xx answer. Every
+// field is scrubbed of the values sec knows.
+func newAPIError(op string, a *answer, env *envelope, problem string, sec *secrets) *APIError {
+	e := &APIError{StatusCode: a.status, Operation: op}
+	switch {
+	case a.tooLarge != "":
+		e.Message = a.tooLarge
+	case env == nil:
+		if dec, ok := decodeEnvelope(a.body); ok {
+			env = &dec
+		} else {
+			e.Message = describeUndecodable(a)
+			problem = "" // the description says it all
+		}
+	}
+	if env != nil {
+		e.Code = int(env.Code.n)
+		e.SubCode = clip(sec.scrubID(env.SubCode.s), 64)
+		e.Message = clip(sec.scrubText(env.Message.s), 500)
+		e.TransactionID = clip(sec.scrubID(env.TransactionID.s), 128)
+		e.ReferenceID = clip(sec.scrubID(env.ReferenceID.s), 64)
+		e.Detail = clip(sec.scrubText(env.Detail.text), 500)
+	}
+	if a.status/100 == 3 {
+		problem = "redirect refused"
+	}
+	if problem != "" {
+		if e.Message != "" {
+			e.Message = problem + ": " + e.Message
+		} else {
+			e.Message = problem
+		}
+	}
+	return e
+}
+
+func describeUndecodable(a *answer) string {
+	ct := a.contentType
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	if ct == "" {
+		ct = "no content type"
+	}
+	if len(a.body) == 0 {
+		return "empty answer"
+	}
+	return "answer is not a valid JSON object (" + clip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
 }
 
 // ValidationError is returned, before any request is sent, for input the SDK
-// refuses. It matches ErrInvalidInput and never contains the value itself.
+// refuses. It matches ErrInvalidInput and ErrNotSent, and never contains the
+// value itself.
 type ValidationError struct {
 	// Field is the API parameter or option at fault, e.g. "aadhaar_number".
 	Field string
@@ -146,36 +276,115 @@ func (e *ValidationError) Error() string {
 // Unwrap returns ErrInvalidInput.
 func (e *ValidationError) Unwrap() error { return ErrInvalidInput }
 
+// Is reports that a ValidationError also matches ErrNotSent.
+func (e *ValidationError) Is(target error) bool { return target == ErrNotSent }
+
 func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
 
-// classify picks the one sentinel an answer matches. detail reports whether
-// the body had a "detail" field; validationList whether it was a list.
-func classify(status int, subCode, detail string, validationList bool) error {
-	switch status {
-	case 401, 403:
-		return ErrUnauthorized
-	case 429:
-		return ErrRateLimited
-	case 503:
-		return ErrServiceUnavailable
+// transportError is the error for a call that got no usable answer: it
+// could not connect, the connection broke, the context ended, the limiter
+// refused. Everything a caller can reach through it is scrubbed: its text,
+// and the chain below it (a *url.Error whose URL has no query and whose Err
+// is a *safeError). errors.Is(err, context.DeadlineExceeded), context.Canceled,
+// ErrNotSent and net.Error's Timeout keep working.
+type transportError struct {
+	text    string
+	err     error // *url.Error or *safeError
+	notSent bool  // the SDK knows no request left the process
+}
+
+// Error returns the scrubbed text.
+func (e *transportError) Error() string { return e.text }
+
+// Unwrap returns the scrubbed cause.
+func (e *transportError) Unwrap() error { return e.err }
+
+// Is matches ErrNotSent when the SDK knows nothing was sent.
+func (e *transportError) Is(target error) bool { return target == ErrNotSent && e.notSent }
+
+// GoString keeps %#v to the scrubbed text.
+func (e *transportError) GoString() string {
+	return "deepvue.transportError{" + strconv.Quote(e.text) + "}"
+}
+
+// newTransportError builds the transportError for a call to endpoint (which
+// carries no query). doing says what the SDK was doing ("sending the
+// request").
+func newTransportError(op string, endpoint *url.URL, doing string, err error, notSent bool, sec *secrets) error {
+	var cause error
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = &url.Error{Op: ue.Op, URL: endpoint.String(), Err: newSafeError(ue.Err, sec)}
+	} else {
+		cause = newSafeError(err, sec)
 	}
-	switch strings.ToUpper(subCode) {
-	case SubCodeInvalidInput:
-		return ErrInvalidInput
-	case SubCodeMobileNotLinked:
-		return ErrMobileNotLinked
-	case SubCodeVerificationPending:
-		return ErrVerificationPending
-	case SubCodeSourceFailure:
-		return ErrSourceFailure
+	return &transportError{
+		text:    "deepvue: " + op + ": " + doing + ": " + cause.Error(),
+		err:     cause,
+		notSent: notSent,
 	}
-	if status == 422 && validationList {
-		return ErrInvalidInput
+}
+
+// safeError stands in for an error from below the SDK (net/http, a
+// transport, a limiter), whose text may quote what a server sent (a
+// malformed header line, an HTTP/2 GOAWAY's debug data) and so the URL
+// query or a header. Its text is scrubbed; it does not unwrap to the
+// original. errors.Is reaches the original (sentinels carry no server
+// bytes); errors.As hands out an error of the original chain only when that
+// error's text is clean; Timeout and Temporary answer as the original does.
+type safeError struct {
+	text string
+	orig error
+	sec  *secrets
+}
+
+func newSafeError(err error, sec *secrets) *safeError {
+	if se, ok := err.(*safeError); ok {
+		return se
 	}
-	if status == 400 && strings.EqualFold(strings.TrimSpace(detail), "Inactive client_id") {
-		return ErrUnauthorized
+	return &safeError{text: sec.scrubText(err.Error()), orig: err, sec: sec}
+}
+
+// Error returns the scrubbed text.
+func (e *safeError) Error() string { return e.text }
+
+// GoString keeps %#v to the scrubbed text.
+func (e *safeError) GoString() string { return "deepvue.safeError{" + strconv.Quote(e.text) + "}" }
+
+// Is reports whether the original error matches target.
+func (e *safeError) Is(target error) bool { return errors.Is(e.orig, target) }
+
+// As finds target in the original error's chain, and sets it only if that
+// error's text holds nothing to scrub.
+func (e *safeError) As(target any) bool {
+	tv := reflect.ValueOf(target)
+	if tv.Kind() != reflect.Pointer || tv.IsNil() {
+		return false
 	}
-	return nil
+	probe := reflect.New(tv.Type().Elem())
+	if !errors.As(e.orig, probe.Interface()) {
+		return false
+	}
+	found := probe.Elem()
+	if err, ok := found.Interface().(error); ok {
+		if text := err.Error(); e.sec.scrubText(text) != text {
+			return false
+		}
+	}
+	tv.Elem().Set(found)
+	return true
+}
+
+// Timeout reports whether the original error is a timeout.
+func (e *safeError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.orig, &t) && t.Timeout()
+}
+
+// Temporary reports whether the original error says it is temporary.
+func (e *safeError) Temporary() bool {
+	var t interface{ Temporary() bool }
+	return errors.As(e.orig, &t) && t.Temporary()
 }
 
 // clip shortens s to at most n bytes on a rune boundary, marking the cut.

@@ -3,11 +3,13 @@ package deepvue
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 // referenceValidate is a second, deliberately simple implementation of
@@ -153,15 +155,6 @@ func FuzzMaskAadhaar(f *testing.F) {
 	})
 }
 
-// fuzzClient is a Client used only for its decoding functions.
-func fuzzClient(t testing.TB) *Client {
-	c, err := NewClient(testID, testSecret, WithBaseURL(testBase))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func FuzzGenerateAnswer(f *testing.F) {
 	f.Add(200, successOTP)
 	f.Add(200, `{"sub_code":"SUCCESS","reference_id":29756208,"timestamp":"1"}`)
@@ -171,13 +164,12 @@ func FuzzGenerateAnswer(f *testing.F) {
 	f.Add(502, `<html>bad gateway</html>`)
 	f.Add(200, `{"sub_code":"SUCCESS","reference_id":{"x":1}}`)
 	f.Add(200, successOTP[:70])
-	c := fuzzClient(f)
 	f.Fuzz(func(t *testing.T, status int, body string) {
 		if status < 100 || status > 599 {
 			return
 		}
 		a := &answer{status: status, body: []byte(body), contentType: "application/json"}
-		res, err := c.generateResult(a, []string{validNumber})
+		res, err := generateResult(a, &secrets{number: validNumber, secret: testSecret})
 		if (res == nil) == (err == nil) {
 			t.Fatalf("exactly one of result and error: %v %v", res, err)
 		}
@@ -199,7 +191,7 @@ func FuzzGenerateAnswer(f *testing.F) {
 		}
 		// Success only for a well-formed success answer.
 		env, ok := decodeEnvelope([]byte(body))
-		if status/100 != 2 || !ok || !strings.EqualFold(env.SubCode.s, "SUCCESS") || !validReferenceID(res.ReferenceID) {
+		if status/100 != 2 || !ok || !strings.EqualFold(strings.TrimSpace(env.SubCode.s), "SUCCESS") || !validReferenceID(res.ReferenceID) {
 			t.Fatalf("success for a malformed answer %d %q", status, body)
 		}
 	})
@@ -212,13 +204,13 @@ func FuzzVerifyAnswer(f *testing.F) {
 	f.Add(200, `{"sub_code":"SUCCESS","data":{"document_pdf":"data:application/pdf;base64,aGk="}}`)
 	f.Add(400, `{"sub_code":"INVALID_OTP","message":"OTP 482913 wrong"}`)
 	f.Add(500, sourceFailBd)
-	c := fuzzClient(f)
+	f.Add(200, `{"sub_code":"SUCCESS","data":{"photo":{"url":"x"},"generatedAt":"2025-01-31T10:00:00Z","address":"one line"}}`)
 	f.Fuzz(func(t *testing.T, status int, body string) {
 		if status < 100 || status > 599 {
 			return
 		}
 		a := &answer{status: status, body: []byte(body)}
-		d, err := c.verifyResult(a, []string{testOTP, testMobile})
+		d, err := verifyResult(a, &secrets{otp: testOTP, mobile: testMobile, secret: testSecret})
 		if (d == nil) == (err == nil) {
 			t.Fatalf("exactly one of result and error")
 		}
@@ -237,6 +229,79 @@ func FuzzVerifyAnswer(f *testing.F) {
 		}
 		if len(d.Photo) > len(body) || len(d.PDF) > len(body) {
 			t.Fatalf("decoded more bytes than the answer held")
+		}
+		for _, p := range d.Problems {
+			if !strings.HasPrefix(p.Field, "data.") || p.Reason == "" {
+				t.Fatalf("bad problem %+v", p)
+			}
+		}
+		if text := fmt.Sprintf("%v %+v %#v", d, d, d); strings.Contains(text, testOTP) || strings.Contains(text, testMobile) {
+			t.Fatalf("leak in %q", text)
+		}
+	})
+}
+
+// digitScripts spell the digits 0-9 in ASCII, full-width and Devanagari.
+var digitScripts = []rune{'0', '０', '०'}
+
+// oracleDigits is an independent reading of s for FuzzScrubKnownValues:
+// digits of the three scripts become ASCII, letters and other digits become
+// '|' (they break a spelling), everything else is dropped.
+func oracleDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r >= '０' && r <= '９':
+			b.WriteRune('0' + r - '０')
+		case r >= '०' && r <= '९':
+			b.WriteRune('0' + r - '०')
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteByte('|')
+		}
+	}
+	return b.String()
+}
+
+// FuzzScrubKnownValues spells the Aadhaar number, OTP and mobile number with
+// any separator, in any of three scripts, amid any text, and checks that no
+// spelling of them survives the scrubber (the number keeps its last four).
+func FuzzScrubKnownValues(f *testing.F) {
+	for _, seed := range []struct {
+		prefix, sep, suffix string
+		script              uint8
+	}{
+		{"Invalid UID ", "", "", 0}, {"", " ", ".", 0}, {"(+91) ", ".", "", 1}, {"x", "\u00a0", "", 2},
+		{"9", "/", "1", 0}, {"", "	", "", 1}, {"otp=", "-", "&mobile", 2}, {"", " - ", "", 0},
+	} {
+		f.Add(seed.prefix, seed.sep, seed.suffix, seed.script)
+	}
+	sec := &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
+	f.Fuzz(func(t *testing.T, prefix, sep, suffix string, script uint8) {
+		for _, r := range sep {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				return // not a separator: the digits are not one value any more
+			}
+		}
+		zero := digitScripts[int(script)%len(digitScripts)]
+		spell := func(v string) string {
+			parts := make([]string, len(v))
+			for i, c := range v {
+				parts[i] = string(zero + (c - '0'))
+			}
+			return strings.Join(parts, sep)
+		}
+		for _, v := range []string{validNumber, testOTP, testMobile} {
+			in := prefix + spell(v) + suffix
+			for _, out := range []string{sec.scrubID(in), sec.scrubText(in)} {
+				if strings.Contains(oracleDigits(out), v[:len(v)-4]) && !strings.Contains(oracleDigits(prefix+suffix), v[:len(v)-4]) {
+					t.Fatalf("%q scrubbed to %q still spells %s", in, out, v)
+				}
+				if !utf8.ValidString(out) && utf8.ValidString(in) {
+					t.Fatalf("%q scrubbed to invalid UTF-8 %q", in, out)
+				}
+			}
 		}
 	})
 }

@@ -2,12 +2,24 @@ package deepvue
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
@@ -118,4 +130,84 @@ func matched(err error) []error {
 		}
 	}
 	return out
+}
+
+// ---- TLS ----
+
+// testPKI is a certificate authority made for this test binary, and a
+// server certificate it signed for 127.0.0.1, ::1 and localhost. TestMain
+// writes the CA to a file named by SSL_CERT_FILE before anything loads the
+// system roots, so the SDK's default transport, unchanged, trusts test
+// servers as it trusts Deepvue.
+var testPKI struct {
+	pool          *x509.CertPool
+	leaf          tls.Certificate
+	systemTrusted bool // SSL_CERT_FILE took effect (Linux and BSDs; not macOS or Windows)
+}
+
+func setupPKI() (cleanup func()) {
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(err)
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "deepvue-go test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	must(err)
+	ca, err := x509.ParseCertificate(caDER)
+	must(err)
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(err)
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
+	must(err)
+	testPKI.leaf = tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}
+	testPKI.pool = x509.NewCertPool()
+	testPKI.pool.AddCert(ca)
+
+	dir, err := os.MkdirTemp("", "deepvue-pki-")
+	must(err)
+	file := filepath.Join(dir, "ca.pem")
+	must(os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600))
+	must(os.Setenv("SSL_CERT_FILE", file))
+	leaf, err := x509.ParseCertificate(leafDER)
+	must(err)
+	_, err = leaf.Verify(x509.VerifyOptions{DNSName: "127.0.0.1"}) // system roots
+	testPKI.systemTrusted = err == nil
+	return func() { os.RemoveAll(dir) }
+}
+
+// serverTLS returns a server config with the test certificate, offering
+// protos by ALPN.
+func serverTLS(protos ...string) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{testPKI.leaf}, NextProtos: protos, MinVersion: tls.VersionTLS12}
+}
+
+// requireSystemTrust skips a test that needs the SDK's default transport to
+// trust the test CA where SSL_CERT_FILE does not set the system roots.
+func requireSystemTrust(t testing.TB) {
+	t.Helper()
+	if !testPKI.systemTrusted {
+		t.Skip("SSL_CERT_FILE does not set the system roots on this platform")
+	}
 }

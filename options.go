@@ -32,6 +32,7 @@ type settings struct {
 	userAgent    string
 	timeout      time.Duration
 	limiter      Limiter
+	maxBuffered  int64
 }
 
 func defaultSettings() settings {
@@ -42,13 +43,17 @@ func defaultSettings() settings {
 		retryWaitMin: DefaultRetryWaitMin,
 		retryWaitMax: DefaultRetryWaitMax,
 		timeout:      DefaultTimeout,
+		maxBuffered:  DefaultMaxBufferedBytes,
 	}
 }
 
-// WithBaseURL sets the API host, and optionally a path prefix. It must be
-// https, except plain http to a loopback host (127.0.0.0/8, ::1, localhost),
-// which is allowed for tests and deepvuetest. It must not carry user
-// information, a query or a fragment.
+// WithBaseURL sets the API host, and optionally a path prefix such as a
+// gateway's ("https://gw.example.com/deepvue"). The SDK adds the versioned
+// path (/v2/ekyc/aadhaar/...) itself, so a URL whose path ends in a version
+// ("/v2", "/v1") or holds "/ekyc" is refused. It must be https, except plain
+// http to a loopback host (127.0.0.0/8, ::1, localhost), which is allowed for
+// tests and deepvuetest. It must not carry user information, a query or a
+// fragment.
 func WithBaseURL(rawURL string) Option {
 	return func(s *settings) error {
 		u, err := parseBaseURL(rawURL)
@@ -82,7 +87,30 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
+	segments := strings.Split(u.Path, "/")
+	for _, seg := range segments {
+		if strings.EqualFold(seg, "ekyc") {
+			return nil, invalid("base URL", "must not hold the API path (/ekyc/...): the SDK adds /v2/ekyc/aadhaar/... itself")
+		}
+	}
+	if last := segments[len(segments)-1]; isVersionSegment(last) {
+		return nil, invalid("base URL", "must not end in a version (/"+clip(last, 8)+
+			"): the SDK adds the versioned path /v2/ekyc/aadhaar/... itself; use e.g. "+DefaultBaseURL)
+	}
 	return u, nil
+}
+
+// isVersionSegment reports whether seg is "v" followed by digits ("v2").
+func isVersionSegment(seg string) bool {
+	if len(seg) < 2 || (seg[0] != 'v' && seg[0] != 'V') {
+		return false
+	}
+	for i := 1; i < len(seg); i++ {
+		if !isDigit(seg[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopback(host string) bool {
@@ -95,8 +123,13 @@ func isLoopback(host string) bool {
 
 // WithHTTPClient makes the Client send through a copy of hc: its Transport,
 // Timeout and Jar are used, hc itself is never modified. The copy never
-// follows redirects. A nil Transport means the SDK's tuned default.
-// Use it with httpmock.NewMockTransport in tests.
+// follows redirects, and the SDK's send-once guard still applies. A nil
+// Transport means http.DefaultTransport, looked up at each request, as in
+// net/http: so WithHTTPClient(&http.Client{}) or http.DefaultClient together
+// with httpmock.Activate() intercept every call. Without WithHTTPClient the
+// SDK uses its own tuned transport. In tests, either pass
+// &http.Client{Transport: httpmock.NewMockTransport()} (parallel-safe) or
+// use httpmock.Activate with &http.Client{}.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
@@ -134,9 +167,10 @@ func WithRetryWait(min, max time.Duration) Option {
 }
 
 // WithLogger makes the SDK log through l: retries at Warn, each finished
-// call at Debug. Records carry the operation, status, sub_code, attempt and
-// transaction id, never an Aadhaar number, OTP, mobile number, URL query or
-// credential. Without it (or with nil) the SDK is silent.
+// call at Debug. Records carry the operation, status, sub_code, attempt,
+// transaction id and error class, never an Aadhaar number, OTP, mobile
+// number, URL query, credential or an error's text. Without it (or with
+// nil) the SDK is silent.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		s.logger = l
@@ -171,6 +205,24 @@ func WithTimeout(d time.Duration) Option {
 			return invalid("timeout", "must be positive")
 		}
 		s.timeout = d
+		return nil
+	}
+}
+
+// WithMaxBufferedBytes sets the Client's memory budget: the answer bytes all
+// its calls may hold at once (default DefaultMaxBufferedBytes, 128 MiB). Each
+// answer counts twice its size (the bytes read, and at most as much again for
+// what decoding makes of them: a verify-otp photo and PDF) while it is read
+// and decoded; an answer of unknown length reserves its bound. A call that
+// would exceed the budget waits for room, in order, until its context ends;
+// an answer larger than half the budget is refused as too large, since room
+// for it can never come. n must be at least 1 MiB.
+func WithMaxBufferedBytes(n int64) Option {
+	return func(s *settings) error {
+		if n < 1<<20 {
+			return invalid("max buffered bytes", "must be at least 1 MiB")
+		}
+		s.maxBuffered = n
 		return nil
 	}
 }

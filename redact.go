@@ -1,95 +1,214 @@
 package deepvue
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
-// scrub returns s with every Aadhaar-like run of 12 digits (optionally grouped
-// by single spaces or hyphens, as in "2341 2341 2346") masked to its last four
-// digits, and every occurrence of a known sensitive value (the OTP, the mobile
-// number, the secret, ...) replaced by asterisks. Values shorter than four
-// characters are not searched for: they would mask unrelated text.
-func scrub(s string, known ...string) string {
+// secrets is what one call must never let out: the digits it sent (the
+// Aadhaar number, the OTP, the mobile number) and the client secret. Every
+// string that leaves the SDK (error texts, log records, values returned on
+// success) goes through one of its two scrubbers.
+type secrets struct {
+	number string // 12 ASCII digits, or ""
+	otp    string // 6 ASCII digits, or ""
+	mobile string // 10 ASCII digits, or ""
+	secret string // the client secret, matched as exact text
+}
+
+// minKnownDigits is the length of the shortest digit value a call knows (the
+// OTP); a string with fewer digits cannot hold one.
+const minKnownDigits = 6
+
+// genericRunDigits is the length of a digit run masked in free text even
+// when the call does not know it: an Aadhaar number.
+const genericRunDigits = 12
+
+// scrubID masks every spelling of a value the call knows (see scrub) and
+// nothing else. It is for identifiers that must reach Deepvue support
+// intact: a random 32-hex transaction id holds a 12-digit run about 3 % of
+// the time.
+func (k *secrets) scrubID(s string) string { return k.scrub(s, false) }
+
+// scrubText is scrubID plus a mask over every Aadhaar-like run of 12 or more
+// digits: for free text (messages, details, names, addresses).
+func (k *secrets) scrubText(s string) string { return k.scrub(s, true) }
+
+// scrub replaces the client secret with [REDACTED] and masks each known digit
+// value in any spelling: digits of any script (full-width "２３４１", Devanagari
+// "२३४१", ...) with any non-alphanumeric separators between them ("2341.2341.2346",
+// "(+91) 98765-01234", "482 913", a no-break space or a tab). The Aadhaar
+// number keeps its last four digits ("XXXX XXXX 2346"); the OTP and mobile
+// number become asterisks. With generic, any run of 12 or more digits (at
+// most three separator characters apart) is masked the same way.
+func (k *secrets) scrub(s string, generic bool) string {
 	if s == "" {
 		return s
 	}
-	s = maskDigitRuns(s)
-	for _, k := range known {
-		if len(k) >= 4 && strings.Contains(s, k) {
-			s = strings.ReplaceAll(s, k, strings.Repeat("*", len(k)))
+	if k != nil && k.secret != "" && strings.Contains(s, k.secret) {
+		s = strings.ReplaceAll(s, k.secret, "[REDACTED]")
+	}
+	// Fast exit: too few digits for any value to hide in.
+	ascii, nonASCII := 0, false
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			ascii++
+		} else if c >= utf8.RuneSelf {
+			nonASCII = true
 		}
 	}
-	return s
-}
-
-// maskDigitRuns masks every run of 12 or more digits, where a single space or
-// hyphen may stand between two digits, keeping only its last four digits.
-func maskDigitRuns(s string) string {
-	if !hasDigitRun(s, 12) {
+	if ascii < minKnownDigits && !nonASCII {
+		return s
+	}
+	var store [64]digitAt
+	digits := scanDigits(s, store[:0])
+	if len(digits) < minKnownDigits {
+		return s
+	}
+	masked := false
+	if k != nil {
+		masked = markKnown(digits, k.number, 'X', 4) || masked
+		masked = markKnown(digits, k.otp, '*', 0) || masked
+		masked = markKnown(digits, k.mobile, '*', 0) || masked
+	}
+	if generic && len(digits) >= genericRunDigits {
+		masked = markRuns(digits) || masked
+	}
+	if !masked {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	i := 0
-	for i < len(s) {
-		if !isDigit(s[i]) || (i > 0 && isDigit(s[i-1])) {
-			b.WriteByte(s[i])
-			i++
+	prev := 0
+	for _, d := range digits {
+		if d.mask == 0 {
 			continue
 		}
-		end, digits := scanDigitRun(s, i)
-		if digits < 12 {
-			b.WriteString(s[i:end])
-			i = end
-			continue
-		}
-		// Keep the last four digits, mask the rest, keep the separators.
-		seen := 0
-		for j := i; j < end; j++ {
-			c := s[j]
-			if isDigit(c) {
-				seen++
-				if seen <= digits-4 {
-					c = 'X'
-				}
-			}
-			b.WriteByte(c)
-		}
-		i = end
+		b.WriteString(s[prev:d.start])
+		b.WriteByte(d.mask)
+		prev = d.end
 	}
+	b.WriteString(s[prev:])
 	return b.String()
 }
 
-// scanDigitRun returns the end of the run of digits starting at i, where a
-// single space or hyphen may stand between two digits, and how many digits it
-// holds.
-func scanDigitRun(s string, i int) (end, digits int) {
-	end = i
-	for end < len(s) {
-		switch {
-		case isDigit(s[end]):
-			digits++
-			end++
-		case (s[end] == ' ' || s[end] == '-') && end+1 < len(s) && isDigit(s[end+1]) && end > i:
-			end++
-		default:
-			return end, digits
-		}
-	}
-	return end, digits
+// digitAt is one decimal digit found in a string.
+type digitAt struct {
+	start, end int  // byte offsets of the rune
+	val        byte // 0-9
+	// gap describes the text between the previous digit and this one:
+	// 0 nothing, 1-3 that many separator runes, gapLong more separators,
+	// gapBreak a letter (or the first digit).
+	gap  uint8
+	mask byte // the character to print instead, 0 to keep
 }
 
-func hasDigitRun(s string, n int) bool {
-	count := 0
-	for i := 0; i < len(s); i++ {
-		if isDigit(s[i]) {
-			count++
-			if count >= n {
-				return true
+const (
+	gapLong  = 254
+	gapBreak = 255
+)
+
+// scanDigits lists the decimal digits of s with the gaps between them.
+func scanDigits(s string, out []digitAt) []digitAt {
+	gap := uint8(gapBreak)
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		if v, ok := digitValue(r); ok {
+			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gap})
+			gap = 0
+		} else if isLetterRune(r) {
+			gap = gapBreak
+		} else if gap < gapLong {
+			gap++
+		}
+		i += size
+	}
+	return out
+}
+
+func isLetterRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')
+	}
+	return unicode.IsLetter(r)
+}
+
+// markKnown marks every occurrence of value (ASCII digits) in the digit
+// streams: digits separated by anything but letters. The last keep digits
+// of an occurrence are left visible. It reports whether it marked any.
+func markKnown(digits []digitAt, value string, mask byte, keep int) bool {
+	n := len(value)
+	if n == 0 || len(digits) < n {
+		return false
+	}
+	found := false
+	for i := 0; i+n <= len(digits); i++ {
+		j := 0
+		for ; j < n; j++ {
+			d := digits[i+j]
+			if d.val != value[j]-'0' || (j > 0 && d.gap == gapBreak) {
+				break
 			}
-		} else if s[i] != ' ' && s[i] != '-' {
-			count = 0
 		}
+		if j < n {
+			continue
+		}
+		for j := 0; j < n-keep; j++ {
+			digits[i+j].mask = mask
+		}
+		found = true
 	}
-	return false
+	return found
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+// markRuns marks every run of 12 or more digits in which at most three
+// separator characters stand between two digits, keeping its last four.
+func markRuns(digits []digitAt) bool {
+	found := false
+	for i := 0; i < len(digits); {
+		j := i + 1
+		for j < len(digits) && digits[j].gap <= 3 {
+			j++
+		}
+		if j-i >= genericRunDigits {
+			for x := i; x < j-4; x++ {
+				digits[x].mask = 'X'
+			}
+			found = true
+		}
+		i = j
+	}
+	return found
+}
+
+// digitValue returns the value of a decimal digit of any script.
+func digitValue(r rune) (byte, bool) {
+	if r >= '0' && r <= '9' {
+		return byte(r - '0'), true
+	}
+	if r < utf8.RuneSelf || !unicode.IsDigit(r) {
+		return 0, false
+	}
+	// Unicode encodes the decimal digits (category Nd) of every script as
+	// runs of ten, 0 to 9 in order (TestDigitValueTables checks the tables),
+	// so a digit's value is its distance from the start of its range, mod 10.
+	for _, rg := range unicode.Digit.R16 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return byte((r - rune(rg.Lo)) % 10), true
+		}
+	}
+	for _, rg := range unicode.Digit.R32 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return byte((r - rune(rg.Lo)) % 10), true
+		}
+	}
+	return 0, false
+}
+
+// maskDigitRuns masks every Aadhaar-like run of digits in s, knowing no
+// particular value (the fake server and the fuzz targets use it).
+func maskDigitRuns(s string) string { return (*secrets)(nil).scrubText(s) }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -107,6 +108,15 @@ type counting struct {
 
 func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.n.Add(1); c.h(w, r) }
 
+// sentness is what a fault's error says about ErrNotSent.
+type sentness int
+
+const (
+	maybeSent   sentness = iota // must not match ErrNotSent
+	notSentKnow                 // must match ErrNotSent
+	racy                        // either, by timing (a reset racing the connect)
+)
+
 // fault is one failure mode: it starts a server and says what to expect.
 type fault struct {
 	name string
@@ -121,6 +131,7 @@ type fault struct {
 	wantStatus   int   // for an *APIError
 	wantSentinel error // nil: no sentinel
 	wantCause    error // errors.Is target for a transport error
+	wantNotSent  sentness
 	wantRequests int   // -1: not checked (refused)
 	wantConns    int   // -1: not checked
 	minElapsed   time.Duration
@@ -179,6 +190,20 @@ func faults() []fault {
 				ln.Close()
 				return "http://" + addr, func() (int, int) { return -1, -1 }
 			},
+			wantNotSent:  notSentKnow,
+			wantRequests: -1, wantConns: -1, maxElapsed: quick,
+		},
+		{
+			name: "DNS failure",
+			start: func(t *testing.T, _ publicCall) (string, func() (int, int)) {
+				return "https://kyc.deepvue.invalid", func() (int, int) { return -1, -1 }
+			},
+			opts: []Option{WithHTTPClient(&http.Client{Transport: &http.Transport{
+				DialContext: func(_ context.Context, _, addr string) (net.Conn, error) {
+					return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "kyc.deepvue.invalid", IsNotFound: true}}
+				},
+			}})},
+			wantNotSent:  notSentKnow,
 			wantRequests: -1, wantConns: -1, maxElapsed: quick,
 		},
 		{
@@ -186,6 +211,7 @@ func faults() []fault {
 			start: rawFault(func(s *rawServer, c *net.TCPConn) {
 				reset(c)
 			}),
+			wantNotSent:  racy, // the RST may end the connect (nothing written) or the read
 			wantRequests: 0, wantConns: 1, maxElapsed: quick,
 		},
 		{
@@ -254,6 +280,7 @@ func faults() []fault {
 				return func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, pc.success) }
 			}),
 			wantCause:    x509.UnknownAuthorityError{},
+			wantNotSent:  notSentKnow,
 			wantRequests: 0, wantConns: -1, maxElapsed: quick,
 		},
 		{
@@ -326,6 +353,27 @@ func faults() []fault {
 				}
 			},
 			wantStatus: http.StatusFound, wantSentinel: ErrUnexpectedResponse,
+			wantRequests: 1, wantConns: -1, maxElapsed: quick,
+		},
+		{
+			name: "response headers larger than 64 KiB",
+			start: handlerFault(false, func(pc publicCall) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("X-Echo", r.URL.RawQuery+strings.Repeat(" pad", 20000))
+					_, _ = io.WriteString(w, pc.success)
+				}
+			}),
+			wantRequests: 1, wantConns: -1, maxElapsed: quick,
+		},
+		{
+			name: "HTTP/2 GOAWAY whose debug data echoes the request",
+			start: func(t *testing.T, pc publicCall) (string, func() (int, int)) {
+				s := newH2Server(t, goAway, true, pc.success)
+				return s.URL(), func() (int, int) { return int(s.requests.Load()), -1 }
+			},
+			opts: []Option{WithHTTPClient(&http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true,
+				TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}})},
+			wantCause:    errResendBlocked,
 			wantRequests: 1, wantConns: -1, maxElapsed: quick,
 		},
 		{
@@ -412,6 +460,12 @@ func TestFaultInjection(t *testing.T) {
 					default:
 						assert.ErrorIs(t, err, cause)
 					}
+					switch f.wantNotSent {
+					case notSentKnow:
+						assert.ErrorIs(t, err, ErrNotSent, "nothing left the process")
+					case maybeSent:
+						assert.NotErrorIs(t, err, ErrNotSent, "the request may have been written")
+					}
 					assert.Less(t, len(err.Error()), 400, "short error text: %q", err)
 					if f.wantStatus == 0 {
 						// A transport error must not carry the request URL's query at all.
@@ -421,6 +475,9 @@ func TestFaultInjection(t *testing.T) {
 					}
 				}
 				requests, conns := seen()
+				if errors.Is(err, ErrNotSent) && requests >= 0 {
+					assert.Zero(t, requests, "ErrNotSent, yet the server saw a request")
+				}
 				if f.wantRequests >= 0 {
 					assert.Equal(t, f.wantRequests, requests, "requests the server saw: never re-sent")
 				}
@@ -430,10 +487,13 @@ func TestFaultInjection(t *testing.T) {
 				assert.GreaterOrEqual(t, elapsed, f.minElapsed)
 				assert.Less(t, elapsed, f.maxElapsed)
 				t.Logf("%s/%s: %v in %v, requests seen %d", f.name, pc.name, err, elapsed.Round(time.Millisecond), requests)
+				assert.Zero(t, c.budget.inUse(), "every reservation of the memory budget is returned")
 
 				out := logs.String()
 				assert.Contains(t, out, `"msg":"deepvue: call finished"`)
-				for _, s := range append(sensitive, "aadhaar_number=", "otp=") {
+				// No value, and no query with a value (a server echo keeps the
+				// key names with masked values).
+				for _, s := range append(sensitive, "aadhaar_number=2", "otp=4") {
 					assert.NotContains(t, out, s, "log records")
 				}
 			})

@@ -2,8 +2,8 @@ package deepvue
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -140,9 +140,15 @@ func (a Address) String() string {
 }
 
 // AadhaarData is the KYC data of a successful VerifyOTP. Every field may be
-// empty: Deepvue does not promise any of them. Printing it with fmt shows the
-// sizes of Photo and PDF, never their bytes; its slog form carries no name,
-// birth date or address.
+// empty: Deepvue does not promise any of them, and a field the SDK could not
+// decode is left empty and named in Problems rather than failing a KYC whose
+// OTP Deepvue has already spent.
+//
+// Printing it with any fmt verb, or logging it with slog, shows only what is
+// safe in a log: the transaction id, the masked number, the sizes of Photo
+// and PDF, the mobile match, which fields are present, and the problems;
+// never the name, birth date, gender, address or hashes. json.Marshal
+// encodes every field, since storing the result is what callers do with it.
 type AadhaarData struct {
 	TransactionID string
 	Name          string
@@ -159,7 +165,23 @@ type AadhaarData struct {
 	MobileMatch *bool
 	// GeneratedAt is when UIDAI generated the record (zero if not sent).
 	GeneratedAt time.Time
+	// Problems lists the fields of the answer's data that could not be
+	// decoded (their Go fields are empty), e.g. a photo that is not base64.
+	Problems []FieldProblem
 }
+
+// FieldProblem names a field of a successful answer that could not be
+// decoded, and why. The data's other fields are returned as usual.
+type FieldProblem struct {
+	// Field is the answer's JSON path, e.g. "data.photo".
+	Field string
+	// Reason says what was wrong, e.g. "is not valid base64". It never
+	// quotes the value.
+	Reason string
+}
+
+// String returns e.g. "data.photo is not valid base64".
+func (p FieldProblem) String() string { return p.Field + " " + p.Reason }
 
 // BirthDate parses DateOfBirth ("DD-MM-YYYY", also "DD/MM/YYYY" and
 // "YYYY-MM-DD"). A year-only value ("1999") gives 1 January of that year and
@@ -177,7 +199,7 @@ func (d *AadhaarData) BirthDate() (date time.Time, yearOnly bool, err error) {
 			return t, false, nil
 		}
 	}
-	return time.Time{}, false, fmt.Errorf("deepvue: date of birth %q is not DD-MM-YYYY", clip(s, 20))
+	return time.Time{}, false, errors.New("deepvue: the date of birth is not DD-MM-YYYY")
 }
 
 // AgeOn returns the age in whole years on the given day, from BirthDate.
@@ -194,47 +216,116 @@ func (d *AadhaarData) AgeOn(day time.Time) (int, error) {
 	return age, nil
 }
 
-// String describes the data with Photo and PDF as sizes.
-func (d AadhaarData) String() string {
-	match := "nil"
-	if d.MobileMatch != nil {
-		match = strconv.FormatBool(*d.MobileMatch)
+// present lists which of the personal fields are filled, by name only.
+func (d *AadhaarData) present() []string {
+	var out []string
+	add := func(name string, ok bool) {
+		if ok {
+			out = append(out, name)
+		}
 	}
-	return fmt.Sprintf("deepvue.AadhaarData{TransactionID: %q, Name: %q, Gender: %q, DateOfBirth: %q, "+
-		"MaskedNumber: %q, Address: %q, Photo: <%d bytes>, PDF: <%d bytes>, EmailHash: %q, PhoneHash: %q, "+
-		"MobileMatch: %s, GeneratedAt: %s}",
-		d.TransactionID, d.Name, d.Gender, d.DateOfBirth, d.MaskedNumber, d.Address.String(),
-		len(d.Photo), len(d.PDF), d.EmailHash, d.PhoneHash, match, d.GeneratedAt.Format(time.RFC3339))
+	add("name", d.Name != "")
+	add("gender", d.Gender != "")
+	add("date_of_birth", d.DateOfBirth != "")
+	add("address", d.Address != (Address{}))
+	add("email_hash", d.EmailHash != "")
+	add("phone_hash", d.PhoneHash != "")
+	return out
 }
 
-// GoString is String, so %#v never dumps the photo either.
+// String describes the data as LogValue does: ids, sizes, flags and which
+// fields are present; never the name, birth date, gender, address or hashes.
+func (d AadhaarData) String() string {
+	var b strings.Builder
+	b.WriteString("deepvue.AadhaarData{TransactionID: ")
+	b.WriteString(strconv.Quote(d.TransactionID))
+	b.WriteString(", MaskedNumber: ")
+	b.WriteString(strconv.Quote(d.MaskedNumber))
+	fmt.Fprintf(&b, ", Photo: <%d bytes>, PDF: <%d bytes>, MobileMatch: ", len(d.Photo), len(d.PDF))
+	if d.MobileMatch == nil {
+		b.WriteString("nil")
+	} else {
+		b.WriteString(strconv.FormatBool(*d.MobileMatch))
+	}
+	if !d.GeneratedAt.IsZero() {
+		b.WriteString(", GeneratedAt: ")
+		b.WriteString(d.GeneratedAt.UTC().Format(time.RFC3339))
+	}
+	b.WriteString(", Present: [")
+	b.WriteString(strings.Join(d.present(), " "))
+	b.WriteByte(']')
+	if len(d.Problems) > 0 {
+		b.WriteString(", Problems: [")
+		for i, p := range d.Problems {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(p.String())
+		}
+		b.WriteByte(']')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// GoString is String, so %#v shows no personal data either.
 func (d AadhaarData) GoString() string { return d.String() }
 
-// Format makes every fmt verb print String.
+// Format makes every fmt verb print String (%q quotes it).
 func (d AadhaarData) Format(f fmt.State, verb rune) { formatWith(f, verb, d.String()) }
 
-// LogValue renders the data for slog: ids, sizes and flags only.
+// LogValue renders the data for slog: ids, sizes, flags, which fields are
+// present and the problems; never personal data.
 func (d AadhaarData) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("transaction_id", d.TransactionID),
 		slog.String("masked_number", d.MaskedNumber),
 		slog.Int("photo_bytes", len(d.Photo)),
 		slog.Int("pdf_bytes", len(d.PDF)),
+		slog.String("present", strings.Join(d.present(), " ")),
 	}
 	if d.MobileMatch != nil {
 		attrs = append(attrs, slog.Bool("mobile_match", *d.MobileMatch))
 	}
+	if !d.GeneratedAt.IsZero() {
+		attrs = append(attrs, slog.Time("generated_at", d.GeneratedAt))
+	}
+	if len(d.Problems) > 0 {
+		ps := make([]string, len(d.Problems))
+		for i, p := range d.Problems {
+			ps[i] = p.String()
+		}
+		attrs = append(attrs, slog.String("problems", strings.Join(ps, "; ")))
+	}
 	return slog.GroupValue(attrs...)
 }
 
-// verifyAnswer is a verify-otp answer.
+// verifyAnswer is a verify-otp answer. Data is nil unless "data" is a JSON
+// object.
 type verifyAnswer struct {
 	envelope
 	Data *verifyData `json:"data"`
 }
 
+// verifyData is the wire form of the KYC data: each field lenient.
 type verifyData struct {
-	Address *struct {
+	Address      addressField `json:"address"`
+	DateOfBirth  flexString   `json:"dateOfBirth"`
+	Email        flexString   `json:"email"`
+	Gender       flexString   `json:"gender"`
+	GeneratedAt  flexTime     `json:"generatedAt"`
+	MaskedNumber flexString   `json:"maskedNumber"`
+	Name         flexString   `json:"name"`
+	Phone        flexString   `json:"phone"`
+	Photo        base64Field  `json:"photo"`
+	MobileMatch  flexString   `json:"aadhaar_linked_mobile_match"`
+	DocumentPDF  base64Field  `json:"document_pdf"`
+}
+
+// addressField is the address object; anything else leaves it empty with a
+// problem.
+type addressField struct {
+	v struct {
 		CareOf      flexString `json:"careOf"`
 		Country     flexString `json:"country"`
 		District    flexString `json:"district"`
@@ -247,17 +338,23 @@ type verifyData struct {
 		Street      flexString `json:"street"`
 		SubDistrict flexString `json:"subDistrict"`
 		VTC         flexString `json:"vtc"`
-	} `json:"address"`
-	DateOfBirth  flexString `json:"dateOfBirth"`
-	Email        flexString `json:"email"`
-	Gender       flexString `json:"gender"`
-	GeneratedAt  flexInt    `json:"generatedAt"`
-	MaskedNumber flexString `json:"maskedNumber"`
-	Name         flexString `json:"name"`
-	Phone        flexString `json:"phone"`
-	Photo        flexString `json:"photo"`
-	MobileMatch  flexString `json:"aadhaar_linked_mobile_match"`
-	DocumentPDF  flexString `json:"document_pdf"`
+	}
+	problem string
+}
+
+// UnmarshalJSON never fails: see addressField.
+func (a *addressField) UnmarshalJSON(b []byte) error {
+	*a = addressField{}
+	switch {
+	case len(b) == 0 || string(b) == "null":
+	case b[0] == '{':
+		if json.Unmarshal(b, &a.v) != nil {
+			a.problem = "is not a valid address object"
+		}
+	default:
+		a.problem = "is not a JSON object"
+	}
+	return nil
 }
 
 // VerifyOTP verifies the OTP the customer typed and returns their Aadhaar
@@ -266,10 +363,27 @@ type verifyData struct {
 // given): otherwise a *ValidationError matching ErrInvalidInput is returned
 // and nothing is sent.
 //
-// A wrong, expired or already-used OTP is not documented by Deepvue: it comes
-// back as an *APIError keeping the raw SubCode and Message. Only a 500
-// SOURCE_FAILURE is retried.
+// A success answer is an error only when it is not a JSON object, its
+// sub_code is not SUCCESS, or it has no data object: a field of the data
+// that cannot be decoded is left empty and named in AadhaarData.Problems,
+// since Deepvue has already spent the OTP. A wrong, expired or already-used
+// OTP is not documented by Deepvue: it comes back as an *APIError keeping
+// the raw SubCode and Message. Only a 500 SOURCE_FAILURE is retried.
 func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarData, error) {
+	cl := &call{op: opVerify, endpoint: c.verifyURL, limit: MaxVerifyResponseBytes, sec: c.secrets(), start: time.Now()}
+	d, err := c.verifyOTP(ctx, cl, req)
+	txn := ""
+	if d != nil {
+		txn = d.TransactionID
+	}
+	c.end(ctx, cl, txn, err)
+	return d, err
+}
+
+func (c *Client) verifyOTP(ctx context.Context, cl *call, req VerifyOTPRequest) (*AadhaarData, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	otp := strings.TrimSpace(req.OTP)
 	mobile := strings.TrimSpace(req.MobileNumber)
 	ref := strings.TrimSpace(req.ReferenceID)
@@ -286,6 +400,7 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 	if err := checkConsentPurpose(req.Consent, req.Purpose); err != nil {
 		return nil, err
 	}
+	cl.sec.otp, cl.sec.mobile = otp, mobile
 
 	q := make([]byte, 0, 96+3*len(req.Purpose))
 	q = append(q, "otp="...)
@@ -301,120 +416,110 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 	if req.GeneratePDF {
 		q = append(q, "&generate_pdf=true"...)
 	}
-	pii := []string{otp, mobile}
+	cl.query = string(q)
 
-	a, err := c.do(ctx, opVerify, c.verifyURL, string(q), MaxVerifyResponseBytes, pii)
+	a, err := c.do(ctx, cl)
 	if err != nil {
 		return nil, err
 	}
 	defer a.release()
-	return c.verifyResult(a, pii)
+	return verifyResult(a, &cl.sec)
 }
 
 // verifyResult turns a verify-otp answer into AadhaarData or an *APIError.
 // It is the whole decoding of that answer (and a fuzz target).
-func (c *Client) verifyResult(a *answer, pii []string) (*AadhaarData, error) {
-	if a.status/100 != 2 || a.body == nil || !looksLikeObject(a.body) {
-		return nil, c.apiError(opVerify, a, nil, "", pii)
+func verifyResult(a *answer, sec *secrets) (*AadhaarData, error) {
+	if a.status/100 != 2 || a.tooLarge != "" {
+		return nil, newAPIError(opVerify, a, nil, "", sec)
 	}
 	var ans verifyAnswer
-	if err := json.Unmarshal(a.body, &ans); err != nil {
-		return nil, c.apiError(opVerify, a, nil, "answer does not decode", pii)
+	if !looksLikeObject(a.body) {
+		return nil, newAPIError(opVerify, a, nil, "", sec)
 	}
-	if !equalFoldASCII(ans.SubCode.s, SubCodeSuccess) {
-		return nil, c.apiError(opVerify, a, &ans.envelope, "sub_code is not SUCCESS", pii)
+	if err := json.Unmarshal(a.body, &ans); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return nil, newAPIError(opVerify, a, nil, "", sec) // not JSON
+		}
+		// Every other field is lenient: "data" is not an object (encoding/json
+		// has set an empty one).
+		ans.Data = nil
+	}
+	if !equalFoldASCII(strings.TrimSpace(ans.SubCode.s), SubCodeSuccess) {
+		return nil, newAPIError(opVerify, a, &ans.envelope, "sub_code is not SUCCESS", sec)
 	}
 	if ans.Data == nil {
-		return nil, c.apiError(opVerify, a, &ans.envelope, "answer has no data", pii)
+		return nil, newAPIError(opVerify, a, &ans.envelope, "answer has no data object", sec)
 	}
-	d, problem := ans.Data.toAadhaarData()
-	if problem != "" {
-		return nil, c.apiError(opVerify, a, &ans.envelope, problem, pii)
-	}
-	d.TransactionID = clip(ans.TransactionID.s, 128)
+	d := ans.Data.toAadhaarData(sec)
+	d.TransactionID = clip(sec.scrubID(ans.TransactionID.s), 128)
 	return d, nil
 }
 
-func allDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
+// toAadhaarData converts the wire form, scrubbing every string of the
+// values the call knows (free text also of Aadhaar-like digit runs) and
+// naming each field it could not decode.
+func (v *verifyData) toAadhaarData(sec *secrets) *AadhaarData {
+	d := &AadhaarData{}
+	text := func(field string, f flexString) string {
+		if f.bad {
+			d.Problems = append(d.Problems, FieldProblem{Field: field, Reason: "is a JSON object or array, not a string"})
 		}
+		return sec.scrubText(f.s)
 	}
-	return true
-}
-
-// toAadhaarData converts the wire form; problem names a field that could not
-// be decoded.
-func (v *verifyData) toAadhaarData() (*AadhaarData, string) {
-	d := &AadhaarData{
-		Name:         maskDigitRuns(v.Name.s),
-		Gender:       v.Gender.s,
-		DateOfBirth:  v.DateOfBirth.s,
-		MaskedNumber: maskDigitRuns(v.MaskedNumber.s),
-		EmailHash:    v.Email.s,
-		PhoneHash:    v.Phone.s,
-	}
-	if ad := v.Address; ad != nil {
-		d.Address = Address{
-			CareOf: maskDigitRuns(ad.CareOf.s), House: maskDigitRuns(ad.House.s), Street: maskDigitRuns(ad.Street.s),
-			Landmark: maskDigitRuns(ad.Landmark.s), Locality: maskDigitRuns(ad.Locality.s), VTC: maskDigitRuns(ad.VTC.s),
-			PostOffice: maskDigitRuns(ad.PostOffice.s), SubDistrict: maskDigitRuns(ad.SubDistrict.s),
-			District: maskDigitRuns(ad.District.s), State: maskDigitRuns(ad.State.s), Country: maskDigitRuns(ad.Country.s),
-			Pin: maskDigitRuns(ad.Pin.s),
+	id := func(field string, f flexString) string {
+		if f.bad {
+			d.Problems = append(d.Problems, FieldProblem{Field: field, Reason: "is a JSON object or array, not a string"})
 		}
+		return sec.scrubID(f.s)
 	}
-	var ok bool
-	if d.Photo, ok = decodeBase64(v.Photo.s); !ok {
-		return nil, "data.photo is not valid base64"
+	d.Name = text("data.name", v.Name)
+	d.Gender = id("data.gender", v.Gender)
+	d.DateOfBirth = id("data.dateOfBirth", v.DateOfBirth)
+	d.MaskedNumber = text("data.maskedNumber", v.MaskedNumber)
+	d.EmailHash = id("data.email", v.Email)
+	d.PhoneHash = id("data.phone", v.Phone)
+	if v.Address.problem != "" {
+		d.Problems = append(d.Problems, FieldProblem{Field: "data.address", Reason: v.Address.problem})
 	}
-	if d.PDF, ok = decodeBase64(v.DocumentPDF.s); !ok {
-		return nil, "data.document_pdf is not valid base64"
+	ad := &v.Address.v
+	d.Address = Address{
+		CareOf:      text("data.address.careOf", ad.CareOf),
+		House:       text("data.address.house", ad.House),
+		Street:      text("data.address.street", ad.Street),
+		Landmark:    text("data.address.landmark", ad.Landmark),
+		Locality:    text("data.address.locality", ad.Locality),
+		VTC:         text("data.address.vtc", ad.VTC),
+		PostOffice:  text("data.address.postOffice", ad.PostOffice),
+		SubDistrict: text("data.address.subDistrict", ad.SubDistrict),
+		District:    text("data.address.district", ad.District),
+		State:       text("data.address.state", ad.State),
+		Country:     text("data.address.country", ad.Country),
+		Pin:         id("data.address.pin", ad.Pin),
 	}
-	switch strings.ToLower(strings.TrimSpace(v.MobileMatch.s)) {
-	case "yes", "y", "true":
+	d.Photo = v.Photo.data
+	if v.Photo.problem != "" {
+		d.Problems = append(d.Problems, FieldProblem{Field: "data.photo", Reason: v.Photo.problem})
+	}
+	d.PDF = v.DocumentPDF.data
+	if v.DocumentPDF.problem != "" {
+		d.Problems = append(d.Problems, FieldProblem{Field: "data.document_pdf", Reason: v.DocumentPDF.problem})
+	}
+	switch m := strings.ToLower(strings.TrimSpace(v.MobileMatch.s)); {
+	case v.MobileMatch.bad:
+		d.Problems = append(d.Problems, FieldProblem{Field: "data.aadhaar_linked_mobile_match", Reason: "is a JSON object or array, not Yes or No"})
+	case m == "yes" || m == "y" || m == "true":
 		t := true
 		d.MobileMatch = &t
-	case "no", "n", "false":
+	case m == "no" || m == "n" || m == "false":
 		f := false
 		d.MobileMatch = &f
+	case m != "":
+		d.Problems = append(d.Problems, FieldProblem{Field: "data.aadhaar_linked_mobile_match", Reason: "is neither Yes nor No"})
 	}
-	if v.GeneratedAt.n > 0 {
-		d.GeneratedAt = epochTime(v.GeneratedAt.n)
+	d.GeneratedAt = v.GeneratedAt.t
+	if v.GeneratedAt.bad {
+		d.Problems = append(d.Problems, FieldProblem{Field: "data.generatedAt", Reason: "is not an epoch time (seconds or milliseconds) or an RFC 3339 time"})
 	}
-	return d, ""
-}
-
-// decodeBase64 decodes standard base64, padded or not, ignoring line breaks
-// and a "data:...;base64," prefix. Empty input gives nil.
-func decodeBase64(s string) ([]byte, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, true
-	}
-	if strings.HasPrefix(s, "data:") {
-		i := strings.Index(s, ";base64,")
-		if i < 0 {
-			return nil, false
-		}
-		s = s[i+len(";base64,"):]
-	}
-	if strings.ContainsAny(s, "\r\n") {
-		s = strings.NewReplacer("\r", "", "\n", "").Replace(s)
-	}
-	enc := base64.StdEncoding
-	if strings.ContainsAny(s, "-_") {
-		enc = base64.URLEncoding
-	}
-	if len(s)%4 != 0 {
-		enc = enc.WithPadding(base64.NoPadding)
-	}
-	out, err := enc.DecodeString(s)
-	if err != nil {
-		return nil, false
-	}
-	return out, true
+	return d
 }

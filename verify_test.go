@@ -180,8 +180,8 @@ func TestVerifyOTPFailures(t *testing.T) {
 		{"200 null data", 200, `{"sub_code":"SUCCESS","data":null}`, ErrUnexpectedResponse, "SUCCESS", 1},
 		{"200 data string", 200, `{"sub_code":"SUCCESS","data":"oops"}`, ErrUnexpectedResponse, "SUCCESS", 1},
 		{"200 not SUCCESS", 200, `{"sub_code":"FAILED","data":{}}`, ErrUnexpectedResponse, "FAILED", 1},
-		{"200 broken photo", 200, `{"sub_code":"SUCCESS","transaction_id":"tv3","data":{"photo":"!!!not base64!!!"}}`, ErrUnexpectedResponse, "SUCCESS", 1},
-		{"200 broken pdf", 200, `{"sub_code":"SUCCESS","data":{"document_pdf":"@@@"}}`, ErrUnexpectedResponse, "SUCCESS", 1},
+		{"200 data array", 200, `{"sub_code":"SUCCESS","data":[{"name":"x"}]}`, ErrUnexpectedResponse, "SUCCESS", 1},
+		{"200 not JSON", 200, `<html>ok</html>`, ErrUnexpectedResponse, "", 1},
 		{"200 truncated", 200, verifySuccessBody("")[:300], ErrUnexpectedResponse, "", 1},
 		{"html 504", 504, `<html>Gateway Time-out</html>`, nil, "", 1},
 	}
@@ -210,12 +210,84 @@ func TestVerifyOTPFailures(t *testing.T) {
 	}
 }
 
-func TestVerifyOTPBrokenPhotoNamesTheField(t *testing.T) {
-	c, mt := mockClient(t)
-	mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, `{"sub_code":"SUCCESS","transaction_id":"tv3","data":{"photo":"!!!"}}`))
-	_, err := c.VerifyOTP(context.Background(), validVerifyRequest())
-	assert.ErrorContains(t, err, "data.photo is not valid base64")
-	assert.ErrorContains(t, err, "tv3")
+// TestVerifyOTPKeepsTheDataAndNamesTheProblem: a success whose data holds a
+// field the SDK cannot decode is still a success (Deepvue has spent the
+// OTP); the field is left empty and named in Problems.
+func TestVerifyOTPKeepsTheDataAndNamesTheProblem(t *testing.T) {
+	tests := []struct {
+		name    string
+		extra   string // fields added to (or overriding) the documented sample's data
+		problem FieldProblem
+		check   func(*testing.T, *AadhaarData)
+	}{
+		{"the docs' photo placeholder", `,"photo":"<base64_encoded_image>"`,
+			FieldProblem{"data.photo", "is a placeholder, not base64 content"}, nil},
+		{"photo as a URL", `,"photo":"https://cdn.example.com/p/123.jpg"`,
+			FieldProblem{"data.photo", "is a URL, not base64 content"}, nil},
+		{"photo as an object", `,"photo":{"url":"x","type":"jpeg"}`,
+			FieldProblem{"data.photo", "is a JSON object, not a base64 string"}, nil},
+		{"broken photo", `,"photo":"!!!not base64!!!"`,
+			FieldProblem{"data.photo", "is not valid base64"}, nil},
+		{"broken pdf", `,"document_pdf":"@@@"`,
+			FieldProblem{"data.document_pdf", "is not valid base64"}, func(t *testing.T, d *AadhaarData) {
+				assert.Equal(t, photoBytes, d.Photo, "the photo is kept")
+			}},
+		{"generatedAt as words", `,"generatedAt":"yesterday"`,
+			FieldProblem{"data.generatedAt", "is not an epoch time (seconds or milliseconds) or an RFC 3339 time"}, nil},
+		{"address as one string", `,"address":"NO. 6, 19TH MAIN, Bangalore"`,
+			FieldProblem{"data.address", "is not a JSON object"}, func(t *testing.T, d *AadhaarData) {
+				assert.Equal(t, Address{}, d.Address)
+			}},
+		{"name as an object", `,"name":{"first":"Mohammed"}`,
+			FieldProblem{"data.name", "is a JSON object or array, not a string"}, func(t *testing.T, d *AadhaarData) {
+				assert.Empty(t, d.Name)
+			}},
+		{"mobile match neither", `,"aadhaar_linked_mobile_match":"Maybe"`,
+			FieldProblem{"data.aadhaar_linked_mobile_match", "is neither Yes nor No"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mt := mockClient(t)
+			mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, verifySuccessBody(tt.extra)))
+			d, err := c.VerifyOTP(context.Background(), validVerifyRequest())
+			require.NoError(t, err)
+			assert.Equal(t, []FieldProblem{tt.problem}, d.Problems)
+			assert.Equal(t, "f6efc218742a405c8dd65cf19c13b878", d.TransactionID)
+			assert.Equal(t, "28-06-1999", d.DateOfBirth, "the other fields are returned")
+			assert.Equal(t, "xxxx-xxxx-8091", d.MaskedNumber)
+			if tt.problem.Field != "data.name" {
+				assert.Equal(t, "Mohammed Nihar", d.Name)
+			}
+			if tt.check != nil {
+				tt.check(t, d)
+			}
+			assert.Contains(t, fmt.Sprint(d), tt.problem.String(), "printing names the problem")
+		})
+	}
+}
+
+// TestVerifyOTPGeneratedAtForms: epoch milliseconds or seconds, as a string
+// or a number, and RFC 3339.
+func TestVerifyOTPGeneratedAtForms(t *testing.T) {
+	want := time.UnixMilli(1738304139979)
+	for raw, at := range map[string]time.Time{
+		`"1738304139979"`:             want,
+		`1738304139979`:               want,
+		`1738304139`:                  time.Unix(1738304139, 0),
+		`"1738304139"`:                time.Unix(1738304139, 0),
+		`"2025-01-31T06:15:39Z"`:      time.Date(2025, 1, 31, 6, 15, 39, 0, time.UTC),
+		`"2025-01-31T11:45:39+05:30"`: time.Date(2025, 1, 31, 6, 15, 39, 0, time.UTC),
+		`1.738304139979e12`:           want,
+		`null`:                        {},
+		`""`:                          {},
+	} {
+		c, mt := mockClient(t)
+		mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, verifySuccessBody(`,"generatedAt":`+raw)))
+		d, err := c.VerifyOTP(context.Background(), validVerifyRequest())
+		require.NoError(t, err, raw)
+		assert.True(t, at.Equal(d.GeneratedAt), "%s: got %v", raw, d.GeneratedAt)
+		assert.Empty(t, d.Problems, raw)
+	}
 }
 
 func TestVerifyOTPLenientData(t *testing.T) {
@@ -247,6 +319,11 @@ func TestVerifyOTPLenientData(t *testing.T) {
 		`{"maskedNumber":"234123412346","name":"A 2341 2341 2346"}`: func(t *testing.T, d *AadhaarData) {
 			assert.Equal(t, "XXXXXXXX2346", d.MaskedNumber, "a full number from the server is masked")
 			assert.Equal(t, "A XXXX XXXX 2346", d.Name)
+		},
+		`{"name":"A 2341.2341.2346 or ２３４１２３４１２３４６","email":"ab234123412346cd","phone":"x482913y"}`: func(t *testing.T, d *AadhaarData) {
+			assert.Equal(t, "A XXXX.XXXX.2346 or XXXXXXXX２３４６", d.Name, "free text: any Aadhaar-like run, any spelling")
+			assert.Equal(t, "ab234123412346cd", d.EmailHash, "an id keeps a 12-digit run the call does not know")
+			assert.Equal(t, "x******y", d.PhoneHash, "but never the call's OTP")
 		},
 	}
 	for data, check := range tests {
@@ -307,25 +384,54 @@ func TestVerifyRequestNeverPrintsOTPOrMobile(t *testing.T) {
 	assert.JSONEq(t, `{"reference_id":"29756208","otp":"[REDACTED]","consent":"Y","purpose":"KYC for loan account opening","mobile_number":"[REDACTED]","generate_pdf":false}`, string(b))
 }
 
-func TestAadhaarDataNeverDumpsPhotoOrPDF(t *testing.T) {
+// TestAadhaarDataPrintsNoPersonalData: every fmt verb and slog show what
+// LogValue shows (ids, masked number, sizes, which fields are present),
+// never the name, birth date, gender, address, hashes, photo or PDF; while
+// json.Marshal, for storing the result, keeps everything.
+func TestAadhaarDataPrintsNoPersonalData(t *testing.T) {
 	yes := true
-	d := &AadhaarData{Name: "Mohammed Nihar", Photo: photoBytes, PDF: pdfBytes, MobileMatch: &yes, MaskedNumber: "xxxx-xxxx-8091"}
+	d := &AadhaarData{TransactionID: "tx-1", Name: "Mohammed Nihar", Gender: "M", DateOfBirth: "28-06-1999",
+		Address:   Address{House: "NO. 6", Street: "19TH MAIN", VTC: "Bangalore", Pin: "561118"},
+		EmailHash: "emailhash9f86d0", PhoneHash: "phonehash60303a",
+		Photo: photoBytes, PDF: pdfBytes, MobileMatch: &yes, MaskedNumber: "xxxx-xxxx-8091"}
+	personal := []string{"Mohammed", "28-06-1999", "1999", "NO. 6", "19TH MAIN", "Bangalore", "561118",
+		"emailhash9f86d0", "phonehash60303a", "PHOTOSECRETBYTES", "PDFSECRETBYTES",
+		base64.StdEncoding.EncodeToString(photoBytes)[:12]}
+	type wrapper struct{ Data AadhaarData }
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-		for _, v := range []any{d, *d} {
+		for _, v := range []any{d, *d, wrapper{*d}} {
 			out := fmt.Sprintf(verb, v)
-			assert.NotContains(t, out, "PHOTOSECRETBYTES", verb)
-			assert.NotContains(t, out, "PDFSECRETBYTES", verb)
-			assert.NotContains(t, out, base64.StdEncoding.EncodeToString(photoBytes)[:12], verb)
+			for _, p := range personal {
+				assert.NotContains(t, out, p, "%s of %T", verb, v)
+			}
 			assert.Contains(t, out, fmt.Sprintf("Photo: <%d bytes>", len(photoBytes)), verb)
+			assert.Contains(t, out, "tx-1", verb)
+			assert.Contains(t, out, "xxxx-xxxx-8091", verb)
+			assert.Contains(t, out, "name gender date_of_birth address email_hash phone_hash", verb)
 		}
 	}
-	var buf bytes.Buffer
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("kyc", "data", d)
-	out := buf.String()
-	assert.Contains(t, out, `"photo_bytes":`)
-	assert.NotContains(t, out, "PHOTOSECRETBYTES")
-	assert.NotContains(t, out, base64.StdEncoding.EncodeToString(photoBytes)[:12])
-	assert.NotContains(t, out, "Mohammed", "the slog form carries no name")
+	assert.True(t, strings.HasPrefix(fmt.Sprintf("%q", d), `"deepvue.AadhaarData{`), "%q quotes")
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&bytes.Buffer{}, nil), slog.NewTextHandler(&bytes.Buffer{}, nil)} {
+		var buf bytes.Buffer
+		switch h.(type) {
+		case *slog.JSONHandler:
+			h = slog.NewJSONHandler(&buf, nil)
+		default:
+			h = slog.NewTextHandler(&buf, nil)
+		}
+		slog.New(h).Info("kyc", "data", d)
+		out := buf.String()
+		assert.Contains(t, out, `photo_bytes`)
+		assert.Contains(t, out, "tx-1")
+		for _, p := range personal {
+			assert.NotContains(t, out, p)
+		}
+	}
+	b, err := json.Marshal(d)
+	require.NoError(t, err)
+	var back AadhaarData
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, *d, back, "json.Marshal is complete, for storing the KYC result")
 }
 
 func TestVerifyOTPBoundIsLargerForPhotoAndPDF(t *testing.T) {

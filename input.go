@@ -1,0 +1,130 @@
+package deepvue
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// The input rules GenerateOTP and VerifyOTP share. Each failure is a
+// *ValidationError naming the field, never its value, and nothing is sent.
+
+// maxPurposeBytes bounds the purpose text, which travels in the URL.
+const maxPurposeBytes = 500
+
+// checkConsentPurpose requires ConsentYes and a purpose that is not blank,
+// at most 500 bytes of valid UTF-8 without control characters.
+func checkConsentPurpose(consent Consent, purpose string) error {
+	switch consent {
+	case ConsentYes:
+	case ConsentNo:
+		return invalid("consent", "the customer did not consent (ConsentNo); no request was sent")
+	default:
+		return invalid("consent", "must be ConsentYes")
+	}
+	if strings.TrimSpace(purpose) == "" {
+		return invalid("purpose", "must not be blank (the purpose of the KYC check is required by regulation)")
+	}
+	if len(purpose) > maxPurposeBytes {
+		return invalid("purpose", "must be at most "+strconv.Itoa(maxPurposeBytes)+" bytes")
+	}
+	if !utf8.ValidString(purpose) {
+		return invalid("purpose", "must be valid UTF-8")
+	}
+	for _, r := range purpose {
+		if r < 0x20 || r == 0x7f {
+			return invalid("purpose", "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// validReferenceID accepts 1 to 64 printable ASCII characters without spaces.
+func validReferenceID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// allDigits reports whether s is exactly n ASCII digits.
+func allDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// checkCredential refuses empty credentials and any whitespace or control
+// character (usually a trailing newline from an env file). The error names
+// the credential but never prints it.
+func checkCredential(name, v string) error {
+	if v == "" {
+		return invalid(name, "is empty")
+	}
+	if len(v) > 512 {
+		return invalid(name, "is longer than 512 bytes")
+	}
+	for i := 0; i < len(v); i++ {
+		switch b := v[i]; {
+		case b == ' ' || b == '\t' || b == '\n' || b == '\r':
+			return invalid(name, "contains whitespace at byte "+strconv.Itoa(i)+" (a trailing newline from an env file?)")
+		case b < 0x20 || b == 0x7f:
+			return invalid(name, "contains a control character at byte "+strconv.Itoa(i))
+		case b >= 0x80:
+			return invalid(name, "contains a non-ASCII byte at byte "+strconv.Itoa(i))
+		}
+	}
+	return nil
+}
+
+// appendQueryEscape appends s escaped as url.QueryEscape does.
+func appendQueryEscape(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+			c == '-' || c == '_' || c == '.' || c == '~' {
+			dst = append(dst, c)
+			continue
+		}
+		if c == ' ' {
+			dst = append(dst, '+')
+			continue
+		}
+		const hex = "0123456789ABCDEF"
+		dst = append(dst, '%', hex[c>>4], hex[c&15])
+	}
+	return dst
+}
+
+// equalFoldASCII is strings.EqualFold for ASCII, without allocating.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,87 @@
+package deepvue
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// The retry policy: everything go-retryablehttp needs from the SDK.
+//
+// Only a 500 whose sub_code is SOURCE_FAILURE is retried: Deepvue documents
+// it as "the source is unavailable", so no OTP was sent. Nothing else is,
+// above all not a connection that broke after the request left: a second
+// attempt could send a second SMS.
+
+// isRetryable is the decision: a 500 SOURCE_FAILURE. It classifies exactly
+// as the final error does, so the two cannot drift.
+func isRetryable(status int, env *envelope) bool {
+	return status == http.StatusInternalServerError && env != nil &&
+		classify(status, env.SubCode.s, env.Detail.text) == ErrSourceFailure
+}
+
+// checkRetry is go-retryablehttp's CheckRetry. It counts attempts, reads a
+// 500's body (bounded and within the memory budget) to decide, keeps that
+// answer for the call when it is the last, and never retries once the
+// context has ended or the retries are spent.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	cl, _ := ctx.Value(callKey{}).(*call)
+	if cl == nil {
+		return false, nil
+	}
+	cl.attempts++
+	if err != nil || resp == nil || resp.StatusCode != http.StatusInternalServerError || ctx.Err() != nil {
+		return false, nil
+	}
+	a, rerr := c.readAnswer(ctx, resp, MaxResponseBytes)
+	resp.Body.Close()
+	resp.Body = http.NoBody
+	if rerr != nil {
+		cl.peekErr = rerr
+		return false, nil
+	}
+	var env *envelope
+	if dec, ok := decodeEnvelope(a.body); ok {
+		env = &dec
+	}
+	if !isRetryable(a.status, env) || cl.attempts > c.retryMax {
+		cl.peeked = a // do returns it; it is decoded once
+		return false, nil
+	}
+	txn := clip(cl.sec.scrubID(env.TransactionID.s), 128)
+	a.release()
+	if c.logger != nil {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "deepvue: retrying after SOURCE_FAILURE",
+			slog.String("operation", cl.op),
+			slog.Int("attempt", cl.attempts),
+			slog.Int("status", a.status),
+			slog.String("transaction_id", txn))
+	}
+	return true, nil
+}
+
+// prepareRetry waits on the rate limiter before a retry is sent.
+func (c *Client) prepareRetry(req *http.Request) error {
+	if c.limiter == nil {
+		return nil
+	}
+	return limiterError(c.limiter.Wait(req.Context()))
+}
+
+// backoff returns a wait drawn uniformly between min and
+// min(max, min*2^attempt): exponential, with full jitter above min.
+// Retry-After is not documented by Deepvue and is ignored.
+func backoff(min, max time.Duration, attempt int, _ *http.Response) time.Duration {
+	ceil := max
+	if attempt < 30 {
+		if c := min << uint(attempt); c > 0 && c < max {
+			ceil = c
+		}
+	}
+	if ceil <= min {
+		return min
+	}
+	return min + time.Duration(rand.Int64N(int64(ceil-min)+1))
+}

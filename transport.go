@@ -1,0 +1,192 @@
+package deepvue
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxResponseHeaderBytes bounds the response headers the SDK's own
+// transport reads (Go's default is 10 MiB): Deepvue's answers carry a few
+// hundred bytes of headers.
+const maxResponseHeaderBytes = 64 << 10
+
+// defaultTransport is the SDK's transport when no WithHTTPClient is given:
+// HTTP/1.1 with a pool large enough for a few hundred concurrent calls to one
+// host (the standard library keeps 2 idle connections per host), TLS 1.2
+// minimum, 64 KiB of response headers at most. HTTP/1.1 rather than HTTP/2
+// because it measured faster over TLS both serially and at 32x parallelism
+// (BENCHMARKS.md): HTTP/2 multiplexes every call of a busy backend onto one
+// connection.
+func defaultTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:           512,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  1 * time.Second,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+}
+
+// refuseRedirect makes http.Client hand a 3xx back instead of following it,
+// so the credentials and the Aadhaar number never reach another host.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// errResendBlocked is the transport error of an attempt whose request the
+// transport below the SDK tried to write a second time.
+var errResendBlocked = errors.New("the transport below the SDK tried to send the request a second time " +
+	"(a connection lost or an HTTP/2 stream refused or reset after the request was written); " +
+	"the SDK stopped it, but the first may have reached Deepvue")
+
+// guardedTransport is what the SDK sends through: the caller's transport
+// (nil means http.DefaultTransport, looked up at each request as net/http
+// does, so httpmock.Activate works) or the SDK's own, behind the send-once
+// guard. It has no CloseIdleConnections method, on purpose: go-retryablehttp
+// calls it after every failed call, which would empty a busy backend's pool.
+type guardedTransport struct {
+	rt http.RoundTripper
+}
+
+func (t guardedTransport) base() http.RoundTripper {
+	if t.rt == nil {
+		return http.DefaultTransport
+	}
+	return t.rt
+}
+
+// RoundTrip sends one attempt of a call. When the call's guard saw the
+// transport begin a second write of the request, the attempt fails with
+// errResendBlocked whatever the transport returned.
+func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cl, _ := req.Context().Value(callKey{}).(*call)
+	if cl == nil {
+		return t.base().RoundTrip(req)
+	}
+	g := &cl.guard
+	if err := req.Context().Err(); err != nil {
+		// The context ended before this attempt: nothing of it was sent.
+		return nil, err
+	}
+	g.startAttempt()
+	resp, err := t.base().RoundTrip(req)
+	if g.blocked.Load() {
+		g.maybeSent.Store(true)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, errResendBlocked
+	}
+	// An answer means the request was sent; a transport that reports no
+	// trace events leaves the SDK unable to know that it was not.
+	if resp != nil || !g.traced.Load() {
+		g.maybeSent.Store(true)
+	}
+	return resp, err
+}
+
+// sendGuard watches the requests of one call through httptrace. Within one
+// attempt, once the transport has begun writing the request, any second
+// write (a new connection for the same request, a resent HTTP/2 stream) is
+// cut off: net/http resends on its own after an HTTP/2 RST_STREAM
+// (PROTOCOL_ERROR or REFUSED_STREAM) or GOAWAY, and replays an HTTP/1.1 POST
+// that carries an Idempotency-Key header, and each resend of generate-otp is
+// an SMS. It also records what ErrNotSent needs to know.
+//
+// How a second write is stopped, for HTTP/1.1 and HTTP/2 alike: a retry
+// inside net/http passes GetConn or GotConn before it writes, and there the
+// guard cancels the call's context. HTTP/2 checks the context before it
+// writes a stream's headers, so nothing leaves. HTTP/1.1 may go on to write;
+// its first header field (Host) is reported while the request is still in
+// the connection's buffer, and the guard then closes that connection, so the
+// bytes never reach the wire. (HTTP/2 connections, shared by many calls, are
+// never closed.)
+type sendGuard struct {
+	trace  httptrace.ClientTrace
+	cancel context.CancelCauseFunc
+
+	writes    atomic.Int32 // writes of the request begun in this attempt
+	traced    atomic.Bool  // the transport reported GetConn in this attempt
+	blocked   atomic.Bool  // a second write was cut off
+	maybeSent atomic.Bool  // some attempt of the call may have reached the server
+
+	mu   sync.Mutex
+	conn net.Conn // the connection of the latest GotConn
+}
+
+// install puts the guard's hooks, and a context it can cancel, on ctx.
+func (g *sendGuard) install(ctx context.Context) (context.Context, context.CancelCauseFunc) {
+	ctx, g.cancel = context.WithCancelCause(ctx)
+	g.trace.GetConn = g.getConn
+	g.trace.GotConn = g.gotConn
+	g.trace.WroteHeaderField = g.wroteHeaderField
+	return httptrace.WithClientTrace(ctx, &g.trace), g.cancel
+}
+
+func (g *sendGuard) startAttempt() {
+	g.writes.Store(0)
+	g.traced.Store(false)
+	g.mu.Lock()
+	g.conn = nil
+	g.mu.Unlock()
+}
+
+func (g *sendGuard) getConn(string) {
+	g.traced.Store(true)
+	if g.writes.Load() > 0 {
+		g.block()
+	}
+}
+
+func (g *sendGuard) gotConn(info httptrace.GotConnInfo) {
+	g.traced.Store(true)
+	g.mu.Lock()
+	g.conn = info.Conn
+	g.mu.Unlock()
+	if g.writes.Load() > 0 {
+		g.block()
+	}
+}
+
+// wroteHeaderField sees each header field as the transport encodes it; the
+// first of each write is Host (HTTP/1.1) or :authority (HTTP/2).
+func (g *sendGuard) wroteHeaderField(key string, _ []string) {
+	if key != "Host" && key != ":authority" {
+		return
+	}
+	g.maybeSent.Store(true)
+	if g.writes.Add(1) == 1 {
+		return
+	}
+	g.block()
+	g.mu.Lock()
+	c := g.conn
+	g.mu.Unlock()
+	if c != nil && !isHTTP2(c) {
+		_ = c.Close()
+	}
+}
+
+func (g *sendGuard) block() {
+	g.blocked.Store(true)
+	if g.cancel != nil {
+		g.cancel(errResendBlocked)
+	}
+}
+
+func isHTTP2(c net.Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
+}

@@ -1,0 +1,536 @@
+package deepvue
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// ---- a hand-driven server that makes net/http resend ----
+
+// misbehavior is what the hand-driven server does with a request it has
+// read in full, instead of answering it.
+type misbehavior int
+
+const (
+	rstProtocol misbehavior = iota // HTTP/2 RST_STREAM(PROTOCOL_ERROR)
+	rstRefused                     // HTTP/2 RST_STREAM(REFUSED_STREAM)
+	goAway                         // HTTP/2 GOAWAY(NO_ERROR, last stream 0), debug data echoing the request
+)
+
+func (m misbehavior) String() string {
+	return [...]string{"RST_STREAM(PROTOCOL_ERROR)", "RST_STREAM(REFUSED_STREAM)", "GOAWAY(NO_ERROR,last=0)"}[m]
+}
+
+// h2Server is a TLS server driven frame by frame with x/net's Framer. It
+// offers h2 and http/1.1 by ALPN. Over HTTP/2 it reads each request's
+// HEADERS and misbehaves (once, or every time); over HTTP/1.1 it reads the
+// request and resets the connection (once, or every time). After the
+// misbehavior it answers with success. It counts the requests it read.
+type h2Server struct {
+	t        testing.TB
+	ln       net.Listener
+	mode     misbehavior
+	always   bool
+	success  string
+	requests atomic.Int32
+	conns    atomic.Int32
+	wg       sync.WaitGroup
+
+	mu   sync.Mutex
+	open map[net.Conn]bool
+}
+
+func newH2Server(t testing.TB, mode misbehavior, always bool, success string) *h2Server {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS("h2", "http/1.1"))
+	require.NoError(t, err)
+	s := &h2Server{t: t, ln: ln, mode: mode, always: always, success: success, open: map[net.Conn]bool{}}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.conns.Add(1)
+			s.mu.Lock()
+			s.open[c] = true
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer func() {
+					s.mu.Lock()
+					delete(s.open, c)
+					s.mu.Unlock()
+					c.Close()
+				}()
+				s.serve(c.(*tls.Conn))
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		// Like httptest.Server.Close: stop accepting, close every connection
+		// (a client may keep an idle one), wait for the handlers.
+		ln.Close()
+		s.mu.Lock()
+		for c := range s.open {
+			c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *h2Server) URL() string { return "https://" + s.ln.Addr().String() }
+
+// misbehaveNow counts a request and says whether to misbehave on it.
+func (s *h2Server) misbehaveNow() bool { return s.requests.Add(1) == 1 || s.always }
+
+func (s *h2Server) serve(c *tls.Conn) {
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := c.Handshake(); err != nil {
+		return
+	}
+	if c.ConnectionState().NegotiatedProtocol == "h2" {
+		s.serveH2(c)
+	} else {
+		s.serveH1(c)
+	}
+}
+
+func (s *h2Server) serveH1(c *tls.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		if s.misbehaveNow() {
+			return // closes the connection after the request was read
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(s.success), s.success)
+	}
+}
+
+func (s *h2Server) serveH2(c *tls.Conn) {
+	preface := make([]byte, len(http2.ClientPreface))
+	if _, err := io.ReadFull(c, preface); err != nil || string(preface) != http2.ClientPreface {
+		return
+	}
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	if fr.WriteSettings() != nil {
+		return
+	}
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				_ = fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				_ = fr.WritePing(true, f.Data)
+			}
+		case *http2.GoAwayFrame:
+			return
+		case *http2.MetaHeadersFrame:
+			id := f.StreamID
+			if !s.misbehaveNow() {
+				hbuf.Reset()
+				_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+				_ = enc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/json"})
+				_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(s.success))})
+				_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hbuf.Bytes(), EndHeaders: true})
+				_ = fr.WriteData(id, true, []byte(s.success))
+				continue
+			}
+			switch s.mode {
+			case rstProtocol:
+				_ = fr.WriteRSTStream(id, http2.ErrCodeProtocol)
+			case rstRefused:
+				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+			case goAway:
+				// Debug data quoting the request: Go puts it in the error text.
+				_ = fr.WriteGoAway(0, http2.ErrCodeNo, []byte("bye "+f.PseudoValue("path")+" "+testSecret))
+			}
+		}
+	}
+}
+
+// callerTransports are the HTTP/2 transports a caller may pass through
+// WithHTTPClient, trusting the test CA.
+func callerTransports() map[string]func() http.RoundTripper {
+	return map[string]func() http.RoundTripper{
+		"net/http HTTP/2": func() http.RoundTripper {
+			return &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}
+		},
+		"x/net http2.Transport": func() http.RoundTripper {
+			return &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}
+		},
+	}
+}
+
+// closeIdle closes a transport's idle connections when it has the method.
+func closeIdle(rt http.RoundTripper) {
+	if ci, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// TestSendOnceGuardHTTP2 is the attack the guard exists for: a server or
+// proxy that makes Go's HTTP/2 client resend a request it has already
+// written (RST_STREAM PROTOCOL_ERROR or REFUSED_STREAM, GOAWAY with last
+// stream 0), once or every time, against the SDK's default transport and
+// against a caller's HTTP/2 transports, for both calls. The server must see
+// at most one request per call.
+func TestSendOnceGuardHTTP2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("TLS servers: skipped with -short")
+	}
+	transports := callerTransports()
+	transports["SDK default transport"] = nil
+	for _, mode := range []misbehavior{rstProtocol, rstRefused, goAway} {
+		for _, always := range []bool{false, true} {
+			for tname, newRT := range transports {
+				for _, pc := range publicCalls {
+					name := fmt.Sprintf("%v/always=%v/%s/%s", mode, always, tname, pc.name)
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						srv := newH2Server(t, mode, always, pc.success)
+						opts := []Option{WithBaseURL(srv.URL()), WithRetryWait(0, 0)}
+						var rt http.RoundTripper
+						if newRT == nil {
+							requireSystemTrust(t)
+						} else {
+							rt = newRT()
+							defer closeIdle(rt)
+							opts = append(opts, WithHTTPClient(&http.Client{Transport: rt}))
+						}
+						logs := &logBuffer{}
+						c, err := NewClient(testID, testSecret, append(opts, WithLogger(logs.logger()))...)
+						require.NoError(t, err)
+						defer c.CloseIdleConnections()
+						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+						defer cancel()
+
+						start := time.Now()
+						_, err = pc.call(ctx, c)
+						elapsed := time.Since(start)
+						require.Error(t, err, "the first request was broken off")
+						assert.Equal(t, int32(1), srv.requests.Load(), "requests the server saw")
+						var ae *APIError
+						assert.False(t, errors.As(err, &ae), "a transport error: %v", err)
+						assert.NotErrorIs(t, err, ErrNotSent, "the request was written")
+						assert.NotErrorIs(t, err, context.Canceled, "the caller cancelled nothing")
+						if newRT != nil {
+							assert.ErrorIs(t, err, errResendBlocked, "HTTP/2 tried to resend: %v", err)
+						}
+						assert.Less(t, elapsed, 5*time.Second)
+						assertNoLeak(t, err, "aadhaar_number=", "otp=")
+						for _, s := range append(sensitive, "aadhaar_number=", "otp=") {
+							assert.NotContains(t, logs.String(), s)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestWithoutTheGuardHTTP2Resends shows what the guard prevents, so that
+// TestSendOnceGuardHTTP2 cannot pass for the wrong reason: with the guard
+// off, the same server sees the same request again and again.
+func TestWithoutTheGuardHTTP2Resends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("TLS servers: skipped with -short")
+	}
+	for _, mode := range []misbehavior{rstProtocol, rstRefused, goAway} {
+		for tname, newRT := range callerTransports() {
+			t.Run(mode.String()+"/"+tname, func(t *testing.T) {
+				t.Parallel()
+				srv := newH2Server(t, mode, true, successOTP)
+				rt := newRT()
+				defer closeIdle(rt)
+				c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL()), WithHTTPClient(&http.Client{Transport: rt}))
+				require.NoError(t, err)
+				c.noGuard = true
+				ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+				defer cancel()
+				_, err = c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+				require.Error(t, err)
+				t.Logf("without the guard: one GenerateOTP reached the server %d times over %d connections in 1.5 s",
+					srv.requests.Load(), srv.conns.Load())
+				assert.Greater(t, srv.requests.Load(), int32(1))
+			})
+		}
+	}
+}
+
+// idempotencyKey is the middleware payment stacks put in their transport:
+// it marks every POST idempotent, which makes net/http's HTTP/1.1 transport
+// replay it when a kept-alive connection drops after the request was read.
+type idempotencyKey struct{ rt http.RoundTripper }
+
+func (m idempotencyKey) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Idempotency-Key", "a-caller-chosen-key")
+	return m.rt.RoundTrip(r)
+}
+
+// TestSendOnceGuardIdempotencyKeyReplay: the first call leaves a kept-alive
+// connection; the server reads the second call's request on it and closes
+// the connection. net/http replays a POST with an Idempotency-Key on a new
+// connection, which the server answers: without the guard the second call
+// "succeeds" after two sends.
+func TestSendOnceGuardIdempotencyKeyReplay(t *testing.T) {
+	run := func(t *testing.T, guard bool, pc publicCall) (seen int32, err error) {
+		var requests atomic.Int32
+		srv := newRawServer(t, func(s *rawServer, c *net.TCPConn) {
+			br := bufio.NewReader(c)
+			for {
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				if requests.Add(1) == 2 {
+					return // the second request is read, then the connection drops
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(pc.success), pc.success)
+			}
+		})
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL()),
+			WithHTTPClient(&http.Client{Transport: idempotencyKey{tr}}))
+		require.NoError(t, err)
+		c.noGuard = !guard
+		_, err = pc.call(context.Background(), c)
+		require.NoError(t, err, "the first call succeeds and leaves its connection idle")
+		_, err = pc.call(context.Background(), c)
+		return requests.Load() - 1, err
+	}
+	for _, pc := range publicCalls {
+		t.Run(pc.name, func(t *testing.T) {
+			seen, err := run(t, true, pc)
+			assert.Equal(t, int32(1), seen, "requests of the second call that reached the server")
+			require.Error(t, err)
+			assert.ErrorIs(t, err, errResendBlocked)
+			assert.NotErrorIs(t, err, ErrNotSent)
+			assertNoLeak(t, err, "aadhaar_number=", "otp=")
+
+			seen, err = run(t, false, pc)
+			t.Logf("without the guard the second call reached the server %d times (error: %v)", seen, err)
+			assert.Equal(t, int32(2), seen, "net/http replays the POST: what the guard prevents")
+		})
+	}
+}
+
+// TestSendOnceGuardLetsSourceFailureRetriesThrough: the guard is per
+// attempt; the SDK's own retry of a 500 SOURCE_FAILURE still goes out, over
+// HTTP/2 and HTTP/1.1.
+func TestSendOnceGuardLetsSourceFailureRetriesThrough(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
+			var n atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if n.Add(1) < 3 {
+					w.WriteHeader(500)
+					_, _ = io.WriteString(w, sourceFailBd)
+					return
+				}
+				_, _ = io.WriteString(w, successOTP)
+			}))
+			srv.EnableHTTP2 = h2
+			srv.TLS = serverTLS()
+			srv.StartTLS()
+			defer srv.Close()
+			tr := &http.Transport{ForceAttemptHTTP2: h2, TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}
+			defer tr.CloseIdleConnections()
+			c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithRetryWait(0, 0),
+				WithHTTPClient(&http.Client{Transport: tr}))
+			require.NoError(t, err)
+			res, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			require.NoError(t, err)
+			assert.Equal(t, "29756208", res.ReferenceID)
+			assert.Equal(t, int32(3), n.Load())
+		})
+	}
+}
+
+// ---- what the transport chain hands out ----
+
+func TestTransportErrorIsNotRetriedAndLeaksNothing(t *testing.T) {
+	c, mt := mockClient(t)
+	mt.RegisterResponder(http.MethodPost, genURL, httpmock.NewErrorResponder(errors.New("read: connection reset by peer")))
+	_, err := c.GenerateOTP(context.Background(), "2341-2341-2346", ConsentYes, testPurpose)
+	require.Error(t, err)
+	assert.Equal(t, 1, mt.GetTotalCallCount(), "a broken connection may have sent the SMS: never re-sent")
+	assert.Contains(t, err.Error(), "connection reset by peer")
+	var ue *url.Error
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, genURL, ue.URL, "the URL keeps no query")
+	assert.Empty(t, matched(err))
+	assert.NotErrorIs(t, err, ErrNotSent, "a transport that reports nothing may have sent it")
+	assertNoLeak(t, err)
+}
+
+func TestNoResponderLeaksNothing(t *testing.T) {
+	// httpmock's own error for an unknown route quotes the full URL.
+	c, _ := mockClient(t)
+	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.Error(t, err)
+	assertNoLeak(t, err)
+}
+
+// echoError is an error from below the SDK whose text quotes the server: it
+// holds the request's query and secret, and it is also a net.Error.
+type echoError struct{ text string }
+
+func (e *echoError) Error() string   { return e.text }
+func (e *echoError) Timeout() bool   { return true }
+func (e *echoError) Temporary() bool { return false }
+
+// TestErrorChainIsScrubbedAtEveryLink: whatever a caller or an error
+// tracker reaches through Unwrap or errors.As has scrubbed text, while
+// errors.Is with the context's errors, errors.As to *url.Error and
+// net.Error, and Timeout keep working.
+func TestErrorChainIsScrubbedAtEveryLink(t *testing.T) {
+	c, mt := mockClient(t)
+	var wire error
+	mt.RegisterResponder(http.MethodPost, genURL, func(r *http.Request) (*http.Response, error) {
+		wire = &echoError{text: `malformed MIME header line: "` + r.URL.RawQuery + ` x-api-key: ` + r.Header.Get("x-api-key") +
+			` 2341.2341.2346 ２３４１２３４１２３４６"`}
+		return nil, fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w (%w)", wire, context.DeadlineExceeded)
+	})
+	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.Error(t, err)
+	extra := []string{"2341.2341.2346", "２３４１２３４１２３４６", "aadhaar_number=2"}
+
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		assertNoLeak(t, e, extra...)
+	}
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	var ue *url.Error
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, genURL, ue.URL)
+	assertNoLeak(t, ue, extra...)
+	assertNoLeak(t, ue.Err, extra...)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assertNoLeak(t, ne, extra...)
+	var ee *echoError
+	assert.False(t, errors.As(err, &ee), "an error whose text holds the query is never handed out")
+	assert.Nil(t, ee)
+	assert.Contains(t, err.Error(), "XXXXXXXX2346", "masked, keeping the last four digits")
+	assert.Contains(t, err.Error(), "[REDACTED]")
+}
+
+// TestCleanErrorsAreHandedOut: errors.As still reaches an error of the
+// original chain whose text quotes nothing sensitive.
+func TestCleanErrorsAreHandedOut(t *testing.T) {
+	c, mt := mockClient(t)
+	mt.RegisterResponder(http.MethodPost, genURL, httpmock.NewErrorResponder(&net.OpError{Op: "read", Net: "tcp",
+		Err: errors.New("connection reset by peer")}))
+	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	var oe *net.OpError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, "read", oe.Op)
+}
+
+// TestNilTransportMeansDefaultTransport follows net/http: with
+// WithHTTPClient(&http.Client{}) or http.DefaultClient the SDK sends through
+// http.DefaultTransport, looked up at each call, so httpmock.Activate
+// intercepts every call instead of letting it reach production.
+func TestNilTransportMeansDefaultTransport(t *testing.T) {
+	httpmock.Activate()
+	defer httpmock.DeactivateAndReset()
+	httpmock.RegisterResponder(http.MethodPost, DefaultBaseURL+"/v2/ekyc/aadhaar/generate-otp", jsonResponder(200, successOTP))
+	for name, hc := range map[string]*http.Client{"&http.Client{}": {}, "http.DefaultClient": http.DefaultClient} {
+		t.Run(name, func(t *testing.T) {
+			c, err := NewClient(testID, testSecret, WithHTTPClient(hc))
+			require.NoError(t, err)
+			res, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			require.NoError(t, err)
+			assert.Equal(t, "29756208", res.ReferenceID)
+		})
+	}
+	assert.Equal(t, 2, httpmock.GetTotalCallCount())
+	assert.Nil(t, http.DefaultClient.CheckRedirect, "the caller's client is not modified")
+}
+
+// TestResponseHeadersAreBounded: the SDK's transport reads at most 64 KiB
+// of response headers (Go's default is 10 MiB per answer).
+func TestResponseHeadersAreBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 40; i++ {
+			w.Header().Add("X-Padding-"+strconv.Itoa(i), strings.Repeat("p", 4000))
+		}
+		_, _ = io.WriteString(w, successOTP)
+	}))
+	defer srv.Close()
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "headers exceeded")
+	assertNoLeak(t, err)
+}
+
+func TestRedirectIsNeverFollowed(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.Error(t, err)
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, http.StatusTemporaryRedirect, ae.StatusCode)
+	assert.ErrorIs(t, err, ErrUnexpectedResponse)
+	assert.Zero(t, elsewhere.Load(), "credentials and the number must reach one host only")
+	assertNoLeak(t, err)
+}
