@@ -100,13 +100,13 @@ func (c *Client) generateOTP(ctx context.Context, cl *call, aadhaarNumber string
 	}
 	cl.sec.number = string(n[:])
 
-	const prefix = "aadhaar_number="
-	q := make([]byte, 0, len(prefix)+12+len("&consent=Y&purpose=")+3*len(purpose))
-	q = append(q, prefix...)
-	q = append(q, n[:]...)
-	q = append(q, "&consent=Y&purpose="...)
-	q = appendQueryEscape(q, purpose)
-	cl.query = string(q)
+	var q strings.Builder
+	q.Grow(len("aadhaar_number=") + 12 + len("&consent=Y&purpose=") + 3*len(purpose))
+	q.WriteString("aadhaar_number=")
+	q.Write(n[:])
+	q.WriteString("&consent=Y&purpose=")
+	writeQueryEscape(&q, purpose)
+	cl.query = q.String()
 
 	a, err := c.do(ctx, cl)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -150,34 +151,90 @@ func benchSDK(b *testing.B, srvURL string) *Client {
 	return c
 }
 
-func BenchmarkGenerateOTP(b *testing.B) {
-	srvURL := benchServer(b)
+// benchTLSServer starts a TLS server with the test CA's certificate that
+// offers HTTP/2 and HTTP/1.1, as Deepvue's front end may.
+func benchTLSServer(b *testing.B) string {
+	b.Helper()
+	srv := httptest.NewUnstartedServer(benchHandler())
+	srv.EnableHTTP2 = true
+	srv.TLS = serverTLS()
+	srv.StartTLS()
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// tunedHTTP2 is a hand-tuned transport that negotiates HTTP/2.
+func tunedHTTP2() *http.Transport {
+	t := tunedTransport()
+	t.ForceAttemptHTTP2 = true
+	t.TLSClientConfig = &tls.Config{RootCAs: testPKI.pool}
+	return t
+}
+
+// tunedHTTP1 is a hand-tuned HTTP/1.1 transport with a large pool.
+func tunedHTTP1() *http.Transport {
+	t := tunedTransport()
+	t.TLSClientConfig = &tls.Config{RootCAs: testPKI.pool}
+	return t
+}
+
+// sdkBeforeTransport is the SDK 0.1 default: the same pool, negotiating
+// HTTP/2, no header bound.
+func sdkBeforeTransport() *http.Transport {
+	t := defaultTransport()
+	t.ForceAttemptHTTP2 = true
+	t.MaxResponseHeaderBytes = 0
+	return t
+}
+
+// BenchmarkGenerateOTPTLS is BenchmarkGenerateOTP over TLS against a server
+// offering HTTP/2: the SDK's default transport (trusting the test CA as a
+// system root through SSL_CERT_FILE, see TestMain), the 0.1 default that
+// negotiated HTTP/2, the documentation's zero client, and hand-tuned
+// HTTP/1.1 and HTTP/2 transports.
+func BenchmarkGenerateOTPTLS(b *testing.B) {
+	requireSystemTrust(b)
+	srvURL := benchTLSServer(b)
 	ctx := context.Background()
 	sdk := benchSDK(b, srvURL)
-	docStyle := &http.Client{} // the documentation's zero client: DefaultTransport, 2 idle connections per host
-	tuned := &http.Client{Transport: tunedTransport()}
-	b.Cleanup(tuned.CloseIdleConnections)
-
+	before, err := NewClient(testID, testSecret, WithBaseURL(srvURL), WithHTTPClient(&http.Client{Transport: sdkBeforeTransport()}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(before.CloseIdleConnections)
+	docStyle := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true}} // DefaultTransport's settings, own pool
+	h1 := &http.Client{Transport: tunedHTTP1()}
+	h2 := &http.Client{Transport: tunedHTTP2()}
+	for _, hc := range []*http.Client{docStyle, h1, h2} {
+		b.Cleanup(hc.CloseIdleConnections)
+	}
+	hand := func(hc *http.Client) func() error {
+		return func() error {
+			_, err := handGenerateOTP(ctx, hc, srvURL, testID, testSecret, validNumber, testPurpose)
+			return err
+		}
+	}
 	calls := []struct {
 		name string
 		call func() error
 	}{
-		{"SDK", func() error {
-			_, err := sdk.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
-			return err
-		}},
-		{"HandDocStyle", func() error {
-			_, err := handGenerateOTP(ctx, docStyle, srvURL, testID, testSecret, validNumber, testPurpose)
-			return err
-		}},
-		{"HandTuned", func() error {
-			_, err := handGenerateOTP(ctx, tuned, srvURL, testID, testSecret, validNumber, testPurpose)
-			return err
-		}},
+		{"SDK", func() error { _, err := sdk.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose); return err }},
+		{"SDKBeforeHTTP2", func() error { _, err := before.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose); return err }},
+		{"HandDocStyle", hand(docStyle)},
+		{"HandTunedHTTP1", hand(h1)},
+		{"HandTunedHTTP2", hand(h2)},
 	}
+	runVariants(b, calls)
+}
+
+// runVariants runs each call serially and with 32 goroutines per CPU, in
+// reverse order when DEEPVUE_BENCH_REVERSE=1 (so that no variant always
+// runs first, on a cold server, or last).
+func runVariants(b *testing.B, calls []struct {
+	name string
+	call func() error
+}) {
 	if os.Getenv("DEEPVUE_BENCH_REVERSE") == "1" {
-		// Alternate rounds run the variants in reverse order, so that no
-		// variant always runs first (on a cold server) or last.
 		for i, j := 0, len(calls)-1; i < j; i, j = i+1, j-1 {
 			calls[i], calls[j] = calls[j], calls[i]
 		}
@@ -204,6 +261,34 @@ func BenchmarkGenerateOTP(b *testing.B) {
 			})
 		})
 	}
+}
+
+func BenchmarkGenerateOTP(b *testing.B) {
+	srvURL := benchServer(b)
+	ctx := context.Background()
+	sdk := benchSDK(b, srvURL)
+	docStyle := &http.Client{} // the documentation's zero client: DefaultTransport, 2 idle connections per host
+	tuned := &http.Client{Transport: tunedTransport()}
+	b.Cleanup(tuned.CloseIdleConnections)
+
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"SDK", func() error {
+			_, err := sdk.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+			return err
+		}},
+		{"HandDocStyle", func() error {
+			_, err := handGenerateOTP(ctx, docStyle, srvURL, testID, testSecret, validNumber, testPurpose)
+			return err
+		}},
+		{"HandTuned", func() error {
+			_, err := handGenerateOTP(ctx, tuned, srvURL, testID, testSecret, validNumber, testPurpose)
+			return err
+		}},
+	}
+	runVariants(b, calls)
 }
 
 // cannedTransport answers every request from memory: with it, a benchmark

@@ -49,9 +49,12 @@ type call struct {
 	guard    sendGuard
 	start    time.Time
 
-	attempts int     // HTTP attempts made (counted by checkRetry)
-	peeked   *answer // the last attempt's 500 answer, read by checkRetry
-	peekErr  error   // or the error reading it
+	url      url.URL // the request's URL, query included
+
+	attempts int    // HTTP attempts made (counted by checkRetry)
+	ans      answer // the answer being read or decoded (one at a time)
+	peeked   bool   // ans is the last attempt's 500, read by checkRetry
+	peekErr  error  // or the error reading it
 }
 
 type callKey struct{}
@@ -88,11 +91,15 @@ func (a *answer) release() {
 // do sends one logical call (with its SOURCE_FAILURE retries) and reads the
 // final answer. Every error it returns is a scrubbed transport error.
 func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
+	// One cancelable context per call: the default deadline when the caller
+	// set none, and what the send-once guard cancels.
+	var cancel context.CancelFunc
+	if _, ok := ctx.Deadline(); ok {
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
 	}
+	defer cancel()
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return nil, cl.transportError("waiting for the rate limiter", limiterError(err), true)
@@ -104,20 +111,18 @@ func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
 
 	ctx = context.WithValue(ctx, callKey{}, cl)
 	if !c.noGuard {
-		var cancel context.CancelCauseFunc
-		ctx, cancel = cl.guard.install(ctx)
-		defer cancel(nil)
+		ctx = cl.guard.install(ctx, cancel)
 	}
 	creds := c.creds()
-	u := *cl.endpoint
-	u.RawQuery = cl.query
+	cl.url = *cl.endpoint
+	cl.url.RawQuery = cl.query
 	hreq := &http.Request{
 		Method:     http.MethodPost,
-		URL:        &u,
+		URL:        &cl.url,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Host:       u.Host,
+		Host:       cl.url.Host,
 		Header: http.Header{
 			"Client-Id":    creds.idHeader,
 			"X-Api-Key":    creds.keyHdr,
@@ -136,7 +141,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
 		if resp != nil {
 			resp.Body.Close()
 		}
-		cl.peeked.release()
+		cl.ans.release()
 		notSent := !c.noGuard && !cl.guard.maybeSent.Load()
 		return nil, cl.transportError("sending the request", err, notSent)
 	}
@@ -144,15 +149,13 @@ func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
 	if cl.peekErr != nil {
 		return nil, cl.transportError("reading the HTTP 500 answer", cl.peekErr, false)
 	}
-	if a := cl.peeked; a != nil {
-		cl.peeked = nil
-		return a, nil
+	if cl.peeked {
+		return &cl.ans, nil
 	}
-	a, err := c.readAnswer(ctx, resp, cl.limit)
-	if err != nil {
+	if err := c.readAnswer(ctx, resp, cl.limit, &cl.ans); err != nil {
 		return nil, cl.transportError("reading the HTTP "+strconv.Itoa(resp.StatusCode)+" answer", err, false)
 	}
-	return a, nil
+	return &cl.ans, nil
 }
 
 // contentTypeJSON is the Content-Type Deepvue's documented calls send
@@ -163,22 +166,21 @@ func (cl *call) transportError(doing string, err error, notSent bool) error {
 	return newTransportError(cl.op, cl.endpoint, doing, err, notSent, &cl.sec)
 }
 
-// readAnswer reads resp's body within limit (MaxResponseBytes for any
-// answer that is not 2xx) and within the Client's memory budget: it first
-// reserves what the answer may need, twice its size (the bytes read, and at
-// most as much again for what decoding makes of them), waiting for room while
-// other calls hold the budget. An answer over a bound is not read: the
-// returned answer says so in tooLarge, and the caller turns it into an
-// *APIError.
-func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int64) (*answer, error) {
-	a := &answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), budget: c.budget}
+// readAnswer reads resp's body into a within limit (MaxResponseBytes for
+// any answer that is not 2xx) and within the Client's memory budget: it
+// first reserves what the answer may need, twice its size (the bytes read,
+// and at most as much again for what decoding makes of them), waiting for
+// room while other calls hold the budget. An answer over a bound is not
+// read: a.tooLarge says so, and the caller turns it into an *APIError.
+func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int64, a *answer) error {
+	*a = answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), budget: c.budget}
 	if resp.StatusCode/100 != 2 {
 		limit = MaxResponseBytes
 	}
 	n := resp.ContentLength
 	if n > limit {
 		a.tooLarge = tooLargeText(limit)
-		return a, nil
+		return nil
 	}
 	need := limit
 	if n >= 0 {
@@ -189,13 +191,13 @@ func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int6
 		if n >= 0 {
 			a.tooLarge = "answer larger than the Client's memory budget (" + strconv.FormatInt(n, 10) +
 				" bytes; see WithMaxBufferedBytes)"
-			return a, nil
+			return nil
 		}
 		hold = c.budget.size // length unknown: read what the budget allows
 		limit = hold / 2
 	}
 	if err := c.budget.acquire(ctx, hold); err != nil {
-		return nil, err
+		return err
 	}
 	a.held = hold
 	body, buf, err := readBody(resp.Body, n, limit)
@@ -203,17 +205,17 @@ func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int6
 	case errors.Is(err, errTooLarge):
 		a.release()
 		a.tooLarge = tooLargeText(limit)
-		return a, nil
+		return nil
 	case err != nil:
 		a.release()
-		return nil, err
+		return err
 	}
 	a.body, a.buf = body, buf
 	if keep := 2 * int64(len(body)); keep < a.held {
 		c.budget.release(a.held - keep)
 		a.held = keep
 	}
-	return a, nil
+	return nil
 }
 
 var errTooLarge = errors.New("answer larger than the SDK's bound")
@@ -236,16 +238,31 @@ func readBody(r io.Reader, n, limit int64) (body []byte, buf *bytes.Buffer, err 
 	buf = getBuffer()
 	if n >= 0 {
 		buf.Grow(int(n) + 1)
+	} else {
+		buf.Grow(bytes.MinRead)
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
-		putBuffer(buf)
-		return nil, nil, err
+	for {
+		if int64(buf.Len()) > limit {
+			putBuffer(buf)
+			return nil, nil, errTooLarge
+		}
+		if buf.Available() == 0 {
+			buf.Grow(buf.Len()) // double, up to limit+1
+		}
+		free := buf.AvailableBuffer()[:buf.Available()]
+		if room := limit + 1 - int64(buf.Len()); int64(len(free)) > room {
+			free = free[:room]
+		}
+		m, err := r.Read(free)
+		buf.Write(free[:m])
+		if err == io.EOF {
+			return buf.Bytes(), buf, nil
+		}
+		if err != nil {
+			putBuffer(buf)
+			return nil, nil, err
+		}
 	}
-	if int64(buf.Len()) > limit {
-		putBuffer(buf)
-		return nil, nil, errTooLarge
-	}
-	return buf.Bytes(), buf, nil
 }
 
 // limiterError makes x/time/rate's "would exceed context deadline" (a token

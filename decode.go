@@ -138,6 +138,12 @@ type flexTime struct {
 // UnmarshalJSON never fails: see flexTime.
 func (f *flexTime) UnmarshalJSON(b []byte) error {
 	f.t, f.bad = time.Time{}, false
+	if n, ok := parseDigits(b); ok { // the documented form, without allocating
+		if f.t = epochTime(n); f.t.IsZero() {
+			f.bad = true
+		}
+		return nil
+	}
 	var s flexString
 	_ = s.UnmarshalJSON(b)
 	text := strings.TrimSpace(s.s)

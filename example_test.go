@@ -55,9 +55,13 @@ func Example() {
 func ExampleClient_GenerateOTP_errors() {
 	srv := deepvuetest.NewServer()
 	defer srv.Close()
-	client, _ := deepvue.NewClient(srv.ClientID, srv.ClientSecret, deepvue.WithBaseURL(srv.URL))
+	client, err := deepvue.NewClient(srv.ClientID, srv.ClientSecret, deepvue.WithBaseURL(srv.URL))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
-	_, err := client.GenerateOTP(context.Background(), deepvuetest.NumberNotLinked, deepvue.ConsentYes, "KYC")
+	_, err = client.GenerateOTP(context.Background(), deepvuetest.NumberNotLinked, deepvue.ConsentYes, "KYC")
 	switch {
 	case errors.Is(err, deepvue.ErrMobileNotLinked):
 		fmt.Println("no mobile linked: offer another KYC method")

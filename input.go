@@ -90,23 +90,24 @@ func checkCredential(name, v string) error {
 	return nil
 }
 
-// appendQueryEscape appends s escaped as url.QueryEscape does.
-func appendQueryEscape(dst []byte, s string) []byte {
+// writeQueryEscape writes s escaped as url.QueryEscape does.
+func writeQueryEscape(b *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
 			c == '-' || c == '_' || c == '.' || c == '~' {
-			dst = append(dst, c)
+			b.WriteByte(c)
 			continue
 		}
 		if c == ' ' {
-			dst = append(dst, '+')
+			b.WriteByte('+')
 			continue
 		}
 		const hex = "0123456789ABCDEF"
-		dst = append(dst, '%', hex[c>>4], hex[c&15])
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
 	}
-	return dst
 }
 
 // equalFoldASCII is strings.EqualFold for ASCII, without allocating.

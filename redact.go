@@ -67,13 +67,13 @@ func (k *secrets) scrub(s string, generic bool) string {
 		return s
 	}
 	masked := false
-	if k != nil {
+	if generic && len(digits) >= genericRunDigits {
+		masked = markRuns(digits)
+	}
+	if k != nil { // after the generic runs, so that a known value's mask wins
 		masked = markKnown(digits, k.number, 'X', 4) || masked
 		masked = markKnown(digits, k.otp, '*', 0) || masked
 		masked = markKnown(digits, k.mobile, '*', 0) || masked
-	}
-	if generic && len(digits) >= genericRunDigits {
-		masked = markRuns(digits) || masked
 	}
 	if !masked {
 		return s

@@ -132,8 +132,8 @@ type fault struct {
 	wantSentinel error // nil: no sentinel
 	wantCause    error // errors.Is target for a transport error
 	wantNotSent  sentness
-	wantRequests int   // -1: not checked (refused)
-	wantConns    int   // -1: not checked
+	wantRequests int // -1: not checked (refused)
+	wantConns    int // -1: not checked
 	minElapsed   time.Duration
 	maxElapsed   time.Duration
 }

@@ -35,7 +35,8 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if err != nil || resp == nil || resp.StatusCode != http.StatusInternalServerError || ctx.Err() != nil {
 		return false, nil
 	}
-	a, rerr := c.readAnswer(ctx, resp, MaxResponseBytes)
+	a := &cl.ans
+	rerr := c.readAnswer(ctx, resp, MaxResponseBytes, a)
 	resp.Body.Close()
 	resp.Body = http.NoBody
 	if rerr != nil {
@@ -47,7 +48,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		env = &dec
 	}
 	if !isRetryable(a.status, env) || cl.attempts > c.retryMax {
-		cl.peeked = a // do returns it; it is decoded once
+		cl.peeked = true // do returns it; it is decoded once
 		return false, nil
 	}
 	txn := clip(cl.sec.scrubID(env.TransactionID.s), 128)

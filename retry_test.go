@@ -65,12 +65,13 @@ func TestCheckRetry(t *testing.T) {
 	assert.NoError(t, err)
 	retry, _ = c.checkRetry(ctx, src(), nil)
 	assert.True(t, retry, "second attempt: one retry left")
-	assert.Nil(t, cl.peeked, "a retried answer is released at once")
+	assert.False(t, cl.peeked, "a retried answer is released at once")
+	assert.Zero(t, cl.ans.held)
 	retry, _ = c.checkRetry(ctx, src(), nil)
 	assert.False(t, retry, "retries spent")
-	require.NotNil(t, cl.peeked, "the last 500 is kept for the final error, decoded once")
-	assert.Equal(t, 500, cl.peeked.status)
-	cl.peeked.release()
+	require.True(t, cl.peeked, "the last 500 is kept for the final error, decoded once")
+	assert.Equal(t, 500, cl.ans.status)
+	cl.ans.release()
 	assert.Zero(t, c.budget.inUse(), "every reservation is returned")
 
 	// A transport error is never retried: the request may have been sent.

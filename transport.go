@@ -98,7 +98,7 @@ func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // sendGuard watches the requests of one call through httptrace. Within one
-// attempt, once the transport has begun writing the request, any second
+// attempt, once the transport has written the request's headers, any second
 // write (a new connection for the same request, a resent HTTP/2 stream) is
 // cut off: net/http resends on its own after an HTTP/2 RST_STREAM
 // (PROTOCOL_ERROR or REFUSED_STREAM) or GOAWAY, and replays an HTTP/1.1 POST
@@ -109,15 +109,16 @@ func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // inside net/http passes GetConn or GotConn before it writes, and there the
 // guard cancels the call's context. HTTP/2 checks the context before it
 // writes a stream's headers, so nothing leaves. HTTP/1.1 may go on to write;
-// its first header field (Host) is reported while the request is still in
-// the connection's buffer, and the guard then closes that connection, so the
-// bytes never reach the wire. (HTTP/2 connections, shared by many calls, are
-// never closed.)
+// it reports WroteHeaders while the request is still in the connection's
+// buffer, and the guard then closes that connection, so a complete request
+// never reaches the wire. (HTTP/2 connections, shared by many calls, are
+// never closed.) The hooks are GetConn, GotConn and WroteHeaders only: with
+// a WroteHeaderField hook, net/http allocates for every header it writes.
 type sendGuard struct {
 	trace  httptrace.ClientTrace
-	cancel context.CancelCauseFunc
+	cancel context.CancelFunc // ends the call's context
 
-	writes    atomic.Int32 // writes of the request begun in this attempt
+	writes    atomic.Int32 // writes of the request's headers in this attempt
 	traced    atomic.Bool  // the transport reported GetConn in this attempt
 	blocked   atomic.Bool  // a second write was cut off
 	maybeSent atomic.Bool  // some attempt of the call may have reached the server
@@ -126,13 +127,13 @@ type sendGuard struct {
 	conn net.Conn // the connection of the latest GotConn
 }
 
-// install puts the guard's hooks, and a context it can cancel, on ctx.
-func (g *sendGuard) install(ctx context.Context) (context.Context, context.CancelCauseFunc) {
-	ctx, g.cancel = context.WithCancelCause(ctx)
+// install puts the guard's hooks on ctx; cancel must end ctx.
+func (g *sendGuard) install(ctx context.Context, cancel context.CancelFunc) context.Context {
+	g.cancel = cancel
 	g.trace.GetConn = g.getConn
 	g.trace.GotConn = g.gotConn
-	g.trace.WroteHeaderField = g.wroteHeaderField
-	return httptrace.WithClientTrace(ctx, &g.trace), g.cancel
+	g.trace.WroteHeaders = g.wroteHeaders
+	return httptrace.WithClientTrace(ctx, &g.trace)
 }
 
 func (g *sendGuard) startAttempt() {
@@ -160,12 +161,10 @@ func (g *sendGuard) gotConn(info httptrace.GotConnInfo) {
 	}
 }
 
-// wroteHeaderField sees each header field as the transport encodes it; the
-// first of each write is Host (HTTP/1.1) or :authority (HTTP/2).
-func (g *sendGuard) wroteHeaderField(key string, _ []string) {
-	if key != "Host" && key != ":authority" {
-		return
-	}
+// wroteHeaders counts the writes of the request; on a second one (which
+// only HTTP/1.1 can reach, its bytes still buffered) it closes the
+// connection.
+func (g *sendGuard) wroteHeaders() {
 	g.maybeSent.Store(true)
 	if g.writes.Add(1) == 1 {
 		return
@@ -182,7 +181,7 @@ func (g *sendGuard) wroteHeaderField(key string, _ []string) {
 func (g *sendGuard) block() {
 	g.blocked.Store(true)
 	if g.cancel != nil {
-		g.cancel(errResendBlocked)
+		g.cancel()
 	}
 }
 

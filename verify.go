@@ -402,21 +402,22 @@ func (c *Client) verifyOTP(ctx context.Context, cl *call, req VerifyOTPRequest) 
 	}
 	cl.sec.otp, cl.sec.mobile = otp, mobile
 
-	q := make([]byte, 0, 96+3*len(req.Purpose))
-	q = append(q, "otp="...)
-	q = append(q, otp...)
-	q = append(q, "&reference_id="...)
-	q = appendQueryEscape(q, ref)
-	q = append(q, "&consent=Y&purpose="...)
-	q = appendQueryEscape(q, req.Purpose)
+	var q strings.Builder
+	q.Grow(96 + 3*len(ref) + 3*len(req.Purpose))
+	q.WriteString("otp=")
+	q.WriteString(otp)
+	q.WriteString("&reference_id=")
+	writeQueryEscape(&q, ref)
+	q.WriteString("&consent=Y&purpose=")
+	writeQueryEscape(&q, req.Purpose)
 	if mobile != "" {
-		q = append(q, "&mobile_number="...)
-		q = append(q, mobile...)
+		q.WriteString("&mobile_number=")
+		q.WriteString(mobile)
 	}
 	if req.GeneratePDF {
-		q = append(q, "&generate_pdf=true"...)
+		q.WriteString("&generate_pdf=true")
 	}
-	cl.query = string(q)
+	cl.query = q.String()
 
 	a, err := c.do(ctx, cl)
 	if err != nil {

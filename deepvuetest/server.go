@@ -27,13 +27,14 @@
 // pending window (WithPendingWindow, default 45s) gets 409 VERIFICATION_PENDING
 // with an empty reference_id. Consent "N" gets 400 INVALID_INPUT. A missing
 // parameter gets 422 with a FastAPI validation list in "detail". Missing
-// credentials get 401 {"detail":"Not authenticated"}; wrong ones get 403
-// {"detail":"Invalid client_id or client_secret, access Denied"}.
+// credentials get 401 {"detail":"Not authenticated"}; wrong ones get 401
+// {"detail":"Invalid client_id or client_secret, access Denied"}, as
+// Deepvue's errors page documents.
 //
 // On verify-otp, with the reference_id of a successful generate-otp:
 //
 //	OTPValid (123456)          200 SUCCESS with SampleData, a real small JPEG photo,
-//	                           and a real small PDF when generate_pdf=true
+//	                           and a real small PDF when generate_pdf is true (any case)
 //	OTPSourceFailure (500500)  500 SOURCE_FAILURE, every time (reference not used up)
 //	any other 6 digits         400 INVALID_OTP; the third wrong OTP uses the reference up
 //	MobileLinked (9876543210)  as mobile_number: aadhaar_linked_mobile_match "Yes"; any other: "No"
@@ -41,8 +42,15 @@
 // A reference id can be verified once; an unknown or used one gets 400
 // INVALID_REFERENCE_ID, and one older than the OTP validity (WithOTPValidity,
 // default 10 minutes) gets 400 OTP_EXPIRED. Deepvue does not document its
-// answers for a wrong, expired or used OTP: these sub_codes are the fake's
-// own choice, and real ones may differ.
+// answers for a wrong, expired or used OTP, nor the consent and purpose
+// checks: those answers are the fake's own choice, and real ones may differ.
+//
+// # Scripted answers
+//
+// Script queues answers for a path that come before the behaviour above:
+// any documented answer (RateLimited, Unavailable, Unauthorized,
+// InactiveClient, SourceFailure, ...) on either endpoint, an answer of your
+// own, or a slow one (Delay, which ends early when the caller goes away).
 package deepvuetest
 
 import (
@@ -50,6 +58,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -100,6 +109,50 @@ type Server struct {
 	nextRef    int
 	sms        int
 	requests   map[string]int
+	scripts    map[string][]Answer
+}
+
+// Answer is a scripted answer (see Server.Script).
+type Answer struct {
+	// Status is the HTTP status; 0 means the fake's normal behaviour (after
+	// Delay), which makes a slow answer of the usual kind.
+	Status int
+	// Body is sent as application/json.
+	Body string
+	// Delay is waited before answering; it ends early, with no answer, when
+	// the caller goes away.
+	Delay time.Duration
+}
+
+// Documented answers, to pass to Script. Each is what Deepvue's
+// documentation shows for that case.
+var (
+	// RateLimited is HTTP 429.
+	RateLimited = Answer{Status: http.StatusTooManyRequests, Body: `{"detail":"Rate limit exceeded. Please retry after some time."}`}
+	// Unavailable is HTTP 503 Source Unavailable.
+	Unavailable = Answer{Status: http.StatusServiceUnavailable, Body: `{"detail":"Source Unavailable"}`}
+	// Unauthorized is HTTP 401 for wrong credentials.
+	Unauthorized = Answer{Status: http.StatusUnauthorized, Body: `{"detail":"Invalid client_id or client_secret, access Denied"}`}
+	// NotAuthenticated is HTTP 401 for a missing credential header.
+	NotAuthenticated = Answer{Status: http.StatusUnauthorized, Body: `{"detail":"Not authenticated"}`}
+	// InactiveClient is HTTP 400 for a client id that is not active.
+	InactiveClient = Answer{Status: http.StatusBadRequest, Body: `{"detail":"Inactive client_id"}`}
+	// BadRequest is HTTP 400 {"detail":"Bad Request"}.
+	BadRequest = Answer{Status: http.StatusBadRequest, Body: `{"detail":"Bad Request"}`}
+	// SourceFailure is HTTP 500 SOURCE_FAILURE, which the SDK retries.
+	SourceFailure = Answer{Status: http.StatusInternalServerError, Body: `{"code":500,"timestamp":1738332826135,` +
+		`"transaction_id":"5f1d0e9c2b7a4c3e8d6f0a1b2c3d4e5f","sub_code":"SOURCE_FAILURE",` +
+		`"message":"Authorised source is temporarily unavailable, please try again shortly."}`}
+)
+
+// Script queues answers for the next requests on path (PathGenerateOTP or
+// PathVerifyOTP), in order; once they are used, normal behaviour resumes.
+// A scripted answer comes before every check, credentials included, and is
+// counted by Requests. Calls add to the queue.
+func (s *Server) Script(path string, answers ...Answer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scripts[path] = append(s.scripts[path], answers...)
 }
 
 type otpRecord struct {
@@ -162,6 +215,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		failedOnce:   map[string]bool{},
 		nextRef:      29756208,
 		requests:     map[string]int{},
+		scripts:      map[string][]Answer{},
 	}
 	s.Server = httptest.NewUnstartedServer(s)
 	return s
@@ -193,7 +247,30 @@ const (
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[r.URL.Path]++
+	var scripted *Answer
+	if q := s.scripts[r.URL.Path]; len(q) > 0 {
+		scripted = &q[0]
+		s.scripts[r.URL.Path] = q[1:]
+	}
 	s.mu.Unlock()
+	if scripted != nil {
+		if scripted.Delay > 0 {
+			t := time.NewTimer(scripted.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return // the caller went away
+			}
+		}
+		if scripted.Status != 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(scripted.Body)))
+			w.WriteHeader(scripted.Status)
+			_, _ = io.WriteString(w, scripted.Body)
+			return
+		}
+	}
 
 	switch r.URL.Path {
 	case PathGenerateOTP, PathVerifyOTP:
@@ -211,7 +288,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id != s.ClientID || key != s.ClientSecret {
-		writeJSON(w, http.StatusForbidden, map[string]any{"detail": "Invalid client_id or client_secret, access Denied"})
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"detail": "Invalid client_id or client_secret, access Denied"})
 		return
 	}
 	if r.URL.Path == PathGenerateOTP {
@@ -363,7 +440,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			data["aadhaar_linked_mobile_match"] = "No"
 		}
 	}
-	if q.Get("generate_pdf") == "true" {
+	if strings.EqualFold(q.Get("generate_pdf"), "true") { // the docs say "True or False"
 		data["document_pdf"] = base64.StdEncoding.EncodeToString(SamplePDF())
 	}
 	writeEnvelope(w, now, http.StatusOK, "SUCCESS", "Aadhaar eKYC Successful", map[string]any{"data": data})

@@ -128,6 +128,9 @@ func TestCredentialsChecked(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.GenerateOTP(context.Background(), deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
 	assert.ErrorIs(t, err, deepvue.ErrUnauthorized)
+	var ae *deepvue.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 401, ae.StatusCode, "Deepvue's errors page lists wrong credentials under 401")
 	assert.ErrorContains(t, err, "Invalid client_id or client_secret, access Denied")
 	assert.NotContains(t, err.Error(), "wrong-secret")
 
@@ -308,4 +311,73 @@ func TestServerIsSafeForConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 32, srv.SMSSent())
+}
+
+// TestScriptedAnswers: the documented answers the fake cannot otherwise
+// produce, on either endpoint, in order, before normal behaviour resumes.
+func TestScriptedAnswers(t *testing.T) {
+	srv, c := start(t)
+	ref := sendOTP(t, c, deepvuetest.NumberSuccess)
+	srv.Script(deepvuetest.PathVerifyOTP, deepvuetest.RateLimited, deepvuetest.Unavailable,
+		deepvuetest.Unauthorized, deepvuetest.InactiveClient, deepvuetest.BadRequest,
+		deepvuetest.Answer{Status: 418, Body: `{"sub_code":"TEAPOT","message":"short and stout"}`})
+	for _, want := range []error{deepvue.ErrRateLimited, deepvue.ErrServiceUnavailable, deepvue.ErrUnauthorized,
+		deepvue.ErrUnauthorized, deepvue.ErrInvalidInput} {
+		_, err := c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
+		assert.ErrorIs(t, err, want)
+	}
+	_, err := c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
+	var ae *deepvue.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, 418, ae.StatusCode)
+	assert.Equal(t, "TEAPOT", ae.SubCode)
+
+	d, err := c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
+	require.NoError(t, err, "normal behaviour resumes; scripted answers did not use the reference up")
+	assert.Equal(t, deepvuetest.SampleName, d.Name)
+	assert.Equal(t, 7, srv.Requests(deepvuetest.PathVerifyOTP))
+
+	// A scripted SOURCE_FAILURE is retried by the SDK, then the real answer comes.
+	srv.Script(deepvuetest.PathGenerateOTP, deepvuetest.SourceFailure)
+	_, err = c.GenerateOTP(context.Background(), "499181234560", deepvue.ConsentYes, purpose)
+	require.NoError(t, err)
+	assert.Equal(t, 3, srv.Requests(deepvuetest.PathGenerateOTP))
+}
+
+// TestScriptedDelay: a slow answer, which ends early when the caller goes
+// away; Status 0 means the normal answer after the delay.
+func TestScriptedDelay(t *testing.T) {
+	srv, c := start(t)
+	srv.Script(deepvuetest.PathGenerateOTP, deepvuetest.Answer{Delay: 150 * time.Millisecond})
+	start := time.Now()
+	_, err := c.GenerateOTP(context.Background(), deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
+	assert.Equal(t, 1, srv.SMSSent())
+
+	srv.Script(deepvuetest.PathGenerateOTP, deepvuetest.Answer{Status: 200, Body: `{}`, Delay: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = c.GenerateOTP(ctx, "499181234560", deepvue.ConsentYes, purpose)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, deepvue.ErrNotSent, "it reached the server")
+	assert.Less(t, time.Since(start), 5*time.Second)
+	c.CloseIdleConnections()
+	// srv.Close (in Cleanup) returns at once: the handler left when the
+	// caller went away.
+}
+
+func TestGeneratePDFInTheDocsSpelling(t *testing.T) {
+	srv := deepvuetest.NewServer()
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv)
+	for i, spelling := range []string{"True", "true", "TRUE"} {
+		ref := sendOTP(t, c, []string{"234567890124", "499181234560", "999941057058"}[i])
+		status, body := rawPost(t, srv, deepvuetest.PathVerifyOTP,
+			"otp=123456&reference_id="+ref+"&consent=Y&purpose=kyc&generate_pdf="+spelling, true)
+		assert.Equal(t, 200, status)
+		data := body["data"].(map[string]any)
+		assert.NotEmpty(t, data["document_pdf"], spelling)
+	}
 }

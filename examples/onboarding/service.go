@@ -83,7 +83,10 @@ func (s *service) handleOTP(w http.ResponseWriter, r *http.Request) {
 	}
 	consentedAt := s.now()
 
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	// The call outlives the browser's request (WithoutCancel) but keeps a
+	// deadline: a customer who closes the page must not cancel a call whose
+	// SMS may already be on its way, or their retry meets a 409.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.timeout)
 	defer cancel()
 	res, err := s.kyc.GenerateOTP(ctx, in.AadhaarNumber, consent, in.Purpose)
 	if err != nil {
@@ -133,7 +136,8 @@ func (s *service) handleVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	// Likewise: Deepvue spends the OTP when it verifies it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.timeout)
 	defer cancel()
 	data, err := s.kyc.VerifyOTP(ctx, deepvue.VerifyOTPRequest{
 		ReferenceID:  in.ReferenceID,
@@ -195,6 +199,10 @@ func classify(err error) (status int, code, message string) {
 		return http.StatusServiceUnavailable, "busy", "we are handling many verifications right now; please try again in a minute"
 	case errors.Is(err, deepvue.ErrUnauthorized):
 		return http.StatusInternalServerError, "misconfigured", "the KYC service is not configured correctly; we are on it"
+	case errors.Is(err, deepvue.ErrNotSent):
+		// Nothing reached Deepvue (refused connection, DNS, TLS, the rate
+		// limiter): no SMS was sent, so asking again is safe.
+		return http.StatusServiceUnavailable, "not_sent", "we could not reach the Aadhaar service and nothing was sent; please try again"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return http.StatusGatewayTimeout, "timeout", "the Aadhaar service did not answer in time; an OTP may still arrive, so wait a minute before asking again"
 	case errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500:

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -223,4 +225,41 @@ func TestOnboardingMethodAndTimeout(t *testing.T) {
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
 	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+// TestOnboardingBrowserDisconnectDoesNotCancelTheCall: the customer closes
+// the page while Deepvue is answering slowly; the call goes on (its SMS may
+// be on its way), so the consent record exists and the customer's retry
+// gets the reference instead of a surprise.
+func TestOnboardingBrowserDisconnectDoesNotCancelTheCall(t *testing.T) {
+	e := setup(t)
+	e.fake.Script(deepvuetest.PathGenerateOTP, deepvuetest.Answer{Delay: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.api.URL+"/kyc/otp", strings.NewReader(otpBody(deepvuetest.NumberSuccess)))
+	require.NoError(t, err)
+	_, err = http.DefaultClient.Do(req)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the browser went away")
+	assert.Eventually(t, func() bool { return e.fake.SMSSent() == 1 }, 5*time.Second, 10*time.Millisecond,
+		"the call finished after the browser left")
+	assert.Eventually(t, func() bool { return strings.Contains(e.logs.String(), `"msg":"otp sent"`) }, 5*time.Second, 10*time.Millisecond)
+}
+
+// TestOnboardingNotSentIsSafeToRetry: a Deepvue that cannot be reached
+// (nothing was sent) gets its own answer, distinct from a timeout.
+func TestOnboardingNotSentIsSafeToRetry(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	kyc, err := deepvue.NewClient("id", "secret", deepvue.WithBaseURL("http://"+addr))
+	require.NoError(t, err)
+	api := httptest.NewServer(newService(kyc, slog.New(slog.NewTextHandler(io.Discard, nil))).routes())
+	defer api.Close()
+	resp, err := http.Post(api.URL+"/kyc/otp", "application/json", strings.NewReader(otpBody(deepvuetest.NumberSuccess)))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Contains(t, string(body), `"not_sent"`)
 }

@@ -1,0 +1,107 @@
+package deepvue
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"regexp"
+	"testing"
+	"unicode"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testSecrets = &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
+
+// TestScrubKnownValuesInAnySpelling: each value the call knows is masked
+// with any separators between its digits and in any script's digits.
+func TestScrubKnownValuesInAnySpelling(t *testing.T) {
+	tests := map[string]string{
+		"UID 234123412346 bad":               "UID XXXXXXXX2346 bad",
+		"UID 2341 2341 2346":                 "UID XXXX XXXX 2346",
+		"UID 2341-2341-2346":                 "UID XXXX-XXXX-2346",
+		"UID 2341.2341.2346":                 "UID XXXX.XXXX.2346",
+		"UID 2341/2341/2346":                 "UID XXXX/XXXX/2346",
+		"UID 2341\u00a02341\u00a02346":       "UID XXXX\u00a0XXXX\u00a02346",
+		"UID 2341\t2341\t2346":               "UID XXXX\tXXXX\t2346",
+		"UID ２３４１２３４１２３４６":                   "UID XXXXXXXX２３４６",
+		"UID २३४१ २३४१ २३४६":                 "UID XXXX XXXX २३४६",
+		"UID ٢٣٤١٢٣٤١٢٣٤٦":                   "UID XXXXXXXX٢٣٤٦",
+		"otp 482913 wrong":                   "otp ****** wrong",
+		"otp 482 913 wrong":                  "otp *** *** wrong",
+		"otp ४८२९१३":                         "otp ******",
+		"mobile 9123456780":                  "mobile **********",
+		"mobile 91234 56780":                 "mobile ***** *****",
+		"mobile (+91) 91234-56780":           "mobile (+XX) *****-*****",
+		"mobile +91-9123-456-780":            "mobile +XX-****-***-***",
+		"key live_s3cr3t_value_never_print!": "key [REDACTED]!",
+		"no digits here":                     "no digits here",
+	}
+	for in, want := range tests {
+		assert.Equal(t, want, testSecrets.scrubText(in), "%q", in)
+	}
+	// A letter between digits breaks a spelling.
+	assert.Equal(t, "48a2913", testSecrets.scrubText("48a2913"))
+}
+
+// TestScrubIDKeepsIDsIntact: ids are masked only of the values the call
+// knows; a random 32-hex transaction id holds a 12-digit run about 3 % of
+// the time and must reach Deepvue support unchanged.
+func TestScrubIDKeepsIDsIntact(t *testing.T) {
+	id := "b51a55adb123456789012f49e48d2307"
+	assert.Equal(t, id, testSecrets.scrubID(id))
+	assert.Equal(t, "b51a55adbXXXXXXXX9012f49e48d2307", testSecrets.scrubText(id), "free text would mask it")
+	assert.Equal(t, "tx-XXXXXXXX2346", testSecrets.scrubID("tx-234123412346"), "a known value is masked even in an id")
+
+	run := regexp.MustCompile(`[0-9]{12}`)
+	withRun := 0
+	for i := 0; i < 20000; i++ {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		if run.MatchString(id) {
+			withRun++
+		}
+		a := &answer{status: 409, body: []byte(`{"sub_code":"VERIFICATION_PENDING","transaction_id":"` + id + `"}`)}
+		ae := newAPIError(opGenerate, a, nil, "", testSecrets)
+		require.Equal(t, id, ae.TransactionID)
+		a = &answer{status: 200, body: []byte(`{"sub_code":"SUCCESS","reference_id":"1","transaction_id":"` + id + `"}`)}
+		res, err := generateResult(a, testSecrets)
+		require.NoError(t, err)
+		require.Equal(t, id, res.TransactionID)
+	}
+	t.Logf("%d of 20000 random ids (%.1f %%) hold a 12-digit run; all kept intact", withRun, float64(withRun)/200)
+	assert.Greater(t, withRun, 100, "the sample must exercise the case")
+}
+
+func TestScrubDoesNotAllocateForCleanText(t *testing.T) {
+	for _, s := range []string{"12815fb81c084fb7a35eedc0ef1c5a84", "OTP sent to your Registered Mobile number. Check your mobile."} {
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = testSecrets.scrubText(s) }), s)
+	}
+}
+
+// TestDigitValueTables checks what digitValue relies on: Unicode's decimal
+// digits come in runs of ten, 0 to 9 in order.
+func TestDigitValueTables(t *testing.T) {
+	n := 0
+	for _, r := range unicode.Digit.R16 {
+		assert.Equal(t, uint16(1), r.Stride)
+		assert.Zero(t, (r.Hi-r.Lo+1)%10, "range %U-%U", r.Lo, r.Hi)
+		n++
+	}
+	for _, r := range unicode.Digit.R32 {
+		assert.Equal(t, uint32(1), r.Stride)
+		assert.Zero(t, (r.Hi-r.Lo+1)%10, "range %U-%U", r.Lo, r.Hi)
+		n++
+	}
+	assert.Greater(t, n, 50)
+	for r, want := range map[rune]byte{'7': 7, '０': 0, '９': 9, '०': 0, '६': 6, '٣': 3, '߂': 2, '𝟘': 0, '𝟡': 9} {
+		got, ok := digitValue(r)
+		assert.True(t, ok, "%q", r)
+		assert.Equal(t, want, got, "%q", r)
+	}
+	for _, r := range []rune{'a', 'Ⅷ', '½', ' '} {
+		_, ok := digitValue(r)
+		assert.False(t, ok, "%q", r)
+	}
+}
