@@ -100,7 +100,6 @@ func TestGenerateOTPRequest(t *testing.T) {
 	}, res)
 }
 
-
 func TestLocalValidationNeverReachesNetwork(t *testing.T) {
 	tests := []struct {
 		name, number string

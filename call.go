@@ -49,7 +49,7 @@ type call struct {
 	guard    sendGuard
 	start    time.Time
 
-	url      url.URL // the request's URL, query included
+	url url.URL // the request's URL, query included
 
 	attempts int    // HTTP attempts made (counted by checkRetry)
 	ans      answer // the answer being read or decoded (one at a time)
