@@ -79,7 +79,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 // numberText renders a JSON number as text; an integral float such as
 // 2.9756208e7 becomes "29756208".
 func numberText(b []byte) string {
-	if bytes.IndexAny(b, ".eE") < 0 {
+	if !bytes.ContainsAny(b, ".eE") {
 		return string(b)
 	}
 	if x, err := strconv.ParseFloat(string(b), 64); err == nil && x == math.Trunc(x) && math.Abs(x) < 1e18 {
@@ -313,7 +313,7 @@ func decodeBase64(src []byte) (out []byte, problem string) {
 		}
 		src = src[i+len(";base64,"):]
 	}
-	if bytes.IndexAny(src, "\r\n \t") >= 0 {
+	if bytes.ContainsAny(src, "\r\n \t") {
 		src = bytes.Map(func(r rune) rune {
 			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
 				return -1
@@ -322,7 +322,7 @@ func decodeBase64(src []byte) (out []byte, problem string) {
 		}, src)
 	}
 	enc := base64.StdEncoding
-	if bytes.IndexAny(src, "-_") >= 0 {
+	if bytes.ContainsAny(src, "-_") {
 		enc = base64.URLEncoding
 	}
 	if len(src)%4 != 0 {

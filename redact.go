@@ -208,7 +208,3 @@ func digitValue(r rune) (byte, bool) {
 	}
 	return 0, false
 }
-
-// maskDigitRuns masks every Aadhaar-like run of digits in s, knowing no
-// particular value (the fake server and the fuzz targets use it).
-func maskDigitRuns(s string) string { return (*secrets)(nil).scrubText(s) }

@@ -96,6 +96,8 @@ func explain(err error) string {
 		return "the API key's rate limit was exceeded; slow down and try again later"
 	case errors.Is(err, deepvue.ErrServiceUnavailable):
 		return "Deepvue is unavailable; try again later"
+	case errors.Is(err, deepvue.ErrNotSent):
+		return "Deepvue could not be reached and nothing was sent; it is safe to try again: " + err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		return "no answer in time; the OTP may or may not have been sent, so do not retry at once"
 	}
