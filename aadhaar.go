@@ -77,7 +77,8 @@ type OTPResponse struct {
 //	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 20*time.Second)
 //	defer cancel()
 func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent Consent, purpose string) (*OTPResponse, error) {
-	cl := &call{op: opGenerate, endpoint: c.generateURL, limit: MaxResponseBytes, sec: c.secrets(), start: time.Now()}
+	cl := &call{op: opGenerate, endpoint: c.generateURL, limit: MaxResponseBytes, sec: c.secrets(), start: time.Now(), client: c}
+	ctx = c.startCall(ctx, cl)
 	res, err := c.generateOTP(ctx, cl, aadhaarNumber, consent, purpose)
 	txn := ""
 	if res != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -51,6 +50,10 @@ type call struct {
 
 	url url.URL // the request's URL, query included
 
+	client   *Client
+	observer Observer // nil without WithObserver
+	obs      observed
+
 	attempts int    // HTTP attempts made (counted by checkRetry)
 	ans      answer // the answer being read or decoded (one at a time)
 	peeked   bool   // ans is the last attempt's 500, read by checkRetry
@@ -66,6 +69,7 @@ type answer struct {
 	contentType string
 	body        []byte
 	tooLarge    string // set, and body nil, when the answer was over a bound
+	size        int64  // bytes read (kept after release, for observers)
 
 	buf    *bytes.Buffer // pooled storage of body, if any
 	budget *memBudget
@@ -101,7 +105,10 @@ func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
 	}
 	defer cancel()
 	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
+		waited := time.Now()
+		err := c.limiter.Wait(ctx)
+		cl.obs.limiterWait += time.Since(waited)
+		if err != nil {
 			return nil, cl.transportError("waiting for the rate limiter", limiterError(err), true)
 		}
 	}
@@ -210,7 +217,7 @@ func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int6
 		a.release()
 		return err
 	}
-	a.body, a.buf = body, buf
+	a.body, a.buf, a.size = body, buf, int64(len(body))
 	if keep := 2 * int64(len(body)); keep < a.held {
 		c.budget.release(a.held - keep)
 		a.held = keep
@@ -274,17 +281,18 @@ func limiterError(err error) error {
 	return err
 }
 
-// end logs the end of a call at Debug: operation, status, attempts,
-// elapsed time, sub_code, transaction id and, for an error, its class and
-// whether it was sent; never an error's text. txn is the transaction id of
-// a success.
+// end reports the end of a call: to the Observer, and in a Debug record
+// (operation, status, attempts, elapsed time, sub_code, transaction id and,
+// for an error, its class and whether it was sent; never an error's text).
+// txn is the transaction id of a success.
 func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
-	if c.logger == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
 	status, subCode := http.StatusOK, SubCodeSuccess
 	if err != nil {
 		status, subCode, txn = errorFields(err)
+	}
+	c.endCall(cl, status, subCode, txn, err)
+	if c.logger == nil || ctx == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
+		return
 	}
 	attrs := []slog.Attr{
 		slog.String("operation", cl.op),
@@ -295,7 +303,7 @@ func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
 		slog.String("transaction_id", txn),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", errorKind(err)), slog.Bool("not_sent", errors.Is(err, ErrNotSent)))
+		attrs = append(attrs, slog.String("error", Outcome(err)), slog.Bool("not_sent", errors.Is(err, ErrNotSent)))
 	}
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "deepvue: call finished", attrs...)
 }
@@ -308,33 +316,6 @@ func errorFields(err error) (status int, subCode, txn string) {
 		return ae.StatusCode, ae.SubCode, ae.TransactionID
 	}
 	return 0, "", ""
-}
-
-// errorKind names an error class without its text (which could hold data
-// from the network).
-func errorKind(err error) string {
-	var ae *APIError
-	var ve *ValidationError
-	switch {
-	case errors.As(err, &ve):
-		return "invalid input"
-	case errors.As(err, &ae):
-		if k := ae.Unwrap(); k != nil {
-			return strings.TrimPrefix(k.Error(), "deepvue: ")
-		}
-		return "HTTP " + strconv.Itoa(ae.StatusCode)
-	case errors.Is(err, errResendBlocked):
-		return "resend blocked"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "deadline exceeded"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "network timeout"
-	}
-	return "transport error"
 }
 
 // ---- buffers ----

@@ -41,6 +41,7 @@ type Client struct {
 	timeout      time.Duration
 	logger       *slog.Logger
 	limiter      Limiter
+	observer     Observer
 	budget       *memBudget
 	redactedBase string
 
@@ -98,6 +99,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		timeout:      s.timeout,
 		logger:       s.logger,
 		limiter:      s.limiter,
+		observer:     s.observer,
 		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 	}

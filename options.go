@@ -33,6 +33,7 @@ type settings struct {
 	timeout      time.Duration
 	limiter      Limiter
 	maxBuffered  int64
+	observer     Observer
 }
 
 func defaultSettings() settings {
@@ -234,6 +235,16 @@ func WithMaxBufferedBytes(n int64) Option {
 func WithRateLimiter(l Limiter) Option {
 	return func(s *settings) error {
 		s.limiter = l
+		return nil
+	}
+}
+
+// WithObserver makes the Client report each call and each HTTP attempt to o,
+// for tracing and metrics (see Observer, and the deepvueotel module for
+// OpenTelemetry). Everything o is handed is safe to record. nil means none.
+func WithObserver(o Observer) Option {
+	return func(s *settings) error {
+		s.observer = o
 		return nil
 	}
 }

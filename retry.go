@@ -53,6 +53,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	}
 	txn := clip(cl.sec.scrubID(env.TransactionID.s), 128)
 	a.release()
+	c.endAttempt(cl, a.status, clip(cl.sec.scrubID(env.SubCode.s), 64), txn, "ErrSourceFailure", a.size)
 	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "deepvue: retrying after SOURCE_FAILURE",
 			slog.String("operation", cl.op),
@@ -68,7 +69,12 @@ func (c *Client) prepareRetry(req *http.Request) error {
 	if c.limiter == nil {
 		return nil
 	}
-	return limiterError(c.limiter.Wait(req.Context()))
+	waited := time.Now()
+	err := c.limiter.Wait(req.Context())
+	if cl, _ := req.Context().Value(callKey{}).(*call); cl != nil {
+		cl.obs.limiterWait += time.Since(waited)
+	}
+	return limiterError(err)
 }
 
 // backoff returns a wait drawn uniformly between min and

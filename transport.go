@@ -81,18 +81,28 @@ func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	g.startAttempt()
+	if cl.observer != nil {
+		req = cl.startAttempt(req)
+	}
 	resp, err := t.base().RoundTrip(req)
 	if g.blocked.Load() {
 		g.maybeSent.Store(true)
 		if resp != nil {
 			resp.Body.Close()
 		}
-		return nil, errResendBlocked
+		err, resp = errResendBlocked, nil
 	}
 	// An answer means the request was sent; a transport that reports no
 	// trace events leaves the SDK unable to know that it was not.
 	if resp != nil || !g.traced.Load() {
 		g.maybeSent.Store(true)
+	}
+	if cl.observer != nil {
+		if err != nil {
+			cl.client.endAttempt(cl, 0, "", "", attemptOutcome(err, g), 0)
+		} else {
+			cl.obs.attCode = resp.StatusCode
+		}
 	}
 	return resp, err
 }

@@ -370,7 +370,8 @@ func (a *addressField) UnmarshalJSON(b []byte) error {
 // OTP is not documented by Deepvue: it comes back as an *APIError keeping
 // the raw SubCode and Message. Only a 500 SOURCE_FAILURE is retried.
 func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarData, error) {
-	cl := &call{op: opVerify, endpoint: c.verifyURL, limit: MaxVerifyResponseBytes, sec: c.secrets(), start: time.Now()}
+	cl := &call{op: opVerify, endpoint: c.verifyURL, limit: MaxVerifyResponseBytes, sec: c.secrets(), start: time.Now(), client: c}
+	ctx = c.startCall(ctx, cl)
 	d, err := c.verifyOTP(ctx, cl, req)
 	txn := ""
 	if d != nil {

@@ -415,9 +415,9 @@ func TestAadhaarDataPrintsNoPersonalData(t *testing.T) {
 		var buf bytes.Buffer
 		switch h.(type) {
 		case *slog.JSONHandler:
-			h = slog.NewJSONHandler(&buf, nil)
+			h = slog.NewJSONHandler(&buf, testHandlerOptions)
 		default:
-			h = slog.NewTextHandler(&buf, nil)
+			h = slog.NewTextHandler(&buf, testHandlerOptions)
 		}
 		slog.New(h).Info("kyc", "data", d)
 		out := buf.String()

@@ -9,6 +9,12 @@
 // 123456 succeeds:
 //
 //	go run ./examples/onboarding -addr 127.0.0.1:8080
+//
+// With OTEL_EXPORTER_OTLP_ENDPOINT set (e.g. http://localhost:4318) it
+// exports traces over OTLP/HTTP: a server span per request (otelhttp) with
+// the SDK's call and attempt spans (deepvueotel) inside it. The SDK's own
+// transport is not wrapped with otelhttp, whose spans would record the
+// Aadhaar number and OTP in url.full.
 package main
 
 import (
@@ -24,7 +30,9 @@ import (
 	"time"
 
 	"github.com/deepvue-go/deepvue"
+	"github.com/deepvue-go/deepvue/deepvueotel"
 	"github.com/deepvue-go/deepvue/deepvuetest"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
 func main() { os.Exit(realMain()) }
@@ -34,8 +42,23 @@ func realMain() int {
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
+	tracing, shutdownTracing, err := setupTracing(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tracing:", err)
+		return 2
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(ctx)
+	}()
+
 	id, secret := os.Getenv("DEEPVUE_CLIENT_ID"), os.Getenv("DEEPVUE_CLIENT_SECRET")
 	opts := []deepvue.Option{deepvue.WithLogger(log), deepvue.WithUserAgent("onboarding-example/1.0")}
+	if tracing {
+		opts = append(opts, deepvue.WithObserver(deepvueotel.NewObserver()))
+		log.Info("exporting traces over OTLP/HTTP")
+	}
 	if id == "" || secret == "" {
 		fake := deepvuetest.NewServer()
 		defer fake.Close()
@@ -51,9 +74,13 @@ func realMain() int {
 		return 2
 	}
 
+	handler := newService(kyc, log).routes()
+	if tracing {
+		handler = otelhttp.NewHandler(handler, "onboarding")
+	}
 	srv := &http.Server{
 		Addr:              *addr,
-		Handler:           newService(kyc, log).routes(),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

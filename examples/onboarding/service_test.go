@@ -32,6 +32,19 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
+// testHandlerOptions log at Debug without the record's time and the
+// nanosecond "elapsed": their digits are arbitrary and may hold a test value
+// by chance (a timestamp ending .123456789 holds the fake's OTP).
+var testHandlerOptions = &slog.HandlerOptions{
+	Level: slog.LevelDebug,
+	ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == "elapsed") {
+			return slog.Attr{}
+		}
+		return a
+	},
+}
+
 type env struct {
 	fake *deepvuetest.Server
 	api  *httptest.Server
@@ -44,7 +57,7 @@ func setup(t *testing.T, opts ...deepvuetest.Option) *env {
 	fake := deepvuetest.NewServer(opts...)
 	t.Cleanup(fake.Close)
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewJSONHandler(logs, testHandlerOptions))
 	kyc, err := deepvue.NewClient(fake.ClientID, fake.ClientSecret, deepvue.WithBaseURL(fake.URL),
 		deepvue.WithLogger(log), deepvue.WithRetryWait(time.Millisecond, 2*time.Millisecond))
 	require.NoError(t, err)
@@ -190,7 +203,7 @@ func TestOnboardingMisconfiguredCredentials(t *testing.T) {
 	kyc, err := deepvue.NewClient(fake.ClientID, "wrong-secret", deepvue.WithBaseURL(fake.URL))
 	require.NoError(t, err)
 	logs := &syncBuffer{}
-	api := httptest.NewServer(newService(kyc, slog.New(slog.NewJSONHandler(logs, nil))).routes())
+	api := httptest.NewServer(newService(kyc, slog.New(slog.NewJSONHandler(logs, testHandlerOptions))).routes())
 	t.Cleanup(api.Close)
 	resp, err := http.Post(api.URL+"/kyc/otp", "application/json", strings.NewReader(otpBody(deepvuetest.NumberSuccess)))
 	require.NoError(t, err)

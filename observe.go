@@ -1,0 +1,330 @@
+package deepvue
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Observer sees what the SDK does, for tracing and metrics: each logical
+// call (GenerateOTP, VerifyOTP) and each HTTP attempt within it. The module
+// github.com/deepvue-go/deepvue/deepvueotel adapts it to OpenTelemetry.
+//
+// Every value the SDK hands an Observer is safe to record: no Aadhaar
+// number, OTP, mobile number, secret, or error text (outcomes are sentinel
+// names or fixed classes, URLs have every query value replaced by REDACTED,
+// sub_codes and transaction ids are scrubbed). A call that fails local
+// validation or waits on the rate limiter is observed too, with no attempt.
+//
+// The methods are called from the goroutine making the call, in this order:
+// StartCall; for each attempt StartAttempt then EndAttempt; EndCall. A
+// context returned by StartCall or StartAttempt must be derived from the one
+// passed in; the SDK uses it for the call or the attempt and passes it back
+// to the matching End method. Implementations must be safe for concurrent
+// use (one Client serves many calls at once) and fast. ObserverFuncs builds
+// one from functions.
+type Observer interface {
+	// StartCall is called when a call begins, before its input is checked.
+	StartCall(ctx context.Context, call CallInfo) context.Context
+	// StartAttempt is called before an HTTP request is sent. Headers set in
+	// header (a trace context, say) are added to the request; it never holds
+	// the request's own headers, and client-id, x-api-key, Content-Type,
+	// User-Agent and Host cannot be set.
+	StartAttempt(ctx context.Context, attempt AttemptInfo, header http.Header) context.Context
+	// EndAttempt is called once the attempt's outcome is known: after its
+	// answer was read and decoded, or when it failed.
+	EndAttempt(ctx context.Context, attempt AttemptInfo, result AttemptResult)
+	// EndCall is called when the call returns.
+	EndCall(ctx context.Context, call CallInfo, result CallResult)
+}
+
+// CallInfo describes a call.
+type CallInfo struct {
+	// Operation is "generate-otp" or "verify-otp".
+	Operation string
+	// ServerAddress and ServerPort are the API's host and port.
+	ServerAddress string
+	ServerPort    int
+}
+
+// AttemptInfo describes one HTTP attempt of a call.
+type AttemptInfo struct {
+	CallInfo
+	// Attempt counts from 1; ResendCount is Attempt-1 (the SDK resends only
+	// after a 500 SOURCE_FAILURE).
+	Attempt     int
+	ResendCount int
+	// Method is the HTTP method, "POST".
+	Method string
+	// URL is the full URL with every query value replaced by REDACTED.
+	URL string
+}
+
+// AttemptResult is the outcome of one HTTP attempt.
+type AttemptResult struct {
+	// StatusCode is the HTTP status, 0 when no answer came.
+	StatusCode int
+	// SubCode and TransactionID are the answer's, scrubbed ("" if none).
+	SubCode       string
+	TransactionID string
+	// Outcome is as Outcome gives it for this attempt ("ok" for an answer
+	// that is not an error).
+	Outcome string
+	// MaybeSent reports whether the request may have reached Deepvue.
+	MaybeSent bool
+	// ResponseBytes is the size of the answer's body as read (0 if none).
+	ResponseBytes int64
+	// Duration is from sending to the answer's end.
+	Duration time.Duration
+}
+
+// CallResult is the outcome of a call.
+type CallResult struct {
+	// Outcome is Outcome(err) of the call's error.
+	Outcome string
+	// StatusCode, SubCode and TransactionID are the last answer's.
+	StatusCode    int
+	SubCode       string
+	TransactionID string
+	// Attempts is the number of HTTP attempts (0 when nothing was sent).
+	Attempts int
+	// MaybeSent reports whether a request may have reached Deepvue: false
+	// exactly when the call's error matches ErrNotSent.
+	MaybeSent bool
+	// Duration is the whole call; LimiterWait the part spent waiting on the
+	// rate limiter.
+	Duration    time.Duration
+	LimiterWait time.Duration
+}
+
+// ObserverFuncs is an Observer made of optional functions: a nil field does
+// nothing (and the Start functions then return the context unchanged).
+type ObserverFuncs struct {
+	OnStartCall    func(ctx context.Context, call CallInfo) context.Context
+	OnStartAttempt func(ctx context.Context, attempt AttemptInfo, header http.Header) context.Context
+	OnEndAttempt   func(ctx context.Context, attempt AttemptInfo, result AttemptResult)
+	OnEndCall      func(ctx context.Context, call CallInfo, result CallResult)
+}
+
+// StartCall calls OnStartCall.
+func (o ObserverFuncs) StartCall(ctx context.Context, call CallInfo) context.Context {
+	if o.OnStartCall == nil {
+		return ctx
+	}
+	return o.OnStartCall(ctx, call)
+}
+
+// StartAttempt calls OnStartAttempt.
+func (o ObserverFuncs) StartAttempt(ctx context.Context, attempt AttemptInfo, header http.Header) context.Context {
+	if o.OnStartAttempt == nil {
+		return ctx
+	}
+	return o.OnStartAttempt(ctx, attempt, header)
+}
+
+// EndAttempt calls OnEndAttempt.
+func (o ObserverFuncs) EndAttempt(ctx context.Context, attempt AttemptInfo, result AttemptResult) {
+	if o.OnEndAttempt != nil {
+		o.OnEndAttempt(ctx, attempt, result)
+	}
+}
+
+// EndCall calls OnEndCall.
+func (o ObserverFuncs) EndCall(ctx context.Context, call CallInfo, result CallResult) {
+	if o.OnEndCall != nil {
+		o.OnEndCall(ctx, call, result)
+	}
+}
+
+// Outcome names what happened to a call, for metrics and traces, never with
+// any of an error's text: "ok" for nil; the name of the sentinel the error
+// matches ("ErrVerificationPending", "ErrInvalidInput", ...); otherwise a
+// class: "resend_blocked" (the transport tried to send a request twice),
+// "timeout" (a deadline), "canceled", "not_sent" (nothing left the process:
+// a refused connection, DNS, TLS, the limiter), "http_502" (an *APIError
+// for an undocumented answer, by status), "nil_context" or "transport".
+func Outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	for _, s := range []struct {
+		err  error
+		name string
+	}{
+		{ErrInvalidInput, "ErrInvalidInput"},
+		{ErrMobileNotLinked, "ErrMobileNotLinked"},
+		{ErrVerificationPending, "ErrVerificationPending"},
+		{ErrSourceFailure, "ErrSourceFailure"},
+		{ErrUnauthorized, "ErrUnauthorized"},
+		{ErrRateLimited, "ErrRateLimited"},
+		{ErrServiceUnavailable, "ErrServiceUnavailable"},
+		{ErrUnexpectedResponse, "ErrUnexpectedResponse"},
+	} {
+		if errors.Is(err, s.err) {
+			return s.name
+		}
+	}
+	var ae *APIError
+	switch {
+	case errors.Is(err, errResendBlocked):
+		return "resend_blocked"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case err == errNilContext:
+		return "nil_context"
+	case errors.Is(err, ErrNotSent):
+		return "not_sent"
+	case errors.As(err, &ae):
+		return "http_" + strconv.Itoa(ae.StatusCode)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "transport"
+}
+
+// callInfo describes a call to endpoint.
+func callInfo(op string, endpoint *url.URL) CallInfo {
+	host, port := endpoint.Hostname(), endpoint.Port()
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		p = 443
+		if endpoint.Scheme == "http" {
+			p = 80
+		}
+	}
+	return CallInfo{Operation: op, ServerAddress: host, ServerPort: p}
+}
+
+// redactedURL is u with every query value replaced by REDACTED.
+func redactedURL(u *url.URL) string {
+	r := *u
+	if r.RawQuery != "" {
+		parts := strings.Split(r.RawQuery, "&")
+		for i, p := range parts {
+			if k, _, ok := strings.Cut(p, "="); ok {
+				parts[i] = k + "=REDACTED"
+			}
+		}
+		r.RawQuery = strings.Join(parts, "&")
+	}
+	return r.String()
+}
+
+// reservedHeaders cannot be set by an Observer.
+var reservedHeaders = map[string]bool{"Client-Id": true, "X-Api-Key": true, "Content-Type": true, "User-Agent": true, "Host": true}
+
+// observed is the Observer state of one call.
+type observed struct {
+	ctx         context.Context // the call's, from StartCall
+	info        CallInfo
+	limiterWait time.Duration
+
+	att      AttemptInfo
+	attCtx   context.Context
+	attStart time.Time
+	attOpen  bool
+	attCode  int
+}
+
+// startCall tells the Observer a call begins and returns the context for
+// the call (nil stays nil: the call then fails with errNilContext).
+func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
+	if c.observer == nil {
+		return ctx
+	}
+	cl.observer = c.observer
+	cl.obs.info = callInfo(cl.op, cl.endpoint)
+	base := ctx
+	if base == nil {
+		base = context.Background()
+	}
+	cl.obs.ctx = c.observer.StartCall(base, cl.obs.info)
+	if ctx == nil {
+		return nil
+	}
+	return cl.obs.ctx
+}
+
+// endCall ends the open attempt, if any, and the call.
+func (c *Client) endCall(cl *call, status int, subCode, txn string, err error) {
+	if c.observer == nil {
+		return
+	}
+	outcome := Outcome(err)
+	c.endAttempt(cl, status, subCode, txn, outcome, cl.ans.size)
+	c.observer.EndCall(cl.obs.ctx, cl.obs.info, CallResult{
+		Outcome: outcome, StatusCode: status, SubCode: subCode, TransactionID: txn, Attempts: cl.attempts,
+		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.obs.limiterWait,
+	})
+}
+
+// startAttempt begins an attempt: it tells the Observer and returns the
+// request to send (a copy with the Observer's headers and context, if any).
+func (cl *call) startAttempt(req *http.Request) *http.Request {
+	o := &cl.obs
+	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, ResendCount: cl.attempts, Method: req.Method,
+		URL: redactedURL(req.URL)}
+	hdr := http.Header{}
+	o.attCtx = cl.observer.StartAttempt(req.Context(), o.att, hdr)
+	o.attStart, o.attOpen, o.attCode = time.Now(), true, 0
+	if len(hdr) == 0 && o.attCtx == req.Context() {
+		return req
+	}
+	r := req.WithContext(o.attCtx)
+	if len(hdr) > 0 {
+		r.Header = req.Header.Clone()
+		for k, vs := range hdr {
+			if k = http.CanonicalHeaderKey(k); !reservedHeaders[k] {
+				r.Header[k] = vs
+			}
+		}
+	}
+	return r
+}
+
+// endAttempt ends the open attempt, if any.
+func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, size int64) {
+	o := &cl.obs
+	if cl.observer == nil || !o.attOpen {
+		return
+	}
+	o.attOpen = false
+	if status == 0 {
+		status = o.attCode
+	}
+	g := &cl.guard
+	cl.observer.EndAttempt(o.attCtx, o.att, AttemptResult{
+		StatusCode: status, SubCode: subCode, TransactionID: txn, Outcome: outcome,
+		MaybeSent: status != 0 || g.writes.Load() > 0 || !g.traced.Load() || c.noGuard, ResponseBytes: size,
+		Duration: time.Since(o.attStart),
+	})
+}
+
+// attemptOutcome classifies an attempt that got no answer, from the
+// transport's raw error (only its kind is used, never its text).
+func attemptOutcome(err error, g *sendGuard) string {
+	switch {
+	case g.blocked.Load():
+		return "resend_blocked"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case g.traced.Load() && g.writes.Load() == 0:
+		return "not_sent"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "transport"
+}
