@@ -7,11 +7,12 @@ import (
 )
 
 // Limiter paces requests on the client side. Wait blocks until one request
-// may be sent, or returns an error (the context's, when it ends first).
-// *rate.Limiter from golang.org/x/time/rate satisfies it, and so does the
-// limiter NewPlanLimiter returns. To share one API key's limit across a fleet
-// of backend instances, implement Limiter over a shared store (for example a
-// Redis token bucket) or give each of N instances 1/N of the plan.
+// may be sent, or returns an error (the context's, when it ends first); a
+// call whose limiter returns an error fails with an error matching
+// ErrNotSent. *rate.Limiter from golang.org/x/time/rate satisfies it, and so
+// does the limiter NewPlanLimiter returns. To share one API key's plan across
+// a fleet of replicas, use the module
+// github.com/deepvue-go/deepvue/redislimit.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
@@ -32,19 +33,50 @@ var (
 	PlanEnterprise = Plan{Name: "Enterprise", PerSecond: 17, PerMinute: 1000, PerDay: 50000}
 )
 
+// Window is one limit of a plan as the SDK's limiters enforce it: at most
+// Limit requests admitted in any span of Per, which is Deepvue's window
+// (Base: a second, a minute or a day) widened by WindowMargin.
+type Window struct {
+	Limit int
+	Per   time.Duration
+	Base  time.Duration
+}
+
+// WindowMargin is how much longer than Deepvue's window the SDK's limiters
+// make each window: 100 ms plus 0.1 % of the window (101 ms for a second,
+// 160 ms for a minute, 86.5 s for a day). Requests admitted at the limiter
+// reach Deepvue a little later, by an amount that varies (a new connection,
+// a retry, the network); two requests admitted a window apart can arrive
+// closer than that, and Deepvue counts arrivals. The margin absorbs that
+// jitter, and the drift of clocks over a day.
+func WindowMargin(per time.Duration) time.Duration { return 100*time.Millisecond + per/1000 }
+
+// Windows returns the windows of the plan that are enforced (a zero limit is
+// not), each widened by WindowMargin: per second, per minute, per day.
+func (p Plan) Windows() []Window {
+	var out []Window
+	for _, w := range []Window{{Limit: p.PerSecond, Base: time.Second}, {Limit: p.PerMinute, Base: time.Minute},
+		{Limit: p.PerDay, Base: 24 * time.Hour}} {
+		if w.Limit > 0 {
+			w.Per = w.Base + WindowMargin(w.Base)
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // NewPlanLimiter returns a Limiter that keeps one process inside all three of
-// a plan's limits: at most PerSecond requests in any one-second window,
-// PerMinute in any minute and PerDay in any day (sliding windows). A zero
-// limit is not enforced. Waits end when the context does.
+// a plan's limits, measured where Deepvue counts them: at most PerSecond
+// requests in any one-second window, PerMinute in any minute and PerDay in
+// any day (sliding windows, each widened by WindowMargin). A zero limit is
+// not enforced. Waits end when the context does, and a wait that would end
+// after the context's deadline fails at once with context.DeadlineExceeded.
+// It paces one process; for a fleet sharing one API key, see the redislimit
+// module.
 func NewPlanLimiter(p Plan) Limiter {
 	l := &windowLimiter{}
-	for _, w := range []struct {
-		n   int
-		per time.Duration
-	}{{p.PerSecond, time.Second}, {p.PerMinute, time.Minute}, {p.PerDay, 24 * time.Hour}} {
-		if w.n > 0 {
-			l.windows = append(l.windows, &window{limit: w.n, per: w.per})
-		}
+	for _, w := range p.Windows() {
+		l.windows = append(l.windows, &window{limit: w.Limit, per: w.Per})
 	}
 	return l
 }

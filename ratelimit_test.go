@@ -151,21 +151,72 @@ func TestPlanLimiterWindows(t *testing.T) {
 		}
 		return d
 	}
-	// 1/s: the second request in the same second must wait a second.
+	second := time.Second + WindowMargin(time.Second)
+	minute := time.Minute + WindowMargin(time.Minute)
+	assert.Equal(t, 1101*time.Millisecond, second)
+	assert.Equal(t, 60160*time.Millisecond, minute)
+	// 1/s: the second request in the same second waits a second and the margin.
 	require.NoError(t, l.Wait(ctx))
-	assert.Equal(t, time.Second, delayOf())
-	// 30/min: after 30 requests a second apart, the 31st waits for the
-	// minute to pass since the first.
+	assert.Equal(t, second, delayOf())
+	// 30/min: after 30 requests 1.101 s apart, the 31st waits for the
+	// minute (and its margin) to pass since the first.
 	for i := 1; i < 30; i++ {
-		now = now.Add(time.Second)
+		now = now.Add(second)
 		require.NoError(t, l.Wait(ctx))
 	}
-	now = now.Add(time.Second) // 30 s after the first
-	assert.Equal(t, 30*time.Second, delayOf())
-	now = now.Add(30 * time.Second)
+	now = now.Add(second) // 30 x 1.101 s after the first
+	assert.Equal(t, minute-30*second, delayOf())
+	now = now.Add(minute - 30*second)
 	assert.Zero(t, delayOf())
 	require.NoError(t, l.Wait(ctx))
 
 	assert.Equal(t, []int{17, 1000, 50000}, []int{PlanEnterprise.PerSecond, PlanEnterprise.PerMinute, PlanEnterprise.PerDay})
 	assert.Len(t, NewPlanLimiter(Plan{PerSecond: 2}).(*windowLimiter).windows, 1, "zero limits are not enforced")
+	assert.Equal(t, []Window{{17, 1101 * time.Millisecond, time.Second}, {1000, 60160 * time.Millisecond, time.Minute},
+		{50000, 24*time.Hour + 86500*time.Millisecond, 24 * time.Hour}}, PlanEnterprise.Windows())
+}
+
+// TestPlanLimiterHoldsAtTheServer measures where Deepvue counts: 40
+// concurrent calls through NewPlanLimiter(Plan{PerSecond: 5}), with
+// SOURCE_FAILURE answers mixed in (each retry waits on the limiter too),
+// never put more than 5 requests into any one-second window at the server.
+func TestPlanLimiterHoldsAtTheServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 9 seconds: skipped with -short")
+	}
+	t.Parallel()
+	fake := deepvuetest.NewUnstartedServer(deepvuetest.WithPendingWindow(0))
+	rec := &arrivals{next: fake.Config.Handler}
+	fake.Config.Handler = rec
+	fake.Start()
+	defer fake.Close()
+	for i := 0; i < 8; i++ {
+		fake.Script(deepvuetest.PathGenerateOTP, deepvuetest.Answer{}, deepvuetest.SourceFailure)
+	}
+	c, err := NewClient(fake.ClientID, fake.ClientSecret, WithBaseURL(fake.URL), WithRetryWait(0, 0),
+		WithRateLimiter(NewPlanLimiter(Plan{PerSecond: 5})))
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	times := rec.sorted()
+	require.Len(t, times, 48, "40 calls and 8 SOURCE_FAILURE retries")
+	peak := 0
+	for i := range times {
+		j := i
+		for j < len(times) && times[j].Sub(times[i]) < time.Second {
+			j++
+		}
+		peak = max(peak, j-i)
+	}
+	t.Logf("48 requests over %v; at most %d in any one-second window at the server", times[len(times)-1].Sub(times[0]).Round(time.Millisecond), peak)
+	assert.LessOrEqual(t, peak, 5)
 }

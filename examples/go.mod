@@ -5,6 +5,8 @@ go 1.26.0
 require (
 	github.com/deepvue-go/deepvue v0.2.0
 	github.com/deepvue-go/deepvue/deepvueotel v0.2.0
+	github.com/deepvue-go/deepvue/redislimit v0.2.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
 	go.opentelemetry.io/otel v1.47.0
@@ -29,6 +31,7 @@ require (
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.11.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/net v0.59.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
@@ -42,4 +45,5 @@ require (
 replace (
 	github.com/deepvue-go/deepvue => ../
 	github.com/deepvue-go/deepvue/deepvueotel => ../deepvueotel
+	github.com/deepvue-go/deepvue/redislimit => ../redislimit
 )

@@ -15,6 +15,10 @@
 // the SDK's call and attempt spans (deepvueotel) inside it. The SDK's own
 // transport is not wrapped with otelhttp, whose spans would record the
 // Aadhaar number and OTP in url.full.
+//
+// With REDIS_URL set (e.g. redis://localhost:6379/0), every replica shares
+// the API key's plan (DEEPVUE_PLAN: starter, business, growth, enterprise)
+// through Redis (the redislimit module).
 package main
 
 import (
@@ -67,6 +71,16 @@ func realMain() int {
 		log.Info("no DEEPVUE_CLIENT_ID/DEEPVUE_CLIENT_SECRET: using the in-process fake Deepvue (OTP " + deepvuetest.OTPValid + " succeeds)")
 	} else if base := os.Getenv("DEEPVUE_BASE_URL"); base != "" {
 		opts = append(opts, deepvue.WithBaseURL(base))
+	}
+	if redisURL := os.Getenv("REDIS_URL"); redisURL != "" {
+		lim, closeRedis, err := fleetLimiter(redisURL, os.Getenv("DEEPVUE_PLAN"), id, log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer closeRedis()
+		opts = append(opts, deepvue.WithRateLimiter(lim))
+		log.Info("sharing the plan with the fleet through Redis", "keys", lim.Keys())
 	}
 	kyc, err := deepvue.NewClient(id, secret, opts...)
 	if err != nil {

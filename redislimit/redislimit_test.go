@@ -1,0 +1,458 @@
+package redislimit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deepvue-go/deepvue"
+	"github.com/deepvue-go/deepvue/deepvuetest"
+	"github.com/deepvue-go/deepvue/redislimit"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// TestMain silences go-redis's own logger (a global, which the library
+// leaves to the application), which prints dial failures while the tests
+// kill Redis, and checks that no test leaves a goroutine behind.
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{})
+	goleak.VerifyTestMain(m)
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...interface{}) {}
+
+// Synthetic test values (python-stdnum's public vector; made-up OTP and mobile).
+const (
+	number = "234123412346"
+	otp    = "482913"
+	mobile = "9123456780"
+)
+
+// arrivals records when requests reach the fake Deepvue: where Deepvue
+// counts its limits.
+type arrivals struct {
+	mu    sync.Mutex
+	times []time.Time
+	next  http.Handler
+}
+
+func (a *arrivals) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.times = append(a.times, time.Now())
+	a.mu.Unlock()
+	a.next.ServeHTTP(w, r)
+}
+
+func (a *arrivals) sorted() []time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := append([]time.Time(nil), a.times...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
+// peak is the largest number of arrivals in any span of w.
+func peak(times []time.Time, w time.Duration) int {
+	best := 0
+	for i := range times {
+		j := i
+		for j < len(times) && times[j].Sub(times[i]) < w {
+			j++
+		}
+		best = max(best, j-i)
+	}
+	return best
+}
+
+func fakeDeepvue(t *testing.T) (*deepvuetest.Server, *arrivals) {
+	t.Helper()
+	fake := deepvuetest.NewUnstartedServer(deepvuetest.WithPendingWindow(0))
+	rec := &arrivals{next: fake.Config.Handler}
+	fake.Config.Handler = rec
+	fake.Start()
+	t.Cleanup(fake.Close)
+	return fake, rec
+}
+
+// replica is one backend instance: its own Redis client, limiter and SDK
+// client, as separate processes would have.
+func replica(t *testing.T, rs *redisServer, fake *deepvuetest.Server, plan deepvue.Plan, opts ...redislimit.Option) (*deepvue.Client, *redislimit.Limiter) {
+	t.Helper()
+	lim, err := redislimit.New(rs.client(t), plan, opts...)
+	require.NoError(t, err)
+	c, err := deepvue.NewClient(fake.ClientID, fake.ClientSecret, deepvue.WithBaseURL(fake.URL),
+		deepvue.WithRateLimiter(lim), deepvue.WithRetryWait(0, 0))
+	require.NoError(t, err)
+	t.Cleanup(c.CloseIdleConnections)
+	return c, lim
+}
+
+func generate(ctx context.Context, c *deepvue.Client) error {
+	_, err := c.GenerateOTP(ctx, number, deepvue.ConsentYes, "KYC for loan account opening")
+	return err
+}
+
+// TestFleetNeverExceedsThePlanAtTheServer: four replicas, each with its own
+// Redis client and limiter and three goroutines, share Plan{PerSecond: 8};
+// SOURCE_FAILURE answers mixed in make retries, which wait on the limiter
+// too. At the server, no one-second window holds more than 8 requests, and
+// the run is not much slower than the plan allows.
+func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
+	rs := startRedis(t)
+	fake, rec := fakeDeepvue(t)
+	for i := 0; i < 8; i++ {
+		fake.Script(deepvuetest.PathGenerateOTP, deepvuetest.Answer{}, deepvuetest.Answer{}, deepvuetest.Answer{}, deepvuetest.Answer{}, deepvuetest.SourceFailure)
+	}
+	plan := deepvue.Plan{PerSecond: 8, PerMinute: 500}
+	const replicas, workers, callsPerWorker = 4, 3, 4 // 48 calls
+	var wg sync.WaitGroup
+	start := time.Now()
+	for r := 0; r < replicas; r++ {
+		c, _ := replica(t, rs, fake, plan)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < callsPerWorker; i++ {
+					assert.NoError(t, generate(context.Background(), c))
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	times := rec.sorted()
+	require.Len(t, times, 56, "48 calls and 8 SOURCE_FAILURE retries")
+	p := peak(times, time.Second)
+	// The plan allows 8 per second: 56 requests need at least 6 more windows
+	// after the first 8, each 1 s plus the margin.
+	floor := time.Duration(float64(56-8) / 8 * float64(time.Second+deepvue.WindowMargin(time.Second)))
+	t.Logf("%d replicas: %d requests reached the server in %v (the plan's floor with the margin: %v); "+
+		"at most %d in any one-second window (plan: %d)", replicas, len(times), elapsed.Round(time.Millisecond),
+		floor.Round(time.Millisecond), p, plan.PerSecond)
+	assert.LessOrEqual(t, p, plan.PerSecond, "requests in one second at the server")
+	assert.GreaterOrEqual(t, elapsed, floor-200*time.Millisecond)
+	assert.Less(t, elapsed, floor*13/10+time.Second, "not much slower than the plan allows")
+}
+
+// TestPerMinuteAndPerDayWindows: small plans shared by two replicas; a call
+// whose slot comes after its deadline fails at once, unsent.
+func TestPerMinuteAndPerDayWindows(t *testing.T) {
+	rs := startRedis(t)
+	for _, tt := range []struct {
+		name string
+		plan deepvue.Plan
+		key  string
+		ttl  time.Duration
+	}{
+		{"per minute", deepvue.Plan{PerMinute: 3}, "1m", time.Minute + deepvue.WindowMargin(time.Minute)},
+		{"per day", deepvue.Plan{PerDay: 3}, "1d", 24*time.Hour + deepvue.WindowMargin(24*time.Hour)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, rec := fakeDeepvue(t)
+			prefix := redislimit.WithKeyPrefix("test:" + tt.key + ":")
+			a, limA := replica(t, rs, fake, tt.plan, prefix)
+			b, _ := replica(t, rs, fake, tt.plan, prefix)
+			require.NoError(t, generate(context.Background(), a))
+			require.NoError(t, generate(context.Background(), b))
+			require.NoError(t, generate(context.Background(), a))
+
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			start := time.Now()
+			err := generate(ctx, b)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.ErrorIs(t, err, deepvue.ErrNotSent)
+			assert.Less(t, time.Since(start), 500*time.Millisecond, "the next slot is past the deadline: fail at once")
+			assert.Len(t, rec.sorted(), 3, "the fourth call was not sent")
+
+			keys := limA.Keys()
+			require.Len(t, keys, 1)
+			assert.Equal(t, "{test:"+tt.key+":}"+tt.key, keys[0])
+			rdb := rs.client(t)
+			assert.Equal(t, int64(3), rdb.LLen(context.Background(), keys[0]).Val())
+			ttl := rdb.PTTL(context.Background(), keys[0]).Val()
+			assert.InDelta(t, float64(tt.ttl), float64(ttl), float64(5*time.Second), "keys expire a window after their last use")
+		})
+	}
+}
+
+// syncLog is a concurrency-safe slog sink.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// TestRedisKilledMidRunFailsOpen: Redis crashes while two replicas make
+// calls, then comes back. Calls keep flowing throughout, none held up by the
+// outage by more than about a second (the plan is far above the call rate,
+// so any wait is the outage's); each replica logs one Warn for the outage
+// (not one per call) and one Info when Redis answers again.
+func TestRedisKilledMidRunFailsOpen(t *testing.T) {
+	rs := startRedis(t)
+	fake, _ := fakeDeepvue(t)
+	plan := deepvue.Plan{PerSecond: 1 << 20}
+	var logs [2]*syncLog
+	var clients [2]*deepvue.Client
+	for i := range clients {
+		logs[i] = &syncLog{}
+		clients[i], _ = replica(t, rs, fake, plan,
+			redislimit.WithLogger(slog.New(slog.NewJSONHandler(logs[i], nil))), redislimit.WithKeyPrefix("failopen:"))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var slowest time.Duration
+	calls := 0
+	for _, c := range clients {
+		for w := 0; w < 2; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					start := time.Now()
+					err := generate(context.Background(), c)
+					d := time.Since(start)
+					assert.NoError(t, err)
+					mu.Lock()
+					calls++
+					slowest = max(slowest, d)
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	time.Sleep(700 * time.Millisecond)
+	rs.kill()
+	time.Sleep(1500 * time.Millisecond)
+	rs.start()
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d calls over 4.2 s with Redis down for 1.5 s; the slowest took %v", calls, slowest.Round(time.Millisecond))
+	assert.Less(t, slowest, time.Second, "an outage holds a call up by about a second at most")
+	assert.Greater(t, calls, 40)
+	for i, l := range logs {
+		out := l.String()
+		assert.Equal(t, 1, strings.Count(out, `"level":"WARN"`), "replica %d: one Warn per outage, not per call:\n%s", i, out)
+		assert.Equal(t, 1, strings.Count(out, `"level":"INFO"`), "replica %d: one Info when Redis is back", i)
+		assert.Contains(t, out, "pacing this process alone")
+	}
+}
+
+// TestRedisThatHangsIsAbandoned: a Redis that stops answering (SIGSTOP, as
+// a stuck server or a network partition) holds a call up by the Redis
+// timeout, not by the client's own (3 s by default).
+func TestRedisThatHangsIsAbandoned(t *testing.T) {
+	rs := startRedis(t)
+	fake, _ := fakeDeepvue(t)
+	c, _ := replica(t, rs, fake, deepvue.Plan{PerSecond: 50})
+	require.NoError(t, generate(context.Background(), c))
+	rs.mu.Lock()
+	proc := rs.cmd.Process
+	rs.mu.Unlock()
+	require.NoError(t, proc.Signal(syscall.SIGSTOP))
+	defer func() { _ = proc.Signal(syscall.SIGCONT) }()
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		require.NoError(t, generate(context.Background(), c))
+		assert.Less(t, time.Since(start), 800*time.Millisecond, "call %d", i)
+	}
+	require.NoError(t, proc.Signal(syscall.SIGCONT))
+}
+
+// TestFailClosedRefusesUnsent: with WithFailClosed, a call while Redis is
+// down is refused with an error matching deepvue.ErrNotSent, and nothing
+// reaches Deepvue; once Redis is back, calls go through again.
+func TestFailClosedRefusesUnsent(t *testing.T) {
+	rs := startRedis(t)
+	fake, rec := fakeDeepvue(t)
+	c, _ := replica(t, rs, fake, deepvue.Plan{PerSecond: 10}, redislimit.WithFailClosed(), redislimit.WithKeyPrefix("closed:"))
+	require.NoError(t, generate(context.Background(), c))
+	rs.kill()
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		err := generate(context.Background(), c)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, deepvue.ErrNotSent)
+		assert.Less(t, time.Since(start), time.Second)
+	}
+	assert.Len(t, rec.sorted(), 1, "nothing was sent while Redis was down")
+	rs.start()
+	time.Sleep(redislimit.DefaultRetryEvery + 100*time.Millisecond)
+	assert.NoError(t, generate(context.Background(), c), "Redis answers again")
+}
+
+func TestFailClosedErrorMatchesBoth(t *testing.T) {
+	rs := startRedis(t)
+	lim, err := redislimit.New(rs.client(t), deepvue.Plan{PerSecond: 1}, redislimit.WithFailClosed())
+	require.NoError(t, err)
+	rs.kill()
+	err = lim.Wait(context.Background())
+	assert.ErrorIs(t, err, redislimit.ErrUnavailable)
+	assert.ErrorIs(t, err, deepvue.ErrNotSent)
+}
+
+// TestWaitHonoursTheContext: a waiter leaves when its context is cancelled,
+// and fails at once when the next slot is after its deadline.
+func TestWaitHonoursTheContext(t *testing.T) {
+	rs := startRedis(t)
+	lim, err := redislimit.New(rs.client(t), deepvue.Plan{PerSecond: 1}, redislimit.WithKeyPrefix("ctx:"))
+	require.NoError(t, err)
+	require.NoError(t, lim.Wait(context.Background()))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	assert.ErrorIs(t, lim.Wait(ctx), context.Canceled)
+	assert.Less(t, time.Since(start), 500*time.Millisecond)
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer dcancel()
+	start = time.Now()
+	assert.ErrorIs(t, lim.Wait(dctx), context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 100*time.Millisecond, "fails at once")
+
+	time.Sleep(time.Second + deepvue.WindowMargin(time.Second))
+	assert.NoError(t, lim.Wait(context.Background()))
+}
+
+// TestNothingAboutACustomerInRedis: after generate and verify calls, every
+// key and value in Redis is checked: only admission times, under the
+// limiter's hash-tagged keys.
+func TestNothingAboutACustomerInRedis(t *testing.T) {
+	rs := startRedis(t)
+	fake, _ := fakeDeepvue(t)
+	c, lim := replica(t, rs, fake, deepvue.PlanEnterprise)
+	res, err := c.GenerateOTP(context.Background(), number, deepvue.ConsentYes, "KYC")
+	require.NoError(t, err)
+	_, err = c.VerifyOTP(context.Background(), deepvue.VerifyOTPRequest{ReferenceID: res.ReferenceID, OTP: deepvuetest.OTPValid,
+		Consent: deepvue.ConsentYes, Purpose: "KYC", MobileNumber: mobile})
+	require.NoError(t, err)
+	_, _ = c.VerifyOTP(context.Background(), deepvue.VerifyOTPRequest{ReferenceID: res.ReferenceID, OTP: otp,
+		Consent: deepvue.ConsentYes, Purpose: "KYC"})
+
+	rdb := rs.client(t)
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, lim.Keys(), keys)
+	sensitive := []string{number, otp, mobile, deepvuetest.OTPValid, fake.ClientSecret, fake.ClientID}
+	now := time.Now()
+	for _, k := range keys {
+		for _, s := range sensitive {
+			assert.NotContains(t, k, s)
+		}
+		assert.True(t, strings.HasPrefix(k, "{"+redislimit.DefaultKeyPrefix+"}"), "hash tag: %s", k)
+		vals, err := rdb.LRange(ctx, k, 0, -1).Result()
+		require.NoError(t, err)
+		assert.Len(t, vals, 3)
+		for _, v := range vals {
+			for _, s := range sensitive {
+				assert.NotContains(t, v, s)
+			}
+			us, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err, "only times: %q", v)
+			assert.WithinDuration(t, now, time.UnixMicro(us), 10*time.Second)
+		}
+	}
+}
+
+// TestMemoryAtTheEnterprisePlan: the per-day list of the Enterprise plan
+// (50,000 a day) holds at most 50,000 times; its size is measured.
+func TestMemoryAtTheEnterprisePlan(t *testing.T) {
+	rs := startRedis(t)
+	rdb := rs.client(t)
+	ctx := context.Background()
+	lim, err := redislimit.New(rdb, deepvue.PlanEnterprise, redislimit.WithKeyPrefix("mem:"))
+	require.NoError(t, err)
+	day := lim.Keys()[2]
+	// A full day of admissions, all older than the window: the next one is
+	// admitted and the list trimmed.
+	old := time.Now().Add(-25 * time.Hour).UnixMicro()
+	pipe := rdb.Pipeline()
+	for i := 0; i < 50000; i += 1000 {
+		vals := make([]any, 1000)
+		for j := range vals {
+			vals[j] = strconv.FormatInt(old+int64(i+j)*1700000, 10)
+		}
+		pipe.RPush(ctx, day, vals...)
+	}
+	_, err = pipe.Exec(ctx)
+	require.NoError(t, err)
+	require.NoError(t, lim.Wait(ctx))
+	assert.Equal(t, int64(50000), rdb.LLen(ctx, day).Val(), "trimmed to the plan's limit")
+	var total int64
+	for _, k := range lim.Keys() {
+		n, err := rdb.MemoryUsage(ctx, k).Result()
+		require.NoError(t, err)
+		total += n
+	}
+	t.Logf("Enterprise plan, a full day: %d bytes in Redis for the limiter's keys (%.1f bytes per admission)", total, float64(total)/50000)
+	assert.Less(t, total, int64(1<<20))
+}
+
+func TestNewChecksItsArguments(t *testing.T) {
+	rs := startRedis(t)
+	rdb := rs.client(t)
+	_, err := redislimit.New(nil, deepvue.PlanGrowth)
+	assert.Error(t, err)
+	_, err = redislimit.New(rdb, deepvue.Plan{})
+	assert.Error(t, err)
+	_, err = redislimit.New(rdb, deepvue.PlanGrowth, redislimit.WithKeyPrefix("a{b}"))
+	assert.Error(t, err)
+	_, err = redislimit.New(rdb, deepvue.PlanGrowth, redislimit.WithRedisTimeout(0))
+	assert.Error(t, err)
+	lim, err := redislimit.New(rdb, deepvue.PlanGrowth, nil, redislimit.WithKeyPrefix("kyc:"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"{kyc:}1s", "{kyc:}1m", "{kyc:}1d"}, lim.Keys())
+	var _ deepvue.Limiter = lim
+	assert.False(t, errors.Is(context.Canceled, deepvue.ErrNotSent))
+}
+
+// BenchmarkWait is the limiter's own cost per call: one Lua script over a
+// Unix socket, never waiting (a plan far above the rate).
+func BenchmarkWait(b *testing.B) {
+	rs := startRedis(b)
+	lim, err := redislimit.New(rs.client(b), deepvue.Plan{PerSecond: 1 << 30, PerMinute: 1 << 30, PerDay: 1 << 30},
+		redislimit.WithKeyPrefix("bench:"))
+	require.NoError(b, err)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := lim.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
