@@ -360,3 +360,16 @@ func BenchmarkMaskAadhaar(b *testing.B) {
 		_ = MaskAadhaar("234123412346")
 	}
 }
+
+// BenchmarkPlanLimiterWait is NewPlanLimiter's own cost per call, never
+// waiting (a plan far above the rate): compare redislimit's BenchmarkWait.
+func BenchmarkPlanLimiterWait(b *testing.B) {
+	l := NewPlanLimiter(Plan{PerSecond: 1 << 24, PerMinute: 1 << 24, PerDay: 1 << 24})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := l.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

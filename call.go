@@ -50,9 +50,10 @@ type call struct {
 
 	url url.URL // the request's URL, query included
 
-	client   *Client
-	observer Observer // nil without WithObserver
-	obs      observed
+	client      *Client
+	observer    Observer  // nil without WithObserver
+	obs         *observed // set with observer
+	limiterWait time.Duration
 
 	attempts int    // HTTP attempts made (counted by checkRetry)
 	ans      answer // the answer being read or decoded (one at a time)
@@ -107,7 +108,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
 	if c.limiter != nil {
 		waited := time.Now()
 		err := c.limiter.Wait(ctx)
-		cl.obs.limiterWait += time.Since(waited)
+		cl.limiterWait += time.Since(waited)
 		if err != nil {
 			return nil, cl.transportError("waiting for the rate limiter", limiterError(err), true)
 		}
@@ -239,6 +240,12 @@ func readBody(r io.Reader, n, limit int64) (body []byte, buf *bytes.Buffer, err 
 		body = make([]byte, n)
 		if _, err := io.ReadFull(r, body); err != nil {
 			return nil, nil, err
+		}
+		// Read on to EOF (net/http returns it with the last bytes already), so
+		// that any transport can reuse the connection.
+		var one [1]byte
+		if m, _ := r.Read(one[:]); m > 0 {
+			return nil, nil, errTooLarge // more than its Content-Length
 		}
 		return body, nil, nil
 	}

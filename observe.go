@@ -224,9 +224,8 @@ var reservedHeaders = map[string]bool{"Client-Id": true, "X-Api-Key": true, "Con
 
 // observed is the Observer state of one call.
 type observed struct {
-	ctx         context.Context // the call's, from StartCall
-	info        CallInfo
-	limiterWait time.Duration
+	ctx  context.Context // the call's, from StartCall
+	info CallInfo
 
 	att      AttemptInfo
 	attCtx   context.Context
@@ -242,7 +241,7 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 		return ctx
 	}
 	cl.observer = c.observer
-	cl.obs.info = callInfo(cl.op, cl.endpoint)
+	cl.obs = &observed{info: callInfo(cl.op, cl.endpoint)}
 	base := ctx
 	if base == nil {
 		base = context.Background()
@@ -263,14 +262,14 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error) {
 	c.endAttempt(cl, status, subCode, txn, outcome, cl.ans.size)
 	c.observer.EndCall(cl.obs.ctx, cl.obs.info, CallResult{
 		Outcome: outcome, StatusCode: status, SubCode: subCode, TransactionID: txn, Attempts: cl.attempts,
-		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.obs.limiterWait,
+		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.limiterWait,
 	})
 }
 
 // startAttempt begins an attempt: it tells the Observer and returns the
 // request to send (a copy with the Observer's headers and context, if any).
 func (cl *call) startAttempt(req *http.Request) *http.Request {
-	o := &cl.obs
+	o := cl.obs
 	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, ResendCount: cl.attempts, Method: req.Method,
 		URL: redactedURL(req.URL)}
 	hdr := http.Header{}
@@ -293,7 +292,7 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 
 // endAttempt ends the open attempt, if any.
 func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, size int64) {
-	o := &cl.obs
+	o := cl.obs
 	if cl.observer == nil || !o.attOpen {
 		return
 	}

@@ -49,16 +49,30 @@ func (k *secrets) scrub(s string, generic bool) string {
 	if k != nil && k.secret != "" && strings.Contains(s, k.secret) {
 		s = strings.ReplaceAll(s, k.secret, "[REDACTED]")
 	}
-	// Fast exit: too few digits for any value to hide in.
-	ascii, nonASCII := 0, false
+	// Fast exits. Too few digits for any value to hide in; or only ASCII
+	// letters and digits (an id): letters break every spelling, so a known
+	// value can only stand as a substring and a generic run only as
+	// consecutive digits.
+	ascii, run, longest, nonASCII, separators := 0, 0, 0, false, false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= '0' && c <= '9' {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
 			ascii++
-		} else if c >= utf8.RuneSelf {
-			nonASCII = true
+			run++
+			longest = max(longest, run)
+		case c >= utf8.RuneSelf:
+			nonASCII, run = true, 0
+		case ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z'):
+			run = 0
+		default:
+			separators, run = true, 0
 		}
 	}
 	if ascii < minKnownDigits && !nonASCII {
+		return s
+	}
+	if !nonASCII && !separators && (!generic || longest < genericRunDigits) &&
+		(k == nil || !(containsValue(s, k.number) || containsValue(s, k.otp) || containsValue(s, k.mobile))) {
 		return s
 	}
 	var store [64]digitAt
@@ -92,6 +106,8 @@ func (k *secrets) scrub(s string, generic bool) string {
 	b.WriteString(s[prev:])
 	return b.String()
 }
+
+func containsValue(s, v string) bool { return v != "" && strings.Contains(s, v) }
 
 // digitAt is one decimal digit found in a string.
 type digitAt struct {

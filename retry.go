@@ -72,7 +72,7 @@ func (c *Client) prepareRetry(req *http.Request) error {
 	waited := time.Now()
 	err := c.limiter.Wait(req.Context())
 	if cl, _ := req.Context().Value(callKey{}).(*call); cl != nil {
-		cl.obs.limiterWait += time.Since(waited)
+		cl.limiterWait += time.Since(waited)
 	}
 	return limiterError(err)
 }
