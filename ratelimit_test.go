@@ -3,7 +3,6 @@ package deepvue
 import (
 	"context"
 	"net/http"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -16,38 +15,12 @@ import (
 
 var _ Limiter = (*rate.Limiter)(nil) // x/time/rate satisfies Limiter
 
-// arrivals wraps the fake server's handler and records when each request
-// reached it.
-type arrivals struct {
-	mu    sync.Mutex
-	times []time.Time
-	next  http.Handler
-}
-
-func (a *arrivals) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	a.times = append(a.times, time.Now())
-	a.mu.Unlock()
-	a.next.ServeHTTP(w, r)
-}
-
-func (a *arrivals) sorted() []time.Time {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := append([]time.Time(nil), a.times...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
-	return out
-}
-
 func TestRateLimiter100ConcurrentCallsAt5PerSecond(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes 20 seconds: skipped with -short")
 	}
 	t.Parallel()
-	fake := deepvuetest.NewUnstartedServer(deepvuetest.WithPendingWindow(0))
-	rec := &arrivals{next: fake.Config.Handler}
-	fake.Config.Handler = rec
-	fake.Start()
+	fake := deepvuetest.NewServer(deepvuetest.WithPendingWindow(0))
 	defer fake.Close()
 
 	c, err := NewClient(fake.ClientID, fake.ClientSecret, WithBaseURL(fake.URL),
@@ -72,20 +45,13 @@ func TestRateLimiter100ConcurrentCallsAt5PerSecond(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	times := rec.sorted()
+	times := fake.Arrivals(deepvuetest.PathGenerateOTP)
 	require.Len(t, times, calls)
 	span := times[len(times)-1].Sub(times[0])
 	perSecond := float64(calls-1) / span.Seconds()
 	t.Logf("%d calls reached the server over %v: %.2f/s (total %v)", calls, span.Round(time.Millisecond), perSecond, time.Since(start).Round(time.Millisecond))
 	assert.InDelta(t, 5.0, perSecond, 0.25)
-	// No one-second window holds more than the rate plus the burst.
-	for i := range times {
-		j := i
-		for j < len(times) && times[j].Sub(times[i]) < time.Second {
-			j++
-		}
-		assert.LessOrEqual(t, j-i, 6, "requests in the second after request %d", i)
-	}
+	assert.LessOrEqual(t, deepvuetest.PeakArrivals(times, time.Second), 6, "no second holds more than the rate plus the burst")
 }
 
 func TestRateLimiterWaitEndsWithContext(t *testing.T) {
@@ -185,10 +151,7 @@ func TestPlanLimiterHoldsAtTheServer(t *testing.T) {
 		t.Skip("takes about 9 seconds: skipped with -short")
 	}
 	t.Parallel()
-	fake := deepvuetest.NewUnstartedServer(deepvuetest.WithPendingWindow(0))
-	rec := &arrivals{next: fake.Config.Handler}
-	fake.Config.Handler = rec
-	fake.Start()
+	fake := deepvuetest.NewServer(deepvuetest.WithPendingWindow(0))
 	defer fake.Close()
 	for i := 0; i < 8; i++ {
 		fake.Script(deepvuetest.PathGenerateOTP, deepvuetest.Answer{}, deepvuetest.SourceFailure)
@@ -207,16 +170,9 @@ func TestPlanLimiterHoldsAtTheServer(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	times := rec.sorted()
+	times := fake.Arrivals(deepvuetest.PathGenerateOTP)
 	require.Len(t, times, 48, "40 calls and 8 SOURCE_FAILURE retries")
-	peak := 0
-	for i := range times {
-		j := i
-		for j < len(times) && times[j].Sub(times[i]) < time.Second {
-			j++
-		}
-		peak = max(peak, j-i)
-	}
+	peak := deepvuetest.PeakArrivals(times, time.Second)
 	t.Logf("48 requests over %v; at most %d in any one-second window at the server", times[len(times)-1].Sub(times[0]).Round(time.Millisecond), peak)
 	assert.LessOrEqual(t, peak, 5)
 }

@@ -109,6 +109,7 @@ type Server struct {
 	nextRef    int
 	sms        int
 	requests   map[string]int
+	arrivals   map[string][]time.Time
 	scripts    map[string][]Answer
 }
 
@@ -215,6 +216,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		failedOnce:   map[string]bool{},
 		nextRef:      29756208,
 		requests:     map[string]int{},
+		arrivals:     map[string][]time.Time{},
 		scripts:      map[string][]Answer{},
 	}
 	s.Server = httptest.NewUnstartedServer(s)
@@ -237,6 +239,29 @@ func (s *Server) Requests(path string) int {
 	return s.requests[path]
 }
 
+// Arrivals returns when each request that reached path arrived (by the wall
+// clock, whatever WithClock says), in order of arrival: where Deepvue counts
+// its rate limits. See PeakArrivals.
+func (s *Server) Arrivals(path string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.arrivals[path]...)
+}
+
+// PeakArrivals returns the largest number of times (sorted, as Arrivals
+// gives them) that fall in any span of window: to check a rate limit where
+// Deepvue counts it.
+func PeakArrivals(times []time.Time, window time.Duration) int {
+	peak := 0
+	for i, j := 0, 0; i < len(times); i++ {
+		for j < len(times) && times[j].Sub(times[i]) < window {
+			j++
+		}
+		peak = max(peak, j-i)
+	}
+	return peak
+}
+
 // Paths of the two endpoints.
 const (
 	PathGenerateOTP = "/v2/ekyc/aadhaar/generate-otp"
@@ -245,8 +270,10 @@ const (
 
 // ServeHTTP answers like Deepvue.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	s.mu.Lock()
 	s.requests[r.URL.Path]++
+	s.arrivals[r.URL.Path] = append(s.arrivals[r.URL.Path], arrived)
 	var scripted *Answer
 	if q := s.scripts[r.URL.Path]; len(q) > 0 {
 		scripted = &q[0]

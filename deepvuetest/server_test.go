@@ -381,3 +381,27 @@ func TestGeneratePDFInTheDocsSpelling(t *testing.T) {
 		assert.NotEmpty(t, data["document_pdf"], spelling)
 	}
 }
+
+func TestArrivalsAndPeak(t *testing.T) {
+	srv, c := start(t, deepvuetest.WithPendingWindow(0))
+	for i := 0; i < 3; i++ {
+		sendOTP(t, c, deepvuetest.NumberSuccess)
+	}
+	times := srv.Arrivals(deepvuetest.PathGenerateOTP)
+	require.Len(t, times, 3)
+	assert.True(t, !times[1].Before(times[0]) && !times[2].Before(times[1]), "in order of arrival")
+	assert.Equal(t, 3, deepvuetest.PeakArrivals(times, time.Minute))
+	assert.Empty(t, srv.Arrivals(deepvuetest.PathVerifyOTP))
+
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		var out []time.Time
+		for _, m := range ms {
+			out = append(out, base.Add(time.Duration(m)*time.Millisecond))
+		}
+		return out
+	}
+	assert.Equal(t, 2, deepvuetest.PeakArrivals(at(0, 500, 1000, 1500), time.Second), "a window is half-open: [t, t+1s)")
+	assert.Equal(t, 3, deepvuetest.PeakArrivals(at(0, 10, 20, 2000), time.Second))
+	assert.Zero(t, deepvuetest.PeakArrivals(nil, time.Second))
+}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,50 +40,11 @@ const (
 	mobile = "9123456780"
 )
 
-// arrivals records when requests reach the fake Deepvue: where Deepvue
-// counts its limits.
-type arrivals struct {
-	mu    sync.Mutex
-	times []time.Time
-	next  http.Handler
-}
-
-func (a *arrivals) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	a.times = append(a.times, time.Now())
-	a.mu.Unlock()
-	a.next.ServeHTTP(w, r)
-}
-
-func (a *arrivals) sorted() []time.Time {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := append([]time.Time(nil), a.times...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
-	return out
-}
-
-// peak is the largest number of arrivals in any span of w.
-func peak(times []time.Time, w time.Duration) int {
-	best := 0
-	for i := range times {
-		j := i
-		for j < len(times) && times[j].Sub(times[i]) < w {
-			j++
-		}
-		best = max(best, j-i)
-	}
-	return best
-}
-
-func fakeDeepvue(t *testing.T) (*deepvuetest.Server, *arrivals) {
+func fakeDeepvue(t *testing.T) *deepvuetest.Server {
 	t.Helper()
-	fake := deepvuetest.NewUnstartedServer(deepvuetest.WithPendingWindow(0))
-	rec := &arrivals{next: fake.Config.Handler}
-	fake.Config.Handler = rec
-	fake.Start()
+	fake := deepvuetest.NewServer(deepvuetest.WithPendingWindow(0))
 	t.Cleanup(fake.Close)
-	return fake, rec
+	return fake
 }
 
 // replica is one backend instance: its own Redis client, limiter and SDK
@@ -113,7 +72,7 @@ func generate(ctx context.Context, c *deepvue.Client) error {
 // the run is not much slower than the plan allows.
 func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 	rs := startRedis(t)
-	fake, rec := fakeDeepvue(t)
+	fake := fakeDeepvue(t)
 	for i := 0; i < 8; i++ {
 		fake.Script(deepvuetest.PathGenerateOTP, deepvuetest.Answer{}, deepvuetest.Answer{}, deepvuetest.Answer{}, deepvuetest.Answer{}, deepvuetest.SourceFailure)
 	}
@@ -135,9 +94,9 @@ func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	times := rec.sorted()
+	times := fake.Arrivals(deepvuetest.PathGenerateOTP)
 	require.Len(t, times, 56, "48 calls and 8 SOURCE_FAILURE retries")
-	p := peak(times, time.Second)
+	p := deepvuetest.PeakArrivals(times, time.Second)
 	// The plan allows 8 per second: 56 requests need at least 6 more windows
 	// after the first 8, each 1 s plus the margin.
 	floor := time.Duration(float64(56-8) / 8 * float64(time.Second+deepvue.WindowMargin(time.Second)))
@@ -163,7 +122,7 @@ func TestPerMinuteAndPerDayWindows(t *testing.T) {
 		{"per day", deepvue.Plan{PerDay: 3}, "1d", 24*time.Hour + deepvue.WindowMargin(24*time.Hour)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fake, rec := fakeDeepvue(t)
+			fake := fakeDeepvue(t)
 			prefix := redislimit.WithKeyPrefix("test:" + tt.key + ":")
 			a, limA := replica(t, rs, fake, tt.plan, prefix)
 			b, _ := replica(t, rs, fake, tt.plan, prefix)
@@ -178,7 +137,7 @@ func TestPerMinuteAndPerDayWindows(t *testing.T) {
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.ErrorIs(t, err, deepvue.ErrNotSent)
 			assert.Less(t, time.Since(start), 500*time.Millisecond, "the next slot is past the deadline: fail at once")
-			assert.Len(t, rec.sorted(), 3, "the fourth call was not sent")
+			assert.Len(t, fake.Arrivals(deepvuetest.PathGenerateOTP), 3, "the fourth call was not sent")
 
 			keys := limA.Keys()
 			require.Len(t, keys, 1)
@@ -216,7 +175,7 @@ func (s *syncLog) String() string {
 // (not one per call) and one Info when Redis answers again.
 func TestRedisKilledMidRunFailsOpen(t *testing.T) {
 	rs := startRedis(t)
-	fake, _ := fakeDeepvue(t)
+	fake := fakeDeepvue(t)
 	plan := deepvue.Plan{PerSecond: 1 << 20}
 	var logs [2]*syncLog
 	var clients [2]*deepvue.Client
@@ -276,7 +235,7 @@ func TestRedisKilledMidRunFailsOpen(t *testing.T) {
 // timeout, not by the client's own (3 s by default).
 func TestRedisThatHangsIsAbandoned(t *testing.T) {
 	rs := startRedis(t)
-	fake, _ := fakeDeepvue(t)
+	fake := fakeDeepvue(t)
 	c, _ := replica(t, rs, fake, deepvue.Plan{PerSecond: 50})
 	require.NoError(t, generate(context.Background(), c))
 	rs.mu.Lock()
@@ -297,7 +256,7 @@ func TestRedisThatHangsIsAbandoned(t *testing.T) {
 // reaches Deepvue; once Redis is back, calls go through again.
 func TestFailClosedRefusesUnsent(t *testing.T) {
 	rs := startRedis(t)
-	fake, rec := fakeDeepvue(t)
+	fake := fakeDeepvue(t)
 	c, _ := replica(t, rs, fake, deepvue.Plan{PerSecond: 10}, redislimit.WithFailClosed(), redislimit.WithKeyPrefix("closed:"))
 	require.NoError(t, generate(context.Background(), c))
 	rs.kill()
@@ -308,7 +267,7 @@ func TestFailClosedRefusesUnsent(t *testing.T) {
 		assert.ErrorIs(t, err, deepvue.ErrNotSent)
 		assert.Less(t, time.Since(start), time.Second)
 	}
-	assert.Len(t, rec.sorted(), 1, "nothing was sent while Redis was down")
+	assert.Len(t, fake.Arrivals(deepvuetest.PathGenerateOTP), 1, "nothing was sent while Redis was down")
 	rs.start()
 	time.Sleep(redislimit.DefaultRetryEvery + 100*time.Millisecond)
 	assert.NoError(t, generate(context.Background(), c), "Redis answers again")
@@ -353,7 +312,7 @@ func TestWaitHonoursTheContext(t *testing.T) {
 // limiter's hash-tagged keys.
 func TestNothingAboutACustomerInRedis(t *testing.T) {
 	rs := startRedis(t)
-	fake, _ := fakeDeepvue(t)
+	fake := fakeDeepvue(t)
 	c, lim := replica(t, rs, fake, deepvue.PlanEnterprise)
 	res, err := c.GenerateOTP(context.Background(), number, deepvue.ConsentYes, "KYC")
 	require.NoError(t, err)
