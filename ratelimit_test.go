@@ -2,8 +2,10 @@ package deepvue
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,18 +163,26 @@ func TestPlanLimiterHoldsAtTheServer(t *testing.T) {
 	require.NoError(t, err)
 	defer c.CloseIdleConnections()
 	var wg sync.WaitGroup
+	var spent atomic.Int32 // calls whose retries all drew a scripted SOURCE_FAILURE
 	for i := 0; i < 40; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
-			assert.NoError(t, err)
+			if errors.Is(err, ErrSourceFailure) {
+				spent.Add(1) // which request draws which scripted answer is up to the scheduler
+			} else {
+				assert.NoError(t, err)
+			}
 		}()
 	}
 	wg.Wait()
 	times := fake.Arrivals(deepvuetest.PathGenerateOTP)
-	require.Len(t, times, 48, "40 calls and 8 SOURCE_FAILURE retries")
+	// 40 calls, and a retry for each of the 8 SOURCE_FAILURE answers except
+	// those that ended a call with its retries spent.
+	require.Len(t, times, 48-int(spent.Load()))
 	peak := deepvuetest.PeakArrivals(times, time.Second)
-	t.Logf("48 requests over %v; at most %d in any one-second window at the server", times[len(times)-1].Sub(times[0]).Round(time.Millisecond), peak)
+	t.Logf("%d requests over %v; at most %d in any one-second window at the server", len(times),
+		times[len(times)-1].Sub(times[0]).Round(time.Millisecond), peak)
 	assert.LessOrEqual(t, peak, 5)
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +80,7 @@ func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 	plan := deepvue.Plan{PerSecond: 8, PerMinute: 500}
 	const replicas, workers, callsPerWorker = 4, 3, 4 // 48 calls
 	var wg sync.WaitGroup
+	var spent atomic.Int32 // calls whose retries all drew a scripted SOURCE_FAILURE
 	start := time.Now()
 	for r := 0; r < replicas; r++ {
 		c, _ := replica(t, rs, fake, plan)
@@ -87,7 +89,11 @@ func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < callsPerWorker; i++ {
-					assert.NoError(t, generate(context.Background(), c))
+					if err := generate(context.Background(), c); errors.Is(err, deepvue.ErrSourceFailure) {
+						spent.Add(1) // which request draws which scripted answer is up to the scheduler
+					} else {
+						assert.NoError(t, err)
+					}
 				}
 			}()
 		}
@@ -95,11 +101,13 @@ func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	times := fake.Arrivals(deepvuetest.PathGenerateOTP)
-	require.Len(t, times, 56, "48 calls and 8 SOURCE_FAILURE retries")
+	// 48 calls, and a retry for each of the 8 SOURCE_FAILURE answers except
+	// those that ended a call with its retries spent.
+	require.Len(t, times, 56-int(spent.Load()))
 	p := deepvuetest.PeakArrivals(times, time.Second)
-	// The plan allows 8 per second: 56 requests need at least 6 more windows
-	// after the first 8, each 1 s plus the margin.
-	floor := time.Duration(float64(56-8) / 8 * float64(time.Second+deepvue.WindowMargin(time.Second)))
+	// The plan allows 8 per second: the requests after the first 8 need a
+	// window each 8, of 1 s plus the margin.
+	floor := time.Duration(float64(len(times)-8) / 8 * float64(time.Second+deepvue.WindowMargin(time.Second)))
 	t.Logf("%d replicas: %d requests reached the server in %v (the plan's floor with the margin: %v); "+
 		"at most %d in any one-second window (plan: %d)", replicas, len(times), elapsed.Round(time.Millisecond),
 		floor.Round(time.Millisecond), p, plan.PerSecond)
