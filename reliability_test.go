@@ -46,20 +46,21 @@ var publicCalls = []publicCall{
 	}},
 }
 
-// rawServer accepts TCP connections and hands each to behave. It counts
-// connections and the HTTP requests it read in full.
-type rawServer struct {
-	ln       net.Listener
-	conns    atomic.Int32
-	requests atomic.Int32
-	wg       sync.WaitGroup
+// connServer accepts connections and hands each to a handler in its own
+// goroutine; it counts them, and at cleanup closes the listener and every
+// connection still open (as httptest.Server.Close does: a client may keep
+// an idle one) and waits for the handlers.
+type connServer struct {
+	ln    net.Listener
+	conns atomic.Int32
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	open  map[net.Conn]bool
 }
 
-func newRawServer(t *testing.T, behave func(s *rawServer, c *net.TCPConn)) *rawServer {
+func serveConns(t testing.TB, ln net.Listener, handle func(net.Conn)) *connServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &rawServer{ln: ln}
+	s := &connServer{ln: ln, open: map[net.Conn]bool{}}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -69,16 +70,66 @@ func newRawServer(t *testing.T, behave func(s *rawServer, c *net.TCPConn)) *rawS
 				return
 			}
 			s.conns.Add(1)
+			s.mu.Lock()
+			s.open[c] = true
+			s.mu.Unlock()
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				defer c.Close()
-				behave(s, c.(*net.TCPConn))
+				defer func() {
+					s.mu.Lock()
+					delete(s.open, c)
+					s.mu.Unlock()
+					c.Close()
+				}()
+				handle(c)
 			}()
 		}
 	}()
-	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for c := range s.open {
+			c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
 	return s
+}
+
+// rawServer accepts TCP connections and hands each to behave. It counts
+// connections and the HTTP requests it read in full.
+type rawServer struct {
+	*connServer
+	requests atomic.Int32
+}
+
+func newRawServer(t *testing.T, behave func(s *rawServer, c *net.TCPConn)) *rawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &rawServer{}
+	s.connServer = serveConns(t, ln, func(c net.Conn) { behave(s, c.(*net.TCPConn)) })
+	return s
+}
+
+// serveHTTP1 reads HTTP/1.1 requests from c until misbehave (called for
+// each request read in full) says to drop the connection; it answers the
+// others with a 200 carrying body.
+func serveHTTP1(c net.Conn, misbehave func() bool, body string) {
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		if misbehave() {
+			return // the request was read; the connection drops
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	}
 }
 
 func (s *rawServer) URL() string { return "http://" + s.ln.Addr().String() }

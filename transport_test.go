@@ -1,7 +1,6 @@
 package deepvue
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -14,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,60 +46,19 @@ func (m misbehavior) String() string {
 // request and resets the connection (once, or every time). After the
 // misbehavior it answers with success. It counts the requests it read.
 type h2Server struct {
-	t        testing.TB
-	ln       net.Listener
+	*connServer
 	mode     misbehavior
 	always   bool
 	success  string
 	requests atomic.Int32
-	conns    atomic.Int32
-	wg       sync.WaitGroup
-
-	mu   sync.Mutex
-	open map[net.Conn]bool
 }
 
 func newH2Server(t testing.TB, mode misbehavior, always bool, success string) *h2Server {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS("h2", "http/1.1"))
 	require.NoError(t, err)
-	s := &h2Server{t: t, ln: ln, mode: mode, always: always, success: success, open: map[net.Conn]bool{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.conns.Add(1)
-			s.mu.Lock()
-			s.open[c] = true
-			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer func() {
-					s.mu.Lock()
-					delete(s.open, c)
-					s.mu.Unlock()
-					c.Close()
-				}()
-				s.serve(c.(*tls.Conn))
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		// Like httptest.Server.Close: stop accepting, close every connection
-		// (a client may keep an idle one), wait for the handlers.
-		ln.Close()
-		s.mu.Lock()
-		for c := range s.open {
-			c.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
+	s := &h2Server{mode: mode, always: always, success: success}
+	s.connServer = serveConns(t, ln, func(c net.Conn) { s.serve(c.(*tls.Conn)) })
 	return s
 }
 
@@ -118,22 +75,7 @@ func (s *h2Server) serve(c *tls.Conn) {
 	if c.ConnectionState().NegotiatedProtocol == "h2" {
 		s.serveH2(c)
 	} else {
-		s.serveH1(c)
-	}
-}
-
-func (s *h2Server) serveH1(c *tls.Conn) {
-	br := bufio.NewReader(c)
-	for {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(io.Discard, req.Body)
-		if s.misbehaveNow() {
-			return // closes the connection after the request was read
-		}
-		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(s.success), s.success)
+		serveHTTP1(c, s.misbehaveNow, s.success)
 	}
 }
 
@@ -340,18 +282,8 @@ func TestSendOnceGuardIdempotencyKeyReplay(t *testing.T) {
 	run := func(t *testing.T, guard bool, pc publicCall) (seen int32, err error) {
 		var requests atomic.Int32
 		srv := newRawServer(t, func(s *rawServer, c *net.TCPConn) {
-			br := bufio.NewReader(c)
-			for {
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, req.Body)
-				if requests.Add(1) == 2 {
-					return // the second request is read, then the connection drops
-				}
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(pc.success), pc.success)
-			}
+			// The second request is read, then its connection drops.
+			serveHTTP1(c, func() bool { return requests.Add(1) == 2 }, pc.success)
 		})
 		tr := &http.Transport{}
 		defer tr.CloseIdleConnections()
