@@ -28,15 +28,10 @@ type envelope struct {
 	Detail        detailField `json:"detail"`
 }
 
-// decodeEnvelope decodes body; ok is false if it is not a JSON object.
+// decodeEnvelope decodes body; ok is false only if it is not a JSON object
+// (every field is lenient).
 func decodeEnvelope(body []byte) (env envelope, ok bool) {
-	return env, decodeObject(body, &env)
-}
-
-// decodeObject decodes a JSON object into v, whose fields are all lenient
-// types. It reports false only for an answer that is not a JSON object.
-func decodeObject(body []byte, v any) bool {
-	return looksLikeObject(body) && json.Unmarshal(body, v) == nil
+	return env, looksLikeObject(body) && json.Unmarshal(body, &env) == nil
 }
 
 func looksLikeObject(body []byte) bool {

@@ -212,6 +212,9 @@ func classify(status int, subCode, detail string) error {
 // field is scrubbed of the values sec knows.
 func newAPIError(op string, a *answer, env *envelope, problem string, sec *secrets) *APIError {
 	e := &APIError{StatusCode: a.status, Operation: op}
+	if env == nil {
+		env = a.env // decoded by the retry check
+	}
 	switch {
 	case a.tooLarge != "":
 		e.Message = a.tooLarge
@@ -339,9 +342,6 @@ type safeError struct {
 }
 
 func newSafeError(err error, sec *secrets) *safeError {
-	if se, ok := err.(*safeError); ok {
-		return se
-	}
 	return &safeError{text: sec.scrubText(err.Error()), orig: err, sec: sec}
 }
 

@@ -307,23 +307,3 @@ func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, 
 		Duration: time.Since(o.attStart),
 	})
 }
-
-// attemptOutcome classifies an attempt that got no answer, from the
-// transport's raw error (only its kind is used, never its text).
-func attemptOutcome(err error, g *sendGuard) string {
-	switch {
-	case g.blocked.Load():
-		return "resend_blocked"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case g.traced.Load() && g.writes.Load() == 0:
-		return "not_sent"
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
-	}
-	return "transport"
-}

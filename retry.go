@@ -43,12 +43,12 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		cl.peekErr = rerr
 		return false, nil
 	}
-	var env *envelope
 	if dec, ok := decodeEnvelope(a.body); ok {
-		env = &dec
+		a.env = &dec
 	}
+	env := a.env
 	if !isRetryable(a.status, env) || cl.attempts > c.retryMax {
-		cl.peeked = true // do returns it; it is decoded once
+		cl.peeked = true // do returns it, with its envelope: it is decoded once
 		return false, nil
 	}
 	txn := clip(cl.sec.scrubID(env.TransactionID.s), 128)

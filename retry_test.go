@@ -71,6 +71,9 @@ func TestCheckRetry(t *testing.T) {
 	assert.False(t, retry, "retries spent")
 	require.True(t, cl.peeked, "the last 500 is kept for the final error, decoded once")
 	assert.Equal(t, 500, cl.ans.status)
+	require.NotNil(t, cl.ans.env, "and its envelope, so the final error does not decode it again")
+	ae := newAPIError(opGenerate, &cl.ans, nil, "", &secrets{})
+	assert.Equal(t, "tx-source", ae.TransactionID)
 	cl.ans.release()
 	assert.Zero(t, c.budget.inUse(), "every reservation is returned")
 

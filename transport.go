@@ -99,7 +99,10 @@ func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if cl.observer != nil {
 		if err != nil {
-			cl.client.endAttempt(cl, 0, "", "", attemptOutcome(err, g), 0)
+			// Classified as the call's error would be, with what the guard knows
+			// of this attempt (only the error's kind is used, never its text).
+			notSent := g.traced.Load() && g.writes.Load() == 0 && !g.blocked.Load()
+			cl.client.endAttempt(cl, 0, "", "", Outcome(&transportError{err: err, notSent: notSent}), 0)
 		} else {
 			cl.obs.attCode = resp.StatusCode
 		}

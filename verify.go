@@ -463,18 +463,14 @@ func verifyResult(a *answer, sec *secrets) (*AadhaarData, error) {
 // naming each field it could not decode.
 func (v *verifyData) toAadhaarData(sec *secrets) *AadhaarData {
 	d := &AadhaarData{}
-	text := func(field string, f flexString) string {
+	field := func(name string, f flexString, scrub func(string) string) string {
 		if f.bad {
-			d.Problems = append(d.Problems, FieldProblem{Field: field, Reason: "is a JSON object or array, not a string"})
+			d.Problems = append(d.Problems, FieldProblem{Field: name, Reason: "is a JSON object or array, not a string"})
 		}
-		return sec.scrubText(f.s)
+		return scrub(f.s)
 	}
-	id := func(field string, f flexString) string {
-		if f.bad {
-			d.Problems = append(d.Problems, FieldProblem{Field: field, Reason: "is a JSON object or array, not a string"})
-		}
-		return sec.scrubID(f.s)
-	}
+	text := func(name string, f flexString) string { return field(name, f, sec.scrubText) }
+	id := func(name string, f flexString) string { return field(name, f, sec.scrubID) }
 	d.Name = text("data.name", v.Name)
 	d.Gender = id("data.gender", v.Gender)
 	d.DateOfBirth = id("data.dateOfBirth", v.DateOfBirth)
