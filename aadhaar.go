@@ -84,6 +84,9 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	if res != nil {
 		txn = res.TransactionID
 	}
+	if res != nil && cl.audit != nil {
+		cl.audit.ref = res.ReferenceID
+	}
 	c.end(ctx, cl, txn, err)
 	return res, err
 }
@@ -100,6 +103,9 @@ func (c *Client) generateOTP(ctx context.Context, cl *call, aadhaarNumber string
 		return nil, err
 	}
 	cl.sec.number = string(n[:])
+	if err := c.auditConsent(ctx, cl, purpose, ""); err != nil {
+		return nil, err
+	}
 
 	var q strings.Builder
 	q.Grow(len("aadhaar_number=") + 12 + len("&consent=Y&purpose=") + 3*len(purpose))

@@ -54,6 +54,7 @@ type call struct {
 	observer    Observer  // nil without WithObserver
 	obs         *observed // set with observer
 	limiterWait time.Duration
+	audit       *auditCall // set once the consent record is written (WithAuditLog)
 
 	attempts int    // HTTP attempts made (counted by checkRetry)
 	ans      answer // the answer being read or decoded (one at a time)
@@ -298,6 +299,7 @@ func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
 	if err != nil {
 		status, subCode, txn = errorFields(err)
 	}
+	c.auditOutcome(ctx, cl, txn, err)
 	c.endCall(cl, status, subCode, txn, err)
 	if c.logger == nil || ctx == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
 		return

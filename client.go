@@ -42,6 +42,7 @@ type Client struct {
 	logger       *slog.Logger
 	limiter      Limiter
 	observer     Observer
+	audit        AuditFunc
 	budget       *memBudget
 	redactedBase string
 
@@ -100,6 +101,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		logger:       s.logger,
 		limiter:      s.limiter,
 		observer:     s.observer,
+		audit:        s.audit,
 		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 	}

@@ -100,6 +100,9 @@ type CallResult struct {
 	// rate limiter.
 	Duration    time.Duration
 	LimiterWait time.Duration
+	// AuditFailed reports that the call's outcome audit record could not be
+	// written (see WithAuditLog); the call's own result stands.
+	AuditFailed bool
 }
 
 // ObserverFuncs is an Observer made of optional functions: a nil field does
@@ -156,6 +159,7 @@ func Outcome(err error) string {
 		err  error
 		name string
 	}{
+		{ErrAuditFailed, "ErrAuditFailed"},
 		{ErrInvalidInput, "ErrInvalidInput"},
 		{ErrMobileNotLinked, "ErrMobileNotLinked"},
 		{ErrVerificationPending, "ErrVerificationPending"},
@@ -263,6 +267,7 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error) {
 	c.observer.EndCall(cl.obs.ctx, cl.obs.info, CallResult{
 		Outcome: outcome, StatusCode: status, SubCode: subCode, TransactionID: txn, Attempts: cl.attempts,
 		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.limiterWait,
+		AuditFailed: cl.audit != nil && cl.audit.failed,
 	})
 }
 

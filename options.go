@@ -34,6 +34,7 @@ type settings struct {
 	limiter      Limiter
 	maxBuffered  int64
 	observer     Observer
+	audit        AuditFunc
 }
 
 func defaultSettings() settings {
@@ -245,6 +246,28 @@ func WithRateLimiter(l Limiter) Option {
 func WithObserver(o Observer) Option {
 	return func(s *settings) error {
 		s.observer = o
+		return nil
+	}
+}
+
+// WithAuditLog makes the Client write an audit trail through fn: for each
+// call that passes the input checks, a consent record (Stage AuditConsent)
+// before anything is sent, and an outcome record (AuditOutcome, same
+// CallID) when the call ends.
+//
+// If the consent record cannot be written (fn returns an error, or ctx ends
+// first), nothing is sent and the call fails with an error matching
+// ErrAuditFailed and ErrNotSent. The outcome record is written on a context
+// that ignores the caller's cancel (bounded to 5 seconds); if it cannot be
+// written, the call's own result stands, a Warn record is logged through
+// WithLogger, and CallResult.AuditFailed tells the Observer. A call that
+// fails validation writes no record: it never proceeds.
+func WithAuditLog(fn AuditFunc) Option {
+	return func(s *settings) error {
+		if fn == nil {
+			return invalid("audit log", "must not be nil")
+		}
+		s.audit = fn
 		return nil
 	}
 }

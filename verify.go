@@ -402,6 +402,9 @@ func (c *Client) verifyOTP(ctx context.Context, cl *call, req VerifyOTPRequest) 
 		return nil, err
 	}
 	cl.sec.otp, cl.sec.mobile = otp, mobile
+	if err := c.auditConsent(ctx, cl, req.Purpose, ref); err != nil {
+		return nil, err
+	}
 
 	var q strings.Builder
 	q.Grow(96 + 3*len(ref) + 3*len(req.Purpose))

@@ -1,0 +1,238 @@
+package deepvue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/deepvue-go/deepvue/internal/uid"
+)
+
+// ErrAuditFailed is matched by the error of a call whose consent record
+// could not be written (see WithAuditLog): the AuditFunc returned an error,
+// or the context ended first. Such a call sent nothing, so the error also
+// matches ErrNotSent.
+var ErrAuditFailed = errors.New("deepvue: audit record not written")
+
+// AuditFunc stores one audit record (see WithAuditLog). It must be safe for
+// concurrent use and should honour ctx. deepvueaudit.(*Log).Record is one,
+// keeping the trail in PostgreSQL.
+type AuditFunc func(ctx context.Context, r AuditRecord) error
+
+// AuditStage says which of a call's two records an AuditRecord is.
+type AuditStage string
+
+// Audit stages.
+const (
+	// AuditConsent is written after the input was checked and before
+	// anything is sent; the call proceeds only once it is stored.
+	AuditConsent AuditStage = "consent"
+	// AuditOutcome is written when a call that wrote its consent record
+	// ends, whatever its result.
+	AuditOutcome AuditStage = "outcome"
+)
+
+// AuditRecord is what the audit trail keeps of a call: the consent (the
+// purpose, the time, the answer) and what became of the call. It never
+// holds an Aadhaar number (only its UIDAI mask), an OTP, a mobile number, the
+// client secret or any eKYC data; the ids are scrubbed of the values the
+// call knows and dropped when they do not look like ids, so printing or
+// storing a record is safe.
+type AuditRecord struct {
+	// CallID identifies the call: 32 hex digits (16 random bytes), the same
+	// in its consent and outcome records.
+	CallID string
+	// Stage is AuditConsent or AuditOutcome.
+	Stage AuditStage
+	// Time is when the record was made.
+	Time time.Time
+	// Operation is "generate-otp" or "verify-otp".
+	Operation string
+	// Purpose is the purpose the caller gave, with any Aadhaar-like digit
+	// run and any value the call knows masked.
+	Purpose string
+	// Consent is the customer's answer (always ConsentYes: the SDK proceeds
+	// only with it).
+	Consent Consent
+	// MaskedNumber is the UIDAI mask of the Aadhaar number ("XXXX XXXX
+	// 2346") for generate-otp; empty for verify-otp.
+	MaskedNumber string
+	// ReferenceID is the OTP's reference id: the caller's for verify-otp;
+	// for generate-otp Deepvue's answer's, at the outcome stage ("" if none).
+	ReferenceID string
+	// TransactionID is Deepvue's transaction id of the last answer, at the
+	// outcome stage ("" if none).
+	TransactionID string
+	// Outcome is Outcome(err) of the call's result ("ok" for a success), as
+	// the Observer sees it; empty at the consent stage.
+	Outcome string
+	// OTPState is OTPStateOf(err) of a generate-otp call at the outcome
+	// stage; meaningless (the zero value) otherwise.
+	OTPState OTPState
+	// Attempts is the number of HTTP attempts (0 at the consent stage).
+	Attempts int
+}
+
+// auditOutcomeTimeout bounds writing an outcome record, which runs on a
+// context that outlives the caller's cancel.
+const auditOutcomeTimeout = 5 * time.Second
+
+// auditCall is the audit state of one call.
+type auditCall struct {
+	rec    AuditRecord // the consent record, the base of the outcome record
+	ref    string      // generate-otp: the reference id of a success
+	failed bool        // the outcome record could not be written
+}
+
+// auditError is the error of a call whose consent record was not written.
+// Its text names the stage, never the cause's text unscrubbed.
+type auditError struct {
+	text string
+	err  error // *safeError of the cause
+}
+
+func (e *auditError) Error() string { return e.text }
+func (e *auditError) Unwrap() error { return e.err }
+
+// Is matches ErrAuditFailed and ErrNotSent.
+func (e *auditError) Is(target error) bool { return target == ErrAuditFailed || target == ErrNotSent }
+
+// GoString keeps %#v to the scrubbed text.
+func (e *auditError) GoString() string { return "deepvue.auditError{" + e.text + "}" }
+
+// newCallID returns 16 random bytes in hex.
+func newCallID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// auditConsent writes the consent record of cl, after its input was
+// checked and before anything is sent. ref is the reference id
+// (verify-otp).
+func (c *Client) auditConsent(ctx context.Context, cl *call, purpose, ref string) error {
+	if c.audit == nil {
+		return nil
+	}
+	fail := func(err error) error {
+		cause := newSafeError(err, &cl.sec)
+		return &auditError{text: "deepvue: " + cl.op + ": the consent record was not written, nothing was sent: " + cause.Error(), err: cause}
+	}
+	id, err := newCallID()
+	if err != nil {
+		return fail(err)
+	}
+	masked := ""
+	if cl.op == opGenerate {
+		masked = MaskAadhaar(cl.sec.number)
+	}
+	rec := AuditRecord{
+		CallID:       id,
+		Stage:        AuditConsent,
+		Time:         time.Now(),
+		Operation:    cl.op,
+		Purpose:      cl.sec.scrubText(purpose),
+		Consent:      ConsentYes,
+		MaskedNumber: masked,
+		ReferenceID:  auditID(ref, &cl.sec),
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	wctx := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	if err := c.audit(wctx, rec); err != nil {
+		return fail(err)
+	}
+	if err := ctx.Err(); err != nil { // ended while fn ran: do not proceed
+		return fail(err)
+	}
+	cl.audit = &auditCall{rec: rec}
+	return nil
+}
+
+// auditOutcome writes the outcome record of a call that wrote its consent
+// record. txn is the transaction id of a success.
+func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err error) {
+	a := cl.audit
+	if a == nil {
+		return
+	}
+	rec := a.rec
+	rec.Stage = AuditOutcome
+	rec.Time = time.Now()
+	rec.Outcome = Outcome(err)
+	rec.Attempts = cl.attempts
+	if cl.op == opGenerate {
+		rec.OTPState = OTPStateOf(err)
+		rec.ReferenceID = auditID(a.ref, &cl.sec)
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		txn = ae.TransactionID
+		if cl.op == opGenerate {
+			rec.ReferenceID = auditID(ae.ReferenceID, &cl.sec)
+		}
+	}
+	rec.TransactionID = auditID(txn, &cl.sec)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditOutcomeTimeout)
+	defer cancel()
+	werr := c.audit(wctx, rec)
+	if werr == nil {
+		return
+	}
+	a.failed = true
+	if c.logger != nil {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "deepvue: the outcome audit record was not written",
+			slog.String("operation", cl.op), slog.String("call_id", rec.CallID), slog.String("outcome", rec.Outcome),
+			slog.String("error", newSafeError(werr, &cl.sec).Error()))
+	}
+}
+
+// auditID is an id (a reference or transaction id) as an audit record may
+// hold it: scrubbed of the values the call knows, and only if it still looks
+// like an id: at most 64 ASCII letters, digits and "-._:", with no
+// valid Aadhaar number among its digits (separators removed). Anything else
+// gives "".
+func auditID(s string, sec *secrets) string {
+	s = sec.scrubID(s)
+	if len(s) > 64 {
+		return ""
+	}
+	var digits []byte
+	flush := func() bool {
+		for i := 0; i+12 <= len(digits); i++ {
+			if _, r := uid.Check(string(digits[i : i+12])); r == uid.OK {
+				return false
+			}
+		}
+		digits = digits[:0]
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch >= '0' && ch <= '9':
+			digits = append(digits, ch)
+		case ch == '-' || ch == '.' || ch == '_' || ch == ':':
+		case ('a' <= ch && ch <= 'z') || ('A' <= ch && ch <= 'Z'):
+			if !flush() {
+				return ""
+			}
+		default:
+			return ""
+		}
+	}
+	if !flush() {
+		return ""
+	}
+	return s
+}
