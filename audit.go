@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/deepvue-go/deepvue/internal/uid"
@@ -82,9 +83,10 @@ const auditOutcomeTimeout = 5 * time.Second
 
 // auditCall is the audit state of one call.
 type auditCall struct {
-	rec    AuditRecord // the consent record, the base of the outcome record
-	ref    string      // generate-otp: the reference id of a success
-	failed bool        // the outcome record could not be written
+	rec    AuditRecord  // the consent record, the base of the outcome record
+	ref    string       // generate-otp: the reference id of a success
+	kyc    *AadhaarData // verify-otp: the data of a success, kept out of the ids
+	failed bool         // the outcome record could not be written
 }
 
 // auditError is the error of a call whose consent record was not written.
@@ -153,9 +155,8 @@ func (c *Client) auditConsent(ctx context.Context, cl *call, purpose, ref string
 	if err := c.audit(wctx, rec); err != nil {
 		return fail(err)
 	}
-	if err := ctx.Err(); err != nil { // ended while fn ran: do not proceed
-		return fail(err)
-	}
+	// Stored. A context that ended meanwhile stops the call before it sends
+	// anything (ErrNotSent), and the outcome record says so.
 	cl.audit = &auditCall{rec: rec}
 	return nil
 }
@@ -184,6 +185,9 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 		}
 	}
 	rec.TransactionID = auditID(txn, &cl.sec)
+	if a.kyc != nil && holdsKYC(rec.TransactionID, a.kyc) {
+		rec.TransactionID = ""
+	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditOutcomeTimeout)
 	defer cancel()
 	werr := c.audit(wctx, rec)
@@ -235,4 +239,32 @@ func auditID(s string, sec *secrets) string {
 		return ""
 	}
 	return s
+}
+
+// holdsKYC reports whether id is part of one of d's personal fields, or
+// holds one (of 4 or more bytes): a server that echoed the customer's data
+// into its transaction id.
+func holdsKYC(id string, d *AadhaarData) bool {
+	if id == "" {
+		return false
+	}
+	a := d.Address
+	lid := strings.ToLower(id)
+	for _, f := range []string{d.Name, d.Gender, d.DateOfBirth, d.MaskedNumber, d.EmailHash, d.PhoneHash,
+		a.CareOf, a.House, a.Street, a.Landmark, a.Locality, a.VTC, a.PostOffice, a.SubDistrict, a.District,
+		a.State, a.Country, a.Pin} {
+		if f == "" {
+			continue
+		}
+		lf := strings.ToLower(f)
+		if strings.Contains(lf, lid) || (len(lf) >= 4 && strings.Contains(lid, lf)) {
+			return true
+		}
+		for _, w := range strings.Fields(lf) { // each word of a name or an address
+			if len(w) >= 4 && strings.Contains(lid, w) {
+				return true
+			}
+		}
+	}
+	return false
 }

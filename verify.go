@@ -376,6 +376,9 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 	txn := ""
 	if d != nil {
 		txn = d.TransactionID
+		if cl.audit != nil {
+			cl.audit.kyc = d
+		}
 	}
 	c.end(ctx, cl, txn, err)
 	return d, err

@@ -1,0 +1,502 @@
+package deepvue
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// auditSink records every audit record it is given; fail, when set, decides
+// an error per record.
+type auditSink struct {
+	mu   sync.Mutex
+	recs []AuditRecord
+	// sentAt is the number of requests the transport had seen when each
+	// record was written.
+	sentAt []int
+	sent   func() int
+	fail   func(ctx context.Context, r AuditRecord) error
+}
+
+func (s *auditSink) fn(ctx context.Context, r AuditRecord) error {
+	if s.fail != nil {
+		if err := s.fail(ctx, r); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs = append(s.recs, r)
+	n := -1
+	if s.sent != nil {
+		n = s.sent()
+	}
+	s.sentAt = append(s.sentAt, n)
+	return nil
+}
+
+func (s *auditSink) records() []AuditRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]AuditRecord(nil), s.recs...)
+}
+
+var callIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// TestAuditRecordsGenerateOTP: the consent record is written before the
+// request is sent, the outcome record after, with the same CallID and the
+// fields the issue names.
+func TestAuditRecordsGenerateOTP(t *testing.T) {
+	sink := &auditSink{}
+	rec := &recorder{}
+	c, mt := mockClient(t, WithAuditLog(sink.fn), WithObserver(rec.observer()))
+	sink.sent = mt.GetTotalCallCount
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+
+	res, err := c.GenerateOTP(context.Background(), "2341 2341 2346", ConsentYes, testPurpose)
+	require.NoError(t, err)
+	recs := sink.records()
+	require.Len(t, recs, 2)
+	assert.Equal(t, []int{0, 1}, sink.sentAt, "consent before the request, outcome after")
+
+	consent, outcome := recs[0], recs[1]
+	assert.Regexp(t, callIDPattern, consent.CallID)
+	assert.Equal(t, consent.CallID, outcome.CallID)
+	assert.Equal(t, AuditConsent, consent.Stage)
+	assert.Equal(t, AuditOutcome, outcome.Stage)
+	for _, r := range recs {
+		assert.Equal(t, "generate-otp", r.Operation)
+		assert.Equal(t, testPurpose, r.Purpose)
+		assert.Equal(t, ConsentYes, r.Consent)
+		assert.Equal(t, "XXXX XXXX 2346", r.MaskedNumber)
+		assert.False(t, r.Time.IsZero())
+	}
+	assert.Equal(t, "", consent.Outcome)
+	assert.Equal(t, "", consent.ReferenceID)
+	assert.Equal(t, "", consent.TransactionID)
+	assert.Equal(t, 0, consent.Attempts)
+	assert.Equal(t, "ok", outcome.Outcome)
+	assert.Equal(t, OTPSent, outcome.OTPState)
+	assert.Equal(t, res.ReferenceID, outcome.ReferenceID)
+	assert.Equal(t, res.TransactionID, outcome.TransactionID)
+	assert.Equal(t, 1, outcome.Attempts)
+	assert.False(t, outcome.Time.Before(consent.Time))
+
+	require.Len(t, rec.calls, 1)
+	assert.False(t, rec.calls[0].AuditFailed)
+
+	// A second call has a new CallID.
+	_, err = c.GenerateOTP(context.Background(), otherNumber, ConsentYes, testPurpose)
+	require.NoError(t, err)
+	recs = sink.records()
+	require.Len(t, recs, 4)
+	assert.NotEqual(t, recs[0].CallID, recs[2].CallID)
+	assert.Equal(t, recs[2].CallID, recs[3].CallID)
+}
+
+// TestAuditRecordsFailures: an outcome record follows every call that wrote
+// a consent record, failures included, with Outcome and OTPState as the
+// Observer and OTPStateOf give them.
+func TestAuditRecordsFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		responder httpmock.Responder
+		outcome   string
+		state     OTPState
+		attempts  int
+		ref, txn  string
+	}{
+		{"pending", jsonResponder(409, `{"code":409,"transaction_id":"tx409","sub_code":"VERIFICATION_PENDING","message":"Otp already generated","reference_id":""}`),
+			"ErrVerificationPending", OTPPending, 1, "", "tx409"},
+		{"not linked", jsonResponder(400, `{"code":400,"transaction_id":"tx400","sub_code":"AADHAAR_MOBILE_NOT_LINKED","message":"no mobile","reference_id":"555"}`),
+			"ErrMobileNotLinked", OTPNotSent, 1, "555", "tx400"},
+		{"source failure", jsonResponder(500, sourceFailBd), "ErrSourceFailure", OTPNotSent, 3, "", "tx-source"},
+		{"transport", func(*http.Request) (*http.Response, error) { return nil, errors.New("connection reset") },
+			"transport", OTPMaybeSent, 1, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := &auditSink{}
+			c, mt := mockClient(t, WithAuditLog(sink.fn))
+			mt.RegisterResponder(http.MethodPost, genURL, tt.responder)
+			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			require.Error(t, err)
+			recs := sink.records()
+			require.Len(t, recs, 2)
+			o := recs[1]
+			assert.Equal(t, recs[0].CallID, o.CallID)
+			assert.Equal(t, AuditOutcome, o.Stage)
+			assert.Equal(t, tt.outcome, o.Outcome)
+			assert.Equal(t, Outcome(err), o.Outcome)
+			assert.Equal(t, tt.state, o.OTPState)
+			assert.Equal(t, OTPStateOf(err), o.OTPState)
+			assert.Equal(t, tt.attempts, o.Attempts)
+			assert.Equal(t, tt.ref, o.ReferenceID)
+			assert.Equal(t, tt.txn, o.TransactionID)
+		})
+	}
+}
+
+func TestAuditRecordsVerifyOTP(t *testing.T) {
+	sink := &auditSink{}
+	c, mt := mockClient(t, WithAuditLog(sink.fn))
+	sink.sent = mt.GetTotalCallCount
+	mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, verifySuccessBody("")))
+	req := validVerifyRequest()
+	req.MobileNumber = testMobile
+	d, err := c.VerifyOTP(context.Background(), req)
+	require.NoError(t, err)
+	recs := sink.records()
+	require.Len(t, recs, 2)
+	assert.Equal(t, []int{0, 1}, sink.sentAt)
+	for _, r := range recs {
+		assert.Equal(t, "verify-otp", r.Operation)
+		assert.Equal(t, "", r.MaskedNumber)
+		assert.Equal(t, "29756208", r.ReferenceID)
+		assert.Equal(t, recs[0].CallID, r.CallID)
+	}
+	assert.Equal(t, "ok", recs[1].Outcome)
+	assert.Equal(t, d.TransactionID, recs[1].TransactionID)
+	assert.NotEmpty(t, recs[1].TransactionID)
+	assert.Equal(t, 1, recs[1].Attempts)
+}
+
+// TestAuditConsentFailureSendsNothing: when the consent record cannot be
+// written, the call fails with ErrAuditFailed and ErrNotSent, nothing is
+// sent, and no outcome record follows.
+func TestAuditConsentFailureSendsNothing(t *testing.T) {
+	dbDown := errors.New("database is down (" + testSecret + " " + validNumber + ")")
+	tests := []struct {
+		name string
+		fail func(ctx context.Context, cancel context.CancelFunc) error
+		is   error
+	}{
+		{"fn fails", func(context.Context, context.CancelFunc) error { return dbDown }, dbDown},
+		{"fn honours the context", func(ctx context.Context, cancel context.CancelFunc) error { cancel(); <-ctx.Done(); return ctx.Err() }, context.Canceled},
+	}
+	for _, tt := range tests {
+		for _, op := range []string{"generate", "verify"} {
+			t.Run(tt.name+"/"+op, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				sink := &auditSink{fail: func(ctx context.Context, r AuditRecord) error {
+					if r.Stage == AuditConsent {
+						return tt.fail(ctx, cancel)
+					}
+					return nil
+				}}
+				rec := &recorder{}
+				logs := &logBuffer{}
+				c, mt := mockClient(t, WithAuditLog(sink.fn), WithObserver(rec.observer()), WithLogger(logs.logger()))
+				mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+				mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, verifySuccessBody("")))
+				var err error
+				if op == "generate" {
+					_, err = c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+				} else {
+					req := validVerifyRequest()
+					req.MobileNumber = testMobile
+					_, err = c.VerifyOTP(ctx, req)
+				}
+				require.Error(t, err)
+				assert.ErrorIs(t, err, ErrAuditFailed)
+				assert.ErrorIs(t, err, ErrNotSent)
+				assert.ErrorIs(t, err, tt.is)
+				assert.Equal(t, 0, mt.GetTotalCallCount(), "nothing is sent")
+				assert.Empty(t, sink.records(), "no outcome record without a consent record")
+				assert.Equal(t, OTPNotSent, OTPStateOf(err))
+				require.Len(t, rec.calls, 1)
+				assert.Equal(t, "ErrAuditFailed", rec.calls[0].Outcome)
+				assert.False(t, rec.calls[0].MaybeSent)
+				assertNoLeak(t, err)
+				assertNoLeak(t, logs.String())
+			})
+		}
+	}
+}
+
+// TestAuditConsentStoredThenCanceled: a consent record stored while the
+// context ended: the call stops before sending (ErrNotSent, not
+// ErrAuditFailed), and its outcome record says so.
+func TestAuditConsentStoredThenCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := &auditSink{fail: func(_ context.Context, r AuditRecord) error {
+		if r.Stage == AuditConsent {
+			cancel()
+		}
+		return nil
+	}}
+	c, mt := mockClient(t, WithAuditLog(sink.fn))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+	_, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+	assert.ErrorIs(t, err, ErrNotSent)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, ErrAuditFailed)
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+	recs := sink.records()
+	require.Len(t, recs, 2)
+	assert.Equal(t, "canceled", recs[1].Outcome)
+	assert.Equal(t, OTPNotSent, recs[1].OTPState)
+	assert.Equal(t, 0, recs[1].Attempts)
+}
+
+// TestAuditConsentContextAlreadyDone: a context that ended before the call
+// writes nothing and sends nothing.
+func TestAuditConsentContextAlreadyDone(t *testing.T) {
+	sink := &auditSink{}
+	c, mt := mockClient(t, WithAuditLog(sink.fn))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+	assert.ErrorIs(t, err, ErrAuditFailed)
+	assert.ErrorIs(t, err, ErrNotSent)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+	assert.Empty(t, sink.records())
+}
+
+// TestAuditValidationWritesNothing: a call refused by the input checks
+// never proceeds, so it writes no record.
+func TestAuditValidationWritesNothing(t *testing.T) {
+	sink := &auditSink{}
+	c, _ := mockClient(t, WithAuditLog(sink.fn))
+	_, err := c.GenerateOTP(context.Background(), "234123412347", ConsentYes, testPurpose)
+	assert.ErrorIs(t, err, ErrInvalidInput)
+	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentNo, testPurpose)
+	assert.ErrorIs(t, err, ErrInvalidInput)
+	_, err = c.VerifyOTP(context.Background(), VerifyOTPRequest{ReferenceID: "1", OTP: "12", Consent: ConsentYes, Purpose: "p"})
+	assert.ErrorIs(t, err, ErrInvalidInput)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, err = c.GenerateOTP(nil, validNumber, ConsentYes, testPurpose) //nolint:staticcheck
+	assert.Error(t, err)
+	assert.Empty(t, sink.records())
+}
+
+// TestAuditOutcomeFailure: an outcome record that cannot be written leaves
+// the call's result as it was, logs a Warn and tells the Observer.
+func TestAuditOutcomeFailure(t *testing.T) {
+	sink := &auditSink{fail: func(_ context.Context, r AuditRecord) error {
+		if r.Stage == AuditOutcome {
+			return errors.New("disk full near " + testSecret)
+		}
+		return nil
+	}}
+	rec := &recorder{}
+	logs := &logBuffer{}
+	c, mt := mockClient(t, WithAuditLog(sink.fn), WithObserver(rec.observer()), WithLogger(logs.logger()))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+	res, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.NoError(t, err, "the call's own result stands")
+	assert.Equal(t, "29756208", res.ReferenceID)
+	assert.Len(t, sink.records(), 1, "the consent record only")
+	require.Len(t, rec.calls, 1)
+	assert.True(t, rec.calls[0].AuditFailed)
+	assert.Equal(t, "ok", rec.calls[0].Outcome)
+	out := logs.String()
+	assert.Contains(t, out, `"level":"WARN"`)
+	assert.Contains(t, out, "the outcome audit record was not written")
+	assert.Contains(t, out, sink.records()[0].CallID)
+	assertNoLeak(t, out)
+}
+
+// TestAuditOutcomeOutlivesCancel: a caller that cancels during the call
+// still gets its outcome record, written on a context not canceled.
+func TestAuditOutcomeOutlivesCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var outcomeCtxErr error = errors.New("not called")
+	sink := &auditSink{fail: func(ctx context.Context, r AuditRecord) error {
+		if r.Stage == AuditOutcome {
+			outcomeCtxErr = ctx.Err()
+			_, has := ctx.Deadline()
+			assert.True(t, has, "the outcome write is bounded")
+		}
+		return nil
+	}}
+	c, mt := mockClient(t, WithAuditLog(sink.fn))
+	mt.RegisterResponder(http.MethodPost, genURL, func(r *http.Request) (*http.Response, error) {
+		cancel()
+		return nil, r.Context().Err()
+	})
+	_, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+	require.Error(t, err)
+	recs := sink.records()
+	require.Len(t, recs, 2)
+	assert.NoError(t, outcomeCtxErr)
+	assert.Equal(t, AuditOutcome, recs[1].Stage)
+	assert.Equal(t, Outcome(err), recs[1].Outcome)
+}
+
+// TestAuditRecordsNoPII drives both calls against a server that echoes
+// everything it got (the number, the OTP, the mobile, the secret), the KYC
+// data and the photo, in every field of every answer, transaction_id and
+// reference_id included, and checks every field of every record, in every
+// fmt verb and slog, for each value in several spellings.
+func TestAuditRecordsNoPII(t *testing.T) {
+	photo := base64.StdEncoding.EncodeToString([]byte("\xff\xd8\xff photo bytes of the customer"))
+	kyc := []string{"Mohammed Nihar", "28-06-1999", "S/O H. Nue Mahammed", "MTS LAYOUT J X NAGAR 51TH PHASE", "561118", photo}
+	var lastNumber string
+	var mu sync.Mutex
+	// echoes lists what the server puts in the ids: everything joined, then
+	// each value alone, the number also in spellings the verify call does
+	// not know. The KYC values alone come only in a verify answer that
+	// carries them as data (elsewhere nothing tells a name from an id).
+	echoes := func(r *http.Request, success bool) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		q := r.URL.Query()
+		if n := q.Get("aadhaar_number"); n != "" {
+			lastNumber = n
+		}
+		all := strings.Join(append([]string{lastNumber, q.Get("otp"), q.Get("mobile_number"), r.Header.Get("x-api-key"), r.URL.String()}, kyc...), " ")
+		out := []string{all, lastNumber, "2341-2341-2346", "2341.2341.2346", q.Get("otp"), q.Get("mobile_number"), "tx" + lastNumber,
+			r.Header.Get("x-api-key"), photo}
+		if success && r.URL.Path == "/base/v2/ekyc/aadhaar/verify-otp" {
+			out = append(out, "Mohammed", "Nihar", "28-06-1999", "561118", "tx-Mahammed", "NAGAR")
+		}
+		return out
+	}
+	responder := func(status int, subCode string, pick int) httpmock.Responder {
+		return func(r *http.Request) (*http.Response, error) {
+			e := echoes(r, status == 200)
+			v := e[pick%len(e)]
+			body := fmt.Sprintf(`{"code":%d,"sub_code":%q,"message":%q,"transaction_id":%q,"reference_id":%q,"detail":%q,`+
+				`"data":{"name":"Mohammed Nihar","dateOfBirth":"28-06-1999","photo":%q,"maskedNumber":%q,`+
+				`"address":{"careOf":"S/O H. Nue Mahammed","locality":"MTS LAYOUT J X NAGAR 51TH PHASE","pin":"561118"}}}`,
+				status, subCode, e[0], v, v, e[0], photo, v)
+			return jsonResponder(status, body)(r)
+		}
+	}
+	spellings := []string{"2341 2341 2346", "2341-2341-2346", "2341.2341.2346", "234123412346", testOTP, "482 913",
+		testMobile, "91234 56780", testSecret, "Mohammed", "Nihar", "28-06-1999", "Mahammed", "MTS LAYOUT", "NAGAR", "561118",
+		photo, photo[:16]}
+	var all []AuditRecord
+	for pick := 0; pick < 15; pick++ {
+		for _, st := range []struct {
+			status  int
+			subCode string
+		}{{200, "SUCCESS"}, {400, "INVALID_INPUT"}, {409, "VERIFICATION_PENDING"}, {500, "SOURCE_FAILURE"}, {502, "X"}} {
+			sink := &auditSink{}
+			c, mt := mockClient(t, WithAuditLog(sink.fn), WithRetryMax(0))
+			mt.RegisterResponder(http.MethodPost, genURL, responder(st.status, st.subCode, pick))
+			mt.RegisterResponder(http.MethodPost, verURL, responder(st.status, st.subCode, pick))
+			_, _ = c.GenerateOTP(context.Background(), validNumber, ConsentYes, "KYC of 2341 2341 2346") // the OTP does not exist yet
+			req := validVerifyRequest()
+			req.MobileNumber = testMobile
+			req.Purpose = "KYC " + testMobile + " " + testOTP + " 2341-2341-2346"
+			_, _ = c.VerifyOTP(context.Background(), req)
+			recs := sink.records()
+			require.Len(t, recs, 4)
+			all = append(all, recs...)
+		}
+	}
+	kept := 0
+	for _, r := range all {
+		assertNoLeak(t, r, spellings...)
+		assertNoLeak(t, &r, spellings...)
+		for _, f := range []string{r.CallID, string(r.Stage), r.Operation, r.Purpose, string(r.Consent), r.MaskedNumber,
+			r.ReferenceID, r.TransactionID, r.Outcome, r.OTPState.String()} {
+			for _, s := range spellings {
+				assert.NotContains(t, f, s)
+			}
+		}
+		if r.TransactionID != "" {
+			kept++
+		}
+	}
+	assert.Positive(t, kept, "a clean id is kept (the test would pass vacuously otherwise)")
+}
+
+// TestAuditID: ids are kept when they look like ids and dropped when they
+// hold a valid Aadhaar number in any spelling, or anything else.
+func TestAuditID(t *testing.T) {
+	sec := &secrets{otp: testOTP, mobile: testMobile, secret: testSecret}
+	for in, want := range map[string]string{
+		"12815fb81c084fb7a35eedc0ef1c5a84": "12815fb81c084fb7a35eedc0ef1c5a84",
+		"29756208":                         "29756208",
+		"tx-source":                        "tx-source",
+		"123412341234":                     "123412341234", // not a valid Aadhaar number
+		"":                                 "",
+		validNumber:                        "",
+		"2341-2341-2346":                   "",
+		"tx234123412346":                   "",
+		"a b":                              "",
+		testOTP:                            "", // masked to asterisks, not an id
+		"with " + testSecret:               "",
+		strings.Repeat("a", 65):            "",
+		"२३४१२३४१२३४६":                     "",
+	} {
+		assert.Equal(t, want, auditID(in, sec), "auditID(%q)", in)
+	}
+}
+
+// TestAuditConcurrentCalls: many calls at once on one Client: every
+// CallID is unique and has exactly one record of each stage.
+func TestAuditConcurrentCalls(t *testing.T) {
+	sink := &auditSink{}
+	c, mt := mockClient(t, WithAuditLog(sink.fn))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 25; j++ {
+				_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	stages := map[string][]AuditStage{}
+	for _, r := range sink.records() {
+		stages[r.CallID] = append(stages[r.CallID], r.Stage)
+	}
+	assert.Len(t, stages, 200)
+	for id, s := range stages {
+		assert.Equal(t, []AuditStage{AuditConsent, AuditOutcome}, s, id)
+	}
+}
+
+func TestWithAuditLogNil(t *testing.T) {
+	_, err := NewClient(testID, testSecret, WithAuditLog(nil))
+	assert.ErrorIs(t, err, ErrInvalidInput)
+}
+
+// BenchmarkAuditHook is the cost of the audit hook per call: a no-op
+// AuditFunc against none, on an in-memory transport.
+func BenchmarkAuditHook(b *testing.B) {
+	rt := cannedTransport{[]byte(successOTP)}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"none", nil},
+		{"noop", []Option{WithAuditLog(func(context.Context, AuditRecord) error { return nil })}},
+	} {
+		c, err := NewClient(testID, testSecret, append([]Option{WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: rt})}, tc.opts...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
