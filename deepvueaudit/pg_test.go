@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,13 +19,36 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
-// pgBin is where Debian's postgresql package puts the server.
-const pgBin = "/usr/lib/postgresql/15/bin"
+// pgBin finds the server's programs: $DEEPVUE_PG_BIN, else the newest
+// /usr/lib/postgresql/N/bin (Debian's postgresql package), else the folder
+// of initdb on $PATH.
+func pgBin() (string, error) {
+	if dir := os.Getenv("DEEPVUE_PG_BIN"); dir != "" {
+		return dir, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	best, bestVersion := "", -1
+	for _, d := range dirs {
+		v, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(d))))
+		if err == nil && v > bestVersion {
+			best, bestVersion = filepath.Dir(d), v
+		}
+	}
+	if best != "" {
+		return best, nil
+	}
+	p, err := exec.LookPath("initdb")
+	if err != nil {
+		return "", errors.New("no PostgreSQL server programs (initdb, postgres) found")
+	}
+	return filepath.Dir(p), nil
+}
 
 // pgServer is a private PostgreSQL cluster the tests start once per package
 // (TestMain), on a Unix socket in a temporary folder, run as an
 // unprivileged user (the server refuses root), killed with the test process.
 type pgServer struct {
+	bin  string // the server's programs
 	dir  string // holds the socket; data/ holds the cluster
 	cred *syscall.Credential
 
@@ -63,11 +87,15 @@ func postgres(t testing.TB) *pgServer {
 }
 
 func startPostgres() (*pgServer, error) {
-	initdb := filepath.Join(pgBin, "initdb")
+	bin, err := pgBin()
+	if err != nil {
+		return nil, err
+	}
+	initdb := filepath.Join(bin, "initdb")
 	if _, err := os.Stat(initdb); err != nil {
 		return nil, err
 	}
-	s := &pgServer{}
+	s := &pgServer{bin: bin}
 	if os.Geteuid() == 0 {
 		// The server refuses root: run it as Debian's postgres user (or
 		// nobody).
@@ -124,7 +152,7 @@ func (s *pgServer) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.out.Reset()
-	s.cmd = exec.Command(filepath.Join(pgBin, "postgres"), "-D", filepath.Join(s.dir, "data"),
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"),
 		"-c", "listen_addresses=", "-c", "unix_socket_directories="+s.dir, "-c", "max_connections=50",
 		"-c", "shared_buffers=32MB")
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
