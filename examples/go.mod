@@ -4,8 +4,10 @@ go 1.26.0
 
 require (
 	github.com/deepvue-go/deepvue v0.2.0
+	github.com/deepvue-go/deepvue/deepvueaudit v0.2.0
 	github.com/deepvue-go/deepvue/deepvueotel v0.2.0
 	github.com/deepvue-go/deepvue/redislimit v0.2.0
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
@@ -26,6 +28,9 @@ require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 	github.com/hashicorp/go-retryablehttp v0.7.8 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.47.0 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
@@ -34,6 +39,7 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/net v0.59.0 // indirect
+	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260928230214-8a89bd6388cc // indirect
@@ -44,6 +50,7 @@ require (
 
 replace (
 	github.com/deepvue-go/deepvue => ../
+	github.com/deepvue-go/deepvue/deepvueaudit => ../deepvueaudit
 	github.com/deepvue-go/deepvue/deepvueotel => ../deepvueotel
 	github.com/deepvue-go/deepvue/redislimit => ../redislimit
 )

@@ -19,6 +19,11 @@
 // With REDIS_URL set (e.g. redis://localhost:6379/0), every replica shares
 // the API key's plan (DEEPVUE_PLAN: starter, business, growth, enterprise)
 // through Redis (the redislimit module).
+//
+// With DATABASE_URL set (e.g. postgres://kyc@localhost:5432/kyc), the consent
+// of each call is stored in PostgreSQL before anything is sent, and its
+// outcome after (the deepvueaudit module): a call whose consent cannot be
+// stored is refused, and nothing reaches Deepvue.
 package main
 
 import (
@@ -81,6 +86,16 @@ func realMain() int {
 		defer closeRedis()
 		opts = append(opts, deepvue.WithRateLimiter(lim))
 		log.Info("sharing the plan with the fleet through Redis", "keys", lim.Keys())
+	}
+	if databaseURL := os.Getenv("DATABASE_URL"); databaseURL != "" {
+		trail, closeDB, err := auditTrail(context.Background(), databaseURL)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "audit trail:", err)
+			return 2
+		}
+		defer closeDB()
+		opts = append(opts, deepvue.WithAuditLog(trail.Record))
+		log.Info("writing the consent and audit trail to PostgreSQL", "table", trail.Table())
 	}
 	kyc, err := deepvue.NewClient(id, secret, opts...)
 	if err != nil {

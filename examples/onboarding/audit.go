@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/deepvue-go/deepvue/deepvueaudit"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+)
+
+// auditTrail opens the PostgreSQL database at databaseURL (DATABASE_URL,
+// e.g. postgres://kyc@localhost:5432/kyc) and returns the audit trail the
+// Client writes through deepvue.WithAuditLog: a consent row before each call
+// is sent (no row, no call) and an outcome row after it. It checks the
+// chain once at start, so a trail that was tampered with is reported.
+func auditTrail(ctx context.Context, databaseURL string) (*deepvueaudit.Log, func() error, error) {
+	db, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	trail, err := deepvueaudit.New(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if err := trail.Verify(ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return trail, db.Close, nil
+}
