@@ -381,6 +381,7 @@ func (l *Log) walk(ctx context.Context, tx *sql.Tx, upTo int64) ([]byte, error) 
 // wait for the next Purge). It first verifies the rows it deletes (a
 // *ChainError, and nothing deleted, if they do not verify), then records the
 // last deleted row's hash as the chain's anchor, so the rest still verifies.
+// Appends wait while it runs (it holds the head's lock).
 func (l *Log) Purge(ctx context.Context, before time.Time) (int64, error) {
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
