@@ -519,3 +519,28 @@ func BenchmarkAuditHookAlone(b *testing.B) {
 		c.auditOutcome(ctx, cl, "12815fb81c084fb7a35eedc0ef1c5a84", nil)
 	}
 }
+
+// TestAuditConsentBeforeTheLimiter: the consent record is written before the
+// rate limiter is asked (a refused call still has its consent and outcome
+// records), so a call never holds a limiter slot while its consent is not
+// stored.
+func TestAuditConsentBeforeTheLimiter(t *testing.T) {
+	sink := &auditSink{}
+	var atWait []AuditRecord
+	lim := limiterFunc(func(context.Context) error {
+		atWait = sink.records()
+		return errors.New("plan exhausted")
+	})
+	c, mt := mockClient(t, WithAuditLog(sink.fn), WithRateLimiter(lim))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.ErrorIs(t, err, ErrNotSent)
+	assert.NotErrorIs(t, err, ErrAuditFailed)
+	require.Len(t, atWait, 1, "the consent record was stored when the limiter was asked")
+	assert.Equal(t, AuditConsent, atWait[0].Stage)
+	recs := sink.records()
+	require.Len(t, recs, 2)
+	assert.Equal(t, Outcome(err), recs[1].Outcome)
+	assert.Equal(t, OTPNotSent, recs[1].OTPState)
+	assert.Equal(t, 0, mt.GetTotalCallCount())
+}
