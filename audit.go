@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,7 +104,7 @@ func (e *auditError) Unwrap() error { return e.err }
 func (e *auditError) Is(target error) bool { return target == ErrAuditFailed || target == ErrNotSent }
 
 // GoString keeps %#v to the scrubbed text.
-func (e *auditError) GoString() string { return "deepvue.auditError{" + e.text + "}" }
+func (e *auditError) GoString() string { return "deepvue.auditError{" + strconv.Quote(e.text) + "}" }
 
 // newCallID returns 16 random bytes in hex.
 func newCallID() (string, error) {
