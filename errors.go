@@ -265,7 +265,12 @@ func describeUndecodable(a *answer) string {
 // refuses. It matches ErrInvalidInput and ErrNotSent, and never contains the
 // value itself.
 type ValidationError struct {
-	// Field is the API parameter or option at fault, e.g. "aadhaar_number".
+	// Field is the API parameter, NewClient argument or option at fault,
+	// one of the Field constants: FieldAadhaarNumber ("aadhaar_number"),
+	// FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP,
+	// FieldMobileNumber, FieldClientID, FieldClientSecret, FieldBaseURL,
+	// FieldHTTPClient, FieldRetryMax, FieldRetryWait, FieldUserAgent,
+	// FieldTimeout, FieldMaxBufferedBytes.
 	Field string
 	// Reason says what is wrong, e.g. "has a wrong check digit".
 	Reason string
