@@ -111,6 +111,7 @@ type Server struct {
 	requests   map[string]int
 	arrivals   map[string][]time.Time
 	scripts    map[string][]Answer
+	headers    map[string][]http.Header // see Headers (headers.go)
 }
 
 // Answer is a scripted answer (see Server.Script).
@@ -123,6 +124,10 @@ type Answer struct {
 	// Delay is waited before answering; it ends early, with no answer, when
 	// the caller goes away.
 	Delay time.Duration
+	// Reset, after Delay, resets the connection (a TCP RST) instead of
+	// answering: the request was read, so the caller cannot know whether it
+	// was acted on. See ConnectionReset.
+	Reset bool
 }
 
 // Documented answers, to pass to Script. Each is what Deepvue's
@@ -274,6 +279,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[r.URL.Path]++
 	s.arrivals[r.URL.Path] = append(s.arrivals[r.URL.Path], arrived)
+	s.recordHeaders(r)
 	var scripted *Answer
 	if q := s.scripts[r.URL.Path]; len(q) > 0 {
 		scripted = &q[0]
@@ -289,6 +295,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				t.Stop()
 				return // the caller went away
 			}
+		}
+		if scripted.Reset {
+			resetConnection(w)
+			return
 		}
 		if scripted.Status != 0 {
 			w.Header().Set("Content-Type", "application/json")
