@@ -50,7 +50,12 @@
 // Script queues answers for a path that come before the behaviour above:
 // any documented answer (RateLimited, Unavailable, Unauthorized,
 // InactiveClient, SourceFailure, ...) on either endpoint, an answer of your
-// own, or a slow one (Delay, which ends early when the caller goes away).
+// own, or a slow one (Delay, which ends early when the caller goes away), or
+// a connection reset after the request was read (ConnectionReset).
+// LoadScript reads a script as JSON; the deepvue-fake command
+// (deepvuetest/cmd/deepvue-fake) runs this fake as a server for test stacks
+// that are not a Go test. NewNumber gives each test call a fresh valid
+// number; Headers shows what each request carried.
 package deepvuetest
 
 import (

@@ -3,9 +3,9 @@ module github.com/deepvue-go/deepvue/examples
 go 1.26.0
 
 require (
-	github.com/deepvue-go/deepvue v0.2.0
-	github.com/deepvue-go/deepvue/deepvueotel v0.2.0
-	github.com/deepvue-go/deepvue/redislimit v0.2.0
+	github.com/deepvue-go/deepvue v0.3.0
+	github.com/deepvue-go/deepvue/deepvueotel v0.3.0
+	github.com/deepvue-go/deepvue/redislimit v0.3.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
