@@ -90,7 +90,7 @@ func attrs(kvs []attribute.KeyValue) string {
 	for _, a := range kvs {
 		switch a.Key {
 		case "deepvue.operation", "deepvue.outcome", "url.template", "http.response.status_code":
-			parts = append(parts, string(a.Key)+"="+a.Value.Emit())
+			parts = append(parts, string(a.Key)+"="+a.Value.String())
 		}
 	}
 	return strings.Join(parts, " ")
