@@ -151,7 +151,8 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 
 // CloseIdleConnections closes the idle connections of the Client's
 // transport (with WithHTTPClient, the caller's), for example when a test
-// ends or a process drains. The Client stays usable.
+// ends or a process drains. The Client stays usable. To end a Client's use,
+// call Close.
 func (c *Client) CloseIdleConnections() {
 	if ci, ok := c.base.base().(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
@@ -194,8 +195,9 @@ func maskID(id string) string {
 var ErrClientClosed error = notSent("deepvue: Client is closed")
 
 // Close ends the Client's use. Calls made after it fail at once with
-// ErrClientClosed (which matches ErrNotSent); calls already in flight
-// finish as usual. When the Client owns its transport (no WithHTTPClient),
+// ErrClientClosed (which matches ErrNotSent), once their input is checked:
+// they neither wait on the rate limiter nor send anything. Calls already in
+// flight finish as usual. When the Client owns its transport (no WithHTTPClient),
 // Close closes its idle connections now and those of calls still in flight
 // when the last one ends, so the Client leaves no connection or goroutine
 // behind; a transport given with WithHTTPClient stays the caller's to close,

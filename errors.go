@@ -56,7 +56,8 @@ var (
 
 // ErrNotSent is matched, in addition to whatever else an error matches,
 // exactly when the SDK knows that no request of the call left the process:
-// every *ValidationError, a nil context, a limiter refusal, a context that
+// every *ValidationError, a nil context, a call on a closed Client
+// (ErrClientClosed), a limiter refusal, a context that
 // ended before the request was written, a refused connection, a DNS failure,
 // a failed TLS handshake. Such a call can be made again at once: Deepvue saw
 // nothing and no SMS was sent.
