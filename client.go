@@ -204,6 +204,9 @@ var ErrClientClosed error = notSent("deepvue: Client is closed")
 // and is not touched. Close can be called more than once and always returns
 // nil (the error result is there so that Client fits io.Closer).
 func (c *Client) Close() error {
+	if c == nil || c.life == nil { // a nil or zero Client has nothing to close
+		return nil
+	}
 	if c.life.closed.Swap(true) {
 		return nil
 	}

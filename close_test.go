@@ -210,6 +210,12 @@ func TestCloseLoopLeavesNothingBehind(t *testing.T) {
 	waitFor(t, "open file descriptors back at the baseline", func() bool { return openFDs(t) <= baseFDs })
 }
 
+func TestCloseOfNilOrZeroClient(t *testing.T) {
+	var nilClient *Client
+	assert.NoError(t, nilClient.Close())
+	assert.NoError(t, (&Client{}).Close())
+}
+
 func TestErrClientClosedIsNotSentAndNamed(t *testing.T) {
 	assert.ErrorIs(t, ErrClientClosed, ErrNotSent)
 	assert.False(t, errors.Is(ErrClientClosed, ErrInvalidInput))
