@@ -141,6 +141,10 @@ func TestFakeBinaryServesTheSDKAndStopsOnSignals(t *testing.T) {
 
 			require.NoError(t, f.stop(t, sig), "exit status 0 on %v; stderr: %s", sig, f.stderr)
 			assert.Contains(t, f.stderr.String(), "deepvue-fake: stopped")
+			// A pooled connection the fake closed may not have been seen closed
+			// yet (a request on it fails as "may have been sent"): a new one is
+			// refused.
+			c.CloseIdleConnections()
 			_, err = c.GenerateOTP(ctx, deepvuetest.NewNumber(), deepvue.ConsentYes, purpose)
 			require.ErrorIs(t, err, deepvue.ErrNotSent, "nothing listens any more")
 		})
