@@ -66,9 +66,9 @@ func (s *Server) LoadScript(r io.Reader) error {
 	return nil
 }
 
-// ReadyAnswers are the ready-made answers by name, as LoadScript's "answer"
+// readyAnswers are the ready-made answers by name, as LoadScript's "answer"
 // field names them.
-var ReadyAnswers = map[string]Answer{
+var readyAnswers = map[string]Answer{
 	"RateLimited":      RateLimited,
 	"Unavailable":      Unavailable,
 	"Unauthorized":     Unauthorized,
@@ -97,7 +97,7 @@ func (e scriptEntry) answer() (Answer, error) {
 	}
 	var a Answer
 	if e.Answer != "" {
-		ready, ok := ReadyAnswers[e.Answer]
+		ready, ok := readyAnswers[e.Answer]
 		if !ok {
 			return Answer{}, fmt.Errorf("unknown answer %q", e.Answer)
 		}
