@@ -31,7 +31,7 @@ const OTPValidity = 10 * time.Minute
 // valid input.
 func ValidateAadhaar(number string) error {
 	if _, r := uid.Check(number); r != uid.OK {
-		return invalid("aadhaar_number", r.String())
+		return invalid(FieldAadhaarNumber, r.String())
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func (c *Client) generateOTP(ctx context.Context, cl *call, aadhaarNumber string
 	}
 	n, r := uid.Check(aadhaarNumber)
 	if r != uid.OK {
-		return nil, invalid("aadhaar_number", r.String())
+		return nil, invalid(FieldAadhaarNumber, r.String())
 	}
 	if err := checkConsentPurpose(consent, purpose); err != nil {
 		return nil, err

@@ -98,6 +98,10 @@ func (a *answer) release() {
 // do sends one logical call (with its SOURCE_FAILURE retries) and reads the
 // final answer. Every error it returns is a scrubbed transport error.
 func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
+	defer c.leave() // after resp.Body.Close below: the connection is idle by then
+	if err := c.enter(); err != nil {
+		return nil, err
+	}
 	// One cancelable context per call: the default deadline when the caller
 	// set none, and what the send-once guard cancels.
 	var cancel context.CancelFunc
@@ -291,7 +295,8 @@ func limiterError(err error) error {
 }
 
 // end reports the end of a call: to the Observer, and in a Debug record
-// (operation, status, attempts, elapsed time, sub_code, transaction id and,
+// (operation, status, attempts, elapsed_ms: the whole call in milliseconds
+// as a float, sub_code, transaction id and,
 // for an error, its class and whether it was sent; never an error's text).
 // txn is the transaction id of a success.
 func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
@@ -308,7 +313,7 @@ func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
 		slog.String("operation", cl.op),
 		slog.Int("status", status),
 		slog.Int("attempts", cl.attempts),
-		slog.Duration("elapsed", time.Since(cl.start)),
+		slog.Float64("elapsed_ms", float64(time.Since(cl.start).Microseconds())/1000),
 		slog.String("sub_code", subCode),
 		slog.String("transaction_id", txn),
 	}

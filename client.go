@@ -13,17 +13,19 @@
 package deepvue
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
 
 // Version is the SDK version sent in the User-Agent header.
-const Version = "0.2.0"
+const Version = "0.3.0"
 
 // Client calls Deepvue's Aadhaar eKYC V2 API. Create it with NewClient; it is
 // safe for concurrent use and should be shared (it holds a connection pool).
@@ -47,6 +49,15 @@ type Client struct {
 	redactedBase string
 
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
+
+	ownsTransport bool       // the transport is the SDK's own (no WithHTTPClient): Close closes it
+	life          *lifecycle // behind a pointer, so that a Client value can still be copied (and printed)
+}
+
+// lifecycle is what Close changes.
+type lifecycle struct {
+	closed   atomic.Bool  // Close was called
+	inflight atomic.Int64 // calls between their start and their end
 }
 
 type credentials struct {
@@ -60,10 +71,10 @@ type credentials struct {
 // x-api-key (client secret) headers. It checks its arguments and options and
 // returns the first error; it never touches the network.
 func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
-	if err := checkCredential("client ID", clientID); err != nil {
+	if err := checkCredential(FieldClientID, clientID); err != nil {
 		return nil, err
 	}
-	if err := checkCredential("client secret", clientSecret); err != nil {
+	if err := checkCredential(FieldClientSecret, clientSecret); err != nil {
 		return nil, err
 	}
 	s := defaultSettings()
@@ -74,6 +85,10 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		if err := opt(&s); err != nil {
 			return nil, err
 		}
+	}
+	if s.plainRemote && !s.insecurePlainHTTP {
+		return nil, invalid(FieldBaseURL, "must use https (plain http is only allowed to a loopback host, "+
+			"or with WithInsecurePlainHTTP on a test stack)")
 	}
 
 	ua := "deepvue-go/" + Version
@@ -104,6 +119,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		audit:        s.audit,
 		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
+		life:         &lifecycle{},
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays
@@ -111,6 +127,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 	hc := s.httpClient
 	if hc == nil {
 		hc = &http.Client{Transport: defaultTransport()}
+		c.ownsTransport = true
 	}
 	hc.CheckRedirect = refuseRedirect
 	c.base = guardedTransport{rt: hc.Transport}
@@ -127,12 +144,17 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		PrepareRetry: c.prepareRetry,
 	}
+	if s.plainRemote && s.logger != nil {
+		s.logger.LogAttrs(context.Background(), slog.LevelWarn, insecurePlainHTTPWarning,
+			slog.String("base_url", c.redactedBase))
+	}
 	return c, nil
 }
 
 // CloseIdleConnections closes the idle connections of the Client's
 // transport (with WithHTTPClient, the caller's), for example when a test
-// ends or a process drains. The Client stays usable.
+// ends or a process drains. The Client stays usable. To end a Client's use,
+// call Close.
 func (c *Client) CloseIdleConnections() {
 	if ci, ok := c.base.base().(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
@@ -168,4 +190,56 @@ func maskID(id string) string {
 		return "****"
 	}
 	return id[:4] + "****"
+}
+
+// ErrClientClosed is returned by every call made after Close. It also
+// matches ErrNotSent: nothing was sent.
+var ErrClientClosed error = notSent("deepvue: Client is closed")
+
+// Close ends the Client's use. Calls made after it fail at once with
+// ErrClientClosed (which matches ErrNotSent), once their input is checked:
+// they neither wait on the rate limiter nor send anything. Calls already in
+// flight finish as usual. When the Client owns its transport (no WithHTTPClient),
+// Close closes its idle connections now and those of calls still in flight
+// when the last one ends, so the Client leaves no connection or goroutine
+// behind; a transport given with WithHTTPClient stays the caller's to close,
+// and is not touched. Close can be called more than once and always returns
+// nil (the error result is there so that Client fits io.Closer).
+func (c *Client) Close() error {
+	if c == nil || c.life == nil { // a nil or zero Client has nothing to close
+		return nil
+	}
+	if c.life.closed.Swap(true) {
+		return nil
+	}
+	c.closeOwnedIdle()
+	return nil
+}
+
+// closeOwnedIdle closes the idle connections of the SDK's own transport.
+func (c *Client) closeOwnedIdle() {
+	if !c.ownsTransport {
+		return
+	}
+	if ci, ok := c.base.base().(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// enter counts a call in flight and reports ErrClientClosed once Close was
+// called; each enter is matched by a leave.
+func (c *Client) enter() error {
+	c.life.inflight.Add(1)
+	if c.life.closed.Load() {
+		return ErrClientClosed
+	}
+	return nil
+}
+
+// leave ends what enter began: the last call to end after Close closes the
+// connections it left idle.
+func (c *Client) leave() {
+	if c.life.inflight.Add(-1) == 0 && c.life.closed.Load() {
+		c.closeOwnedIdle()
+	}
 }

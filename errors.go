@@ -56,7 +56,8 @@ var (
 
 // ErrNotSent is matched, in addition to whatever else an error matches,
 // exactly when the SDK knows that no request of the call left the process:
-// every *ValidationError, a nil context, a limiter refusal, a context that
+// every *ValidationError, a nil context, a call on a closed Client
+// (ErrClientClosed), a limiter refusal, a context that
 // ended before the request was written, a refused connection, a DNS failure,
 // a failed TLS handshake. Such a call can be made again at once: Deepvue saw
 // nothing and no SMS was sent.
@@ -265,7 +266,12 @@ func describeUndecodable(a *answer) string {
 // refuses. It matches ErrInvalidInput and ErrNotSent, and never contains the
 // value itself.
 type ValidationError struct {
-	// Field is the API parameter or option at fault, e.g. "aadhaar_number".
+	// Field is the API parameter, NewClient argument or option at fault,
+	// one of the Field constants: FieldAadhaarNumber ("aadhaar_number"),
+	// FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP,
+	// FieldMobileNumber, FieldClientID, FieldClientSecret, FieldBaseURL,
+	// FieldHTTPClient, FieldRetryMax, FieldRetryWait, FieldUserAgent,
+	// FieldTimeout, FieldMaxBufferedBytes.
 	Field string
 	// Reason says what is wrong, e.g. "has a wrong check digit".
 	Reason string

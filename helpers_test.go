@@ -116,13 +116,13 @@ func (l *logBuffer) logger() *slog.Logger {
 }
 
 // testHandlerOptions log at Debug without the record's time and the
-// nanosecond "elapsed": their digits are arbitrary, and a timestamp such as
+// "elapsed_ms": their digits are arbitrary, and a timestamp such as
 // 22:49:50.482913205 holds the test OTP by chance (a flake the stress runs
 // found), while neither can carry anything the SDK was given.
 var testHandlerOptions = &slog.HandlerOptions{
 	Level: slog.LevelDebug,
 	ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-		if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == "elapsed") {
+		if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == "elapsed_ms") {
 			return slog.Attr{}
 		}
 		return a

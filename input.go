@@ -18,22 +18,22 @@ func checkConsentPurpose(consent Consent, purpose string) error {
 	switch consent {
 	case ConsentYes:
 	case ConsentNo:
-		return invalid("consent", "the customer did not consent (ConsentNo); no request was sent")
+		return invalid(FieldConsent, "the customer did not consent (ConsentNo); no request was sent")
 	default:
-		return invalid("consent", "must be ConsentYes")
+		return invalid(FieldConsent, "must be ConsentYes")
 	}
 	if strings.TrimSpace(purpose) == "" {
-		return invalid("purpose", "must not be blank (the purpose of the KYC check is required by regulation)")
+		return invalid(FieldPurpose, "must not be blank (the purpose of the KYC check is required by regulation)")
 	}
 	if len(purpose) > maxPurposeBytes {
-		return invalid("purpose", "must be at most "+strconv.Itoa(maxPurposeBytes)+" bytes")
+		return invalid(FieldPurpose, "must be at most "+strconv.Itoa(maxPurposeBytes)+" bytes")
 	}
 	if !utf8.ValidString(purpose) {
-		return invalid("purpose", "must be valid UTF-8")
+		return invalid(FieldPurpose, "must be valid UTF-8")
 	}
 	for _, r := range purpose {
 		if r < 0x20 || r == 0x7f {
-			return invalid("purpose", "must not contain control characters")
+			return invalid(FieldPurpose, "must not contain control characters")
 		}
 	}
 	return nil
@@ -129,3 +129,23 @@ func equalFoldASCII(a, b string) bool {
 	}
 	return true
 }
+
+// The values of ValidationError.Field: the API parameter or the NewClient
+// argument or option that was refused.
+const (
+	FieldAadhaarNumber    = "aadhaar_number"     // GenerateOTP's Aadhaar number
+	FieldConsent          = "consent"            // the Consent of either call
+	FieldPurpose          = "purpose"            // the purpose of either call
+	FieldReferenceID      = "reference_id"       // VerifyOTPRequest.ReferenceID
+	FieldOTP              = "otp"                // VerifyOTPRequest.OTP
+	FieldMobileNumber     = "mobile_number"      // VerifyOTPRequest.MobileNumber
+	FieldClientID         = "client ID"          // NewClient's clientID
+	FieldClientSecret     = "client secret"      // NewClient's clientSecret
+	FieldBaseURL          = "base URL"           // WithBaseURL
+	FieldHTTPClient       = "HTTP client"        // WithHTTPClient
+	FieldRetryMax         = "retry max"          // WithRetryMax
+	FieldRetryWait        = "retry wait"         // WithRetryWait
+	FieldUserAgent        = "user agent"         // WithUserAgent
+	FieldTimeout          = "timeout"            // WithTimeout
+	FieldMaxBufferedBytes = "max buffered bytes" // WithMaxBufferedBytes
+)

@@ -168,6 +168,7 @@ func Outcome(err error) string {
 		{ErrRateLimited, "ErrRateLimited"},
 		{ErrServiceUnavailable, "ErrServiceUnavailable"},
 		{ErrUnexpectedResponse, "ErrUnexpectedResponse"},
+		{ErrClientClosed, "ErrClientClosed"},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name

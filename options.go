@@ -35,6 +35,9 @@ type settings struct {
 	maxBuffered  int64
 	observer     Observer
 	audit        AuditFunc
+
+	plainRemote       bool // baseURL is plain http to a host that is not loopback
+	insecurePlainHTTP bool // WithInsecurePlainHTTP allows plainRemote
 }
 
 func defaultSettings() settings {
@@ -54,8 +57,9 @@ func defaultSettings() settings {
 // path (/v2/ekyc/aadhaar/...) itself, so a URL whose path ends in a version
 // ("/v2", "/v1") or holds "/ekyc" is refused. It must be https, except plain
 // http to a loopback host (127.0.0.0/8, ::1, localhost), which is allowed for
-// tests and deepvuetest. It must not carry user information, a query or a
-// fragment.
+// tests and deepvuetest, and plain http to any other host when
+// WithInsecurePlainHTTP is given too (in either order). It must not carry
+// user information, a query or a fragment.
 func WithBaseURL(rawURL string) Option {
 	return func(s *settings) error {
 		u, err := parseBaseURL(rawURL)
@@ -63,40 +67,58 @@ func WithBaseURL(rawURL string) Option {
 			return err
 		}
 		s.baseURL = u
+		s.plainRemote = u.Scheme == "http" && !isLoopback(u.Hostname())
 		return nil
 	}
 }
 
+// WithInsecurePlainHTTP lets WithBaseURL use plain http:// to a host that is
+// not loopback, such as a deepvue-fake sidecar in docker-compose
+// ("http://fake:8080"). It is for test stacks only: over plain HTTP the client
+// secret (x-api-key header) and every Aadhaar number, OTP and mobile number
+// (query parameters) travel in clear text, readable by anyone on the path.
+// NewClient logs a Warn record saying so, through WithLogger's logger, when
+// the option takes effect. Without this option such a base URL is refused;
+// https and loopback URLs are unaffected by it.
+func WithInsecurePlainHTTP() Option {
+	return func(s *settings) error {
+		s.insecurePlainHTTP = true
+		return nil
+	}
+}
+
+// insecurePlainHTTPWarning is the Warn record NewClient logs when
+// WithInsecurePlainHTTP takes effect.
+const insecurePlainHTTPWarning = "deepvue: WithInsecurePlainHTTP: plain HTTP to a host that is not loopback; " +
+	"the client secret and every Aadhaar number and OTP travel in clear text (for test stacks only)"
+
 func parseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return nil, invalid("base URL", "must be an absolute URL such as "+DefaultBaseURL)
+		return nil, invalid(FieldBaseURL, "must be an absolute URL such as "+DefaultBaseURL)
 	}
 	if u.User != nil {
-		return nil, invalid("base URL", "must not contain user information")
+		return nil, invalid(FieldBaseURL, "must not contain user information")
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, invalid("base URL", "must not contain a query or fragment")
+		return nil, invalid(FieldBaseURL, "must not contain a query or fragment")
 	}
 	switch u.Scheme {
 	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, invalid("base URL", "must use https (plain http is only allowed to a loopback host)")
-		}
+	case "http": // to a host that is not loopback only with WithInsecurePlainHTTP (see NewClient)
 	default:
-		return nil, invalid("base URL", "must use https")
+		return nil, invalid(FieldBaseURL, "must use https")
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	segments := strings.Split(u.Path, "/")
 	for _, seg := range segments {
 		if strings.EqualFold(seg, "ekyc") {
-			return nil, invalid("base URL", "must not hold the API path (/ekyc/...): the SDK adds /v2/ekyc/aadhaar/... itself")
+			return nil, invalid(FieldBaseURL, "must not hold the API path (/ekyc/...): the SDK adds /v2/ekyc/aadhaar/... itself")
 		}
 	}
 	if last := segments[len(segments)-1]; isVersionSegment(last) {
-		return nil, invalid("base URL", "must not end in a version (/"+clip(last, 8)+
+		return nil, invalid(FieldBaseURL, "must not end in a version (/"+clip(last, 8)+
 			"): the SDK adds the versioned path /v2/ekyc/aadhaar/... itself; use e.g. "+DefaultBaseURL)
 	}
 	return u, nil
@@ -135,7 +157,7 @@ func isLoopback(host string) bool {
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
-			return invalid("HTTP client", "must not be nil")
+			return invalid(FieldHTTPClient, "must not be nil")
 		}
 		cp := *hc
 		s.httpClient = &cp
@@ -148,7 +170,7 @@ func WithHTTPClient(hc *http.Client) Option {
 func WithRetryMax(n int) Option {
 	return func(s *settings) error {
 		if n < 0 || n > 10 {
-			return invalid("retry max", "must be between 0 and 10")
+			return invalid(FieldRetryMax, "must be between 0 and 10")
 		}
 		s.retryMax = n
 		return nil
@@ -161,7 +183,7 @@ func WithRetryMax(n int) Option {
 func WithRetryWait(min, max time.Duration) Option {
 	return func(s *settings) error {
 		if min < 0 || max < min || max > 5*time.Minute {
-			return invalid("retry wait", "needs 0 <= min <= max <= 5m")
+			return invalid(FieldRetryWait, "needs 0 <= min <= max <= 5m")
 		}
 		s.retryWaitMin, s.retryWaitMax = min, max
 		return nil
@@ -181,16 +203,16 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithUserAgent puts ua before the SDK's own product token in the
-// User-Agent header ("myapp/1.2 deepvue-go/0.1.0"). ua must be printable
+// User-Agent header ("myapp/1.2 deepvue-go/" + Version). ua must be printable
 // ASCII, at most 200 bytes.
 func WithUserAgent(ua string) Option {
 	return func(s *settings) error {
 		if ua == "" || len(ua) > 200 {
-			return invalid("user agent", "must be 1 to 200 bytes")
+			return invalid(FieldUserAgent, "must be 1 to 200 bytes")
 		}
 		for i := 0; i < len(ua); i++ {
 			if ua[i] < 0x20 || ua[i] > 0x7e {
-				return invalid("user agent", "must be printable ASCII")
+				return invalid(FieldUserAgent, "must be printable ASCII")
 			}
 		}
 		s.userAgent = ua
@@ -204,7 +226,7 @@ func WithUserAgent(ua string) Option {
 func WithTimeout(d time.Duration) Option {
 	return func(s *settings) error {
 		if d <= 0 {
-			return invalid("timeout", "must be positive")
+			return invalid(FieldTimeout, "must be positive")
 		}
 		s.timeout = d
 		return nil
@@ -222,7 +244,7 @@ func WithTimeout(d time.Duration) Option {
 func WithMaxBufferedBytes(n int64) Option {
 	return func(s *settings) error {
 		if n < 1<<20 {
-			return invalid("max buffered bytes", "must be at least 1 MiB")
+			return invalid(FieldMaxBufferedBytes, "must be at least 1 MiB")
 		}
 		s.maxBuffered = n
 		return nil

@@ -17,14 +17,21 @@ import (
 // hundred bytes of headers.
 const maxResponseHeaderBytes = 64 << 10
 
-// defaultTransport is the SDK's transport when no WithHTTPClient is given:
-// HTTP/1.1 with a pool large enough for a few hundred concurrent calls to one
+// NewTransport returns a new copy of the SDK's tuned transport, the one a
+// Client uses when no WithHTTPClient is given: HTTP/1.1 with a pool large enough for a few hundred concurrent calls to one
 // host (the standard library keeps 2 idle connections per host), TLS 1.2
 // minimum, 64 KiB of response headers at most. HTTP/1.1 rather than HTTP/2
 // because it measured faster over TLS both serially and at 32x parallelism
 // (BENCHMARKS.md): HTTP/2 multiplexes every call of a busy backend onto one
-// connection.
-func defaultTransport() *http.Transport {
+// connection. Proxies come from the environment (http.ProxyFromEnvironment).
+//
+// Many Clients can share one: a service that holds one Client per tenant
+// (per credentials) creates one transport and gives it to every Client with
+// WithHTTPClient(&http.Client{Transport: tr}), so that all tenants share one
+// connection pool instead of one pool each (see the README's "Many tenants,
+// one pool"). A Client's Close leaves such a shared transport open: close it
+// with its CloseIdleConnections when the service stops.
+func NewTransport() *http.Transport {
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -40,6 +47,9 @@ func defaultTransport() *http.Transport {
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 }
+
+// defaultTransport is the transport of a Client without WithHTTPClient.
+func defaultTransport() *http.Transport { return NewTransport() }
 
 // refuseRedirect makes http.Client hand a 3xx back instead of following it,
 // so the credentials and the Aadhaar number never reach another host.

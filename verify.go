@@ -393,13 +393,13 @@ func (c *Client) verifyOTP(ctx context.Context, cl *call, req VerifyOTPRequest) 
 	ref := strings.TrimSpace(req.ReferenceID)
 	switch {
 	case ref == "":
-		return nil, invalid("reference_id", "is empty (use OTPResponse.ReferenceID)")
+		return nil, invalid(FieldReferenceID, "is empty (use OTPResponse.ReferenceID)")
 	case !validReferenceID(ref):
-		return nil, invalid("reference_id", "must be 1 to 64 printable ASCII characters")
+		return nil, invalid(FieldReferenceID, "must be 1 to 64 printable ASCII characters")
 	case !allDigits(otp, 6):
-		return nil, invalid("otp", "must be 6 digits")
+		return nil, invalid(FieldOTP, "must be 6 digits")
 	case req.MobileNumber != "" && !allDigits(mobile, 10):
-		return nil, invalid("mobile_number", "must be 10 digits")
+		return nil, invalid(FieldMobileNumber, "must be 10 digits")
 	}
 	if err := checkConsentPurpose(req.Consent, req.Purpose); err != nil {
 		return nil, err

@@ -1,7 +1,9 @@
 // Package deepvueotel reports the calls of a deepvue.Client to OpenTelemetry:
 // a span per call, a child span per HTTP attempt following the HTTP client
-// semantic conventions, the http.client.request.duration histogram and a
-// deepvue.client.calls counter.
+// semantic conventions, the http.client.request.duration histogram per
+// attempt (with url.template, so generate-otp and verify-otp stay apart), the
+// deepvue.client.call.duration histogram per call (limiter wait and retries
+// included) and a deepvue.client.calls counter.
 //
 //	client, err := deepvue.NewClient(id, secret, deepvue.WithObserver(deepvueotel.NewObserver()))
 //
@@ -51,6 +53,17 @@ const (
 // CallsMetric is the name of the counter of calls, by operation and outcome.
 const CallsMetric = "deepvue.client.calls"
 
+// CallDurationMetric is the name of the histogram of whole calls, in
+// seconds, by operation (deepvue.operation) and outcome (deepvue.outcome):
+// from the call's start to its return, rate-limiter wait, every attempt and
+// the backoff between retries included.
+const CallDurationMetric = "deepvue.client.call.duration"
+
+// callDurationBounds are the call duration histogram's buckets, in seconds:
+// from a fast answer to a call that spent its whole 30 s default timeout on
+// retries, and beyond for callers who set a longer one.
+var callDurationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120}
+
 type config struct {
 	tp    trace.TracerProvider
 	mp    metric.MeterProvider
@@ -74,6 +87,7 @@ type observer struct {
 	tracer   trace.Tracer
 	props    propagation.TextMapPropagator
 	duration httpconv.ClientRequestDuration
+	callDur  metric.Float64Histogram
 	calls    metric.Int64Counter
 }
 
@@ -105,6 +119,9 @@ func NewObserver(opts ...Option) deepvue.Observer {
 	// A failure to create an instrument leaves a no-op one: recording must
 	// never fail a KYC call.
 	o.duration, _ = httpconv.NewClientRequestDuration(meter)
+	o.callDur, _ = meter.Float64Histogram(CallDurationMetric, metric.WithUnit("s"),
+		metric.WithDescription("Duration of deepvue-go SDK calls, rate-limiter wait and retries included, by operation and outcome."),
+		metric.WithExplicitBucketBoundaries(callDurationBounds...))
 	o.calls, _ = meter.Int64Counter(CallsMetric, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls of the deepvue-go SDK, by operation and outcome."))
 	return o
@@ -121,10 +138,7 @@ func (o *observer) StartCall(ctx context.Context, c deepvue.CallInfo) context.Co
 // StartAttempt starts the attempt's span and puts its trace context into
 // the request's headers.
 func (o *observer) StartAttempt(ctx context.Context, a deepvue.AttemptInfo, header http.Header) context.Context {
-	path := "/"
-	if u, err := url.Parse(a.URL); err == nil && u.Path != "" {
-		path = u.Path
-	}
+	path := urlTemplate(a.URL)
 	attrs := []attribute.KeyValue{
 		semconv.HTTPRequestMethodKey.String(a.Method),
 		semconv.ServerAddress(a.ServerAddress),
@@ -141,7 +155,17 @@ func (o *observer) StartAttempt(ctx context.Context, a deepvue.AttemptInfo, head
 	return ctx
 }
 
-// EndAttempt ends the attempt's span and records its duration.
+// urlTemplate is the path of a redacted URL: the endpoint's fixed path
+// (with the base URL's prefix, if any), never a query.
+func urlTemplate(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil && u.Path != "" {
+		return u.Path
+	}
+	return "/"
+}
+
+// EndAttempt ends the attempt's span and records its duration, with
+// url.template (the endpoint's path) among the metric's attributes.
 func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deepvue.AttemptResult) {
 	span := trace.SpanFromContext(ctx)
 	var errType string
@@ -155,14 +179,16 @@ func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deep
 		semconv.HTTPRequestMethodKey.String(a.Method),
 		semconv.ServerAddress(a.ServerAddress),
 		semconv.ServerPort(a.ServerPort),
+		semconv.URLTemplate(urlTemplate(a.URL)),
 	}
+	const common = 4 // the attributes above, already on the span
 	if r.StatusCode != 0 {
 		metricAttrs = append(metricAttrs, semconv.HTTPResponseStatusCode(r.StatusCode))
 	}
 	if errType != "" {
 		metricAttrs = append(metricAttrs, semconv.ErrorTypeKey.String(errType))
 	}
-	spanAttrs := append(metricAttrs[3:len(metricAttrs):len(metricAttrs)],
+	spanAttrs := append(metricAttrs[common:len(metricAttrs):len(metricAttrs)],
 		OutcomeKey.String(r.Outcome), MaybeSentKey.Bool(r.MaybeSent), ResponseSizeKey.Int64(r.ResponseBytes))
 	if r.SubCode != "" {
 		spanAttrs = append(spanAttrs, SubCodeKey.String(r.SubCode))
@@ -178,7 +204,7 @@ func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deep
 	o.duration.Inst().Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(metricAttrs...)))
 }
 
-// EndCall ends the call's span and counts the call.
+// EndCall ends the call's span, counts the call and records its duration.
 func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.CallResult) {
 	span := trace.SpanFromContext(ctx)
 	attrs := []attribute.KeyValue{
@@ -204,5 +230,7 @@ func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.Ca
 	}
 	span.SetAttributes(attrs...)
 	span.End()
-	o.calls.Add(ctx, 1, metric.WithAttributes(OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)))
+	set := metric.WithAttributeSet(attribute.NewSet(OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)))
+	o.calls.Add(ctx, 1, set)
+	o.callDur.Record(ctx, r.Duration.Seconds(), set)
 }

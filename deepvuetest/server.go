@@ -50,7 +50,12 @@
 // Script queues answers for a path that come before the behaviour above:
 // any documented answer (RateLimited, Unavailable, Unauthorized,
 // InactiveClient, SourceFailure, ...) on either endpoint, an answer of your
-// own, or a slow one (Delay, which ends early when the caller goes away).
+// own, or a slow one (Delay, which ends early when the caller goes away), or
+// a connection reset after the request was read (ConnectionReset).
+// LoadScript reads a script as JSON; the deepvue-fake command
+// (deepvuetest/cmd/deepvue-fake) runs this fake as a server for test stacks
+// that are not a Go test. NewNumber gives each test call a fresh valid
+// number; Headers shows what each request carried.
 package deepvuetest
 
 import (
@@ -111,6 +116,7 @@ type Server struct {
 	requests   map[string]int
 	arrivals   map[string][]time.Time
 	scripts    map[string][]Answer
+	headers    map[string][]http.Header // see Headers (headers.go)
 }
 
 // Answer is a scripted answer (see Server.Script).
@@ -123,6 +129,10 @@ type Answer struct {
 	// Delay is waited before answering; it ends early, with no answer, when
 	// the caller goes away.
 	Delay time.Duration
+	// Reset, after Delay, resets the connection (a TCP RST) instead of
+	// answering: the request was read, so the caller cannot know whether it
+	// was acted on. See ConnectionReset.
+	Reset bool
 }
 
 // Documented answers, to pass to Script. Each is what Deepvue's
@@ -274,6 +284,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[r.URL.Path]++
 	s.arrivals[r.URL.Path] = append(s.arrivals[r.URL.Path], arrived)
+	s.recordHeaders(r)
 	var scripted *Answer
 	if q := s.scripts[r.URL.Path]; len(q) > 0 {
 		scripted = &q[0]
@@ -289,6 +300,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				t.Stop()
 				return // the caller went away
 			}
+		}
+		if scripted.Reset {
+			resetConnection(w)
+			return
 		}
 		if scripted.Status != 0 {
 			w.Header().Set("Content-Type", "application/json")

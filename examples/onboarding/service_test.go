@@ -33,12 +33,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // testHandlerOptions log at Debug without the record's time and the
-// nanosecond "elapsed": their digits are arbitrary and may hold a test value
+// "elapsed_ms": their digits are arbitrary and may hold a test value
 // by chance (a timestamp ending .123456789 holds the fake's OTP).
 var testHandlerOptions = &slog.HandlerOptions{
 	Level: slog.LevelDebug,
 	ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-		if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == "elapsed") {
+		if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == "elapsed_ms") {
 			return slog.Attr{}
 		}
 		return a
