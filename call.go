@@ -69,9 +69,9 @@ type answer struct {
 	status      int
 	contentType string
 	body        []byte
-	tooLarge    string    // set, and body nil, when the answer was over a bound
-	size        int64     // bytes read (kept after release, for observers)
-	env         *envelope // the decoded envelope, when the retry check has it
+	tooLarge    string        // set, and body nil, when the answer was over a bound
+	size        int64         // bytes read (kept after release, for observers)
+	env         *envelope     // the decoded envelope, when the retry check has it
 	retryAfter  time.Duration // the Retry-After header of an answer that is not 2xx
 
 	buf    *bytes.Buffer // pooled storage of body, if any
