@@ -79,3 +79,16 @@ func TestPendingCarriesRetryAfter(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, 31*time.Second, d, "30.5 s left, rounded up to whole seconds")
 }
+
+// TestScriptedHeader: a scripted answer's Header reaches the client.
+func TestScriptedHeader(t *testing.T) {
+	srv, c := start(t)
+	a := deepvuetest.RateLimited
+	a.Header = map[string][]string{"retry-after": {"12"}}
+	srv.Script(deepvuetest.PathGenerateOTP, a)
+	_, err := c.GenerateOTP(context.Background(), deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
+	require.ErrorIs(t, err, deepvue.ErrRateLimited)
+	d, ok := deepvue.RetryAfter(err)
+	assert.True(t, ok)
+	assert.Equal(t, 12*time.Second, d)
+}

@@ -131,6 +131,8 @@ type Answer struct {
 	// Delay is waited before answering; it ends early, with no answer, when
 	// the caller goes away.
 	Delay time.Duration
+	// Header is added to the answer (e.g. a Retry-After on a 429).
+	Header http.Header
 }
 
 // Documented answers, to pass to Script. Each is what Deepvue's
@@ -304,6 +306,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if scripted.Status != 0 {
+			for k, vs := range scripted.Header {
+				w.Header()[http.CanonicalHeaderKey(k)] = vs
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Content-Length", strconv.Itoa(len(scripted.Body)))
 			w.WriteHeader(scripted.Status)
