@@ -267,6 +267,8 @@ func TestTransportFailuresAndLocalValidation(t *testing.T) {
 		spans := e.spans.Ended()
 		require.Len(t, spans, 1)
 		assert.Equal(t, "ErrInvalidInput", spans[0].Status().Description)
+		state, _ := attr(spans[0].Attributes(), "deepvue.otp_state")
+		assert.Equal(t, "not_sent", state.AsString())
 		maybe, _ := attr(spans[0].Attributes(), "deepvue.maybe_sent")
 		assert.False(t, maybe.AsBool())
 		assertNothingSensitive(t, e.everything(t))
