@@ -18,11 +18,11 @@ import (
 
 const statePurpose = "KYC for loan account opening"
 
-type limiterFunc func(ctx context.Context) error
+type stateLimiter func(ctx context.Context) error
 
-func (f limiterFunc) Wait(ctx context.Context) error { return f(ctx) }
+func (f stateLimiter) Wait(ctx context.Context) error { return f(ctx) }
 
-func envelope(status int, subCode, message string) string {
+func stateEnvelope(status int, subCode, message string) string {
 	return fmt.Sprintf(`{"code":%d,"timestamp":1738332826135,"transaction_id":"t%d","sub_code":%q,"message":%q}`,
 		status, status, subCode, message)
 }
@@ -47,7 +47,7 @@ func TestOTPStateOfEveryGenerateOutcome(t *testing.T) {
 		// Documented answers.
 		{name: "400 INVALID_INPUT invalid UID", number: deepvuetest.NumberInvalidUID, want: deepvue.OTPNotSent},
 		{name: "422 INVALID_INPUT pattern", script: scripted(deepvuetest.Answer{Status: 422,
-			Body: envelope(422, "INVALID_INPUT", "Invalid Aadhaar Number Pattern.")}), want: deepvue.OTPNotSent},
+			Body: stateEnvelope(422, "INVALID_INPUT", "Invalid Aadhaar Number Pattern.")}), want: deepvue.OTPNotSent},
 		{name: "400 AADHAAR_MOBILE_NOT_LINKED", number: deepvuetest.NumberNotLinked, want: deepvue.OTPNotSent},
 		{name: "500 SOURCE_FAILURE after retries", number: deepvuetest.NumberSourceFailure, want: deepvue.OTPNotSent},
 		{name: "409 VERIFICATION_PENDING", script: func(s *deepvuetest.Server) {
@@ -79,11 +79,11 @@ func TestOTPStateOfEveryGenerateOutcome(t *testing.T) {
 
 		// Refused before sending.
 		{name: "validation", number: "234123412347", want: deepvue.OTPNotSent},
-		{name: "limiter refusal", opts: []deepvue.Option{deepvue.WithRateLimiter(limiterFunc(func(context.Context) error {
+		{name: "limiter refusal", opts: []deepvue.Option{deepvue.WithRateLimiter(stateLimiter(func(context.Context) error {
 			return errors.New("fleet limit reached")
 		}))}, want: deepvue.OTPNotSent},
 		{name: "limiter wait past the deadline", ctx: 20 * time.Millisecond, opts: []deepvue.Option{deepvue.WithRateLimiter(
-			limiterFunc(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }))}, want: deepvue.OTPNotSent},
+			stateLimiter(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }))}, want: deepvue.OTPNotSent},
 
 		// Answers nobody documents, and a deadline with no answer: maybe sent.
 		{name: "502 gateway HTML", script: scripted(deepvuetest.Answer{Status: 502,
@@ -95,14 +95,14 @@ func TestOTPStateOfEveryGenerateOutcome(t *testing.T) {
 		{name: "200 with an odd sub_code", script: scripted(deepvuetest.Answer{Status: 200,
 			Body: `{"code":200,"sub_code":"OTP_QUEUED","message":"queued","reference_id":"29756208"}`}), want: deepvue.OTPMaybeSent},
 		{name: "200 INVALID_INPUT (documented sub_code, undocumented status)", script: scripted(deepvuetest.Answer{Status: 200,
-			Body: envelope(200, "INVALID_INPUT", "x")}), want: deepvue.OTPMaybeSent},
-		{name: "200 without reference_id", script: scripted(deepvuetest.Answer{Status: 200, Body: envelope(200, "SUCCESS", "sent")}),
+			Body: stateEnvelope(200, "INVALID_INPUT", "x")}), want: deepvue.OTPMaybeSent},
+		{name: "200 without reference_id", script: scripted(deepvuetest.Answer{Status: 200, Body: stateEnvelope(200, "SUCCESS", "sent")}),
 			want: deepvue.OTPMaybeSent},
 		{name: "409 without sub_code", script: scripted(deepvuetest.Answer{Status: 409, Body: `{"detail":"Conflict"}`}),
 			want: deepvue.OTPMaybeSent},
 		{name: "502 SOURCE_FAILURE (undocumented status)", script: scripted(deepvuetest.Answer{Status: 502,
-			Body: envelope(502, "SOURCE_FAILURE", "x")}), want: deepvue.OTPMaybeSent},
-		{name: "400 undocumented sub_code", script: scripted(deepvuetest.Answer{Status: 400, Body: envelope(400, "OTP_LIMIT", "x")}),
+			Body: stateEnvelope(502, "SOURCE_FAILURE", "x")}), want: deepvue.OTPMaybeSent},
+		{name: "400 undocumented sub_code", script: scripted(deepvuetest.Answer{Status: 400, Body: stateEnvelope(400, "OTP_LIMIT", "x")}),
 			want: deepvue.OTPMaybeSent},
 		{name: "deadline with no answer", ctx: 100 * time.Millisecond,
 			script: scripted(deepvuetest.Answer{Delay: time.Minute}), want: deepvue.OTPMaybeSent},
