@@ -70,9 +70,10 @@ type answer struct {
 	status      int
 	contentType string
 	body        []byte
-	tooLarge    string    // set, and body nil, when the answer was over a bound
-	size        int64     // bytes read (kept after release, for observers)
-	env         *envelope // the decoded envelope, when the retry check has it
+	tooLarge    string        // set, and body nil, when the answer was over a bound
+	size        int64         // bytes read (kept after release, for observers)
+	env         *envelope     // the decoded envelope, when the retry check has it
+	retryAfter  time.Duration // the Retry-After header of an answer that is not 2xx
 
 	buf    *bytes.Buffer // pooled storage of body, if any
 	budget *memBudget
@@ -116,7 +117,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
 		err := c.limiter.Wait(ctx)
 		cl.limiterWait += time.Since(waited)
 		if err != nil {
-			return nil, cl.transportError("waiting for the rate limiter", limiterError(err), true)
+			return nil, cl.transportError("waiting for the rate limiter", &limiterWaitError{limiterError(err)}, true)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -157,7 +158,11 @@ func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
 		}
 		cl.ans.release()
 		notSent := !c.noGuard && !cl.guard.maybeSent.Load()
-		return nil, cl.transportError("sending the request", err, notSent)
+		doing := "sending the request"
+		if _, ok := err.(*limiterWaitError); ok {
+			doing = "waiting for the rate limiter before a retry"
+		}
+		return nil, cl.transportError(doing, err, notSent)
 	}
 	defer resp.Body.Close()
 	if cl.peekErr != nil {
@@ -177,8 +182,24 @@ func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
 var contentTypeJSON = []string{"application/json"}
 
 func (cl *call) transportError(doing string, err error, notSent bool) error {
-	return newTransportError(cl.op, cl.endpoint, doing, err, notSent, &cl.sec)
+	lw, isLimiter := err.(*limiterWaitError)
+	if isLimiter {
+		err = lw.err
+	}
+	e := newTransportError(cl.op, cl.endpoint, doing, err, notSent, &cl.sec)
+	if te, ok := e.(*transportError); ok && isLimiter {
+		te.limiter = true
+	}
+	return e
 }
+
+// limiterWaitError marks an error of Limiter.Wait (before the first attempt
+// or a retry) on its way to cl.transportError, which records it in the
+// transportError so that Outcome names it "limiter".
+type limiterWaitError struct{ err error }
+
+func (e *limiterWaitError) Error() string { return e.err.Error() }
+func (e *limiterWaitError) Unwrap() error { return e.err }
 
 // readAnswer reads resp's body into a within limit (MaxResponseBytes for
 // any answer that is not 2xx) and within the Client's memory budget: it
@@ -190,6 +211,7 @@ func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int6
 	*a = answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), budget: c.budget}
 	if resp.StatusCode/100 != 2 {
 		limit = MaxResponseBytes
+		a.retryAfter = parseRetryAfter(resp.Header, time.Now())
 	}
 	n := resp.ContentLength
 	if n > limit {
@@ -319,6 +341,9 @@ func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", Outcome(err)), slog.Bool("not_sent", errors.Is(err, ErrNotSent)))
+	}
+	if cl.op == opGenerate {
+		attrs = append(attrs, slog.String("otp_state", OTPStateOf(err).String()))
 	}
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "deepvue: call finished", attrs...)
 }

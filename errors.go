@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. Every error the SDK returns for a documented answer, and
@@ -52,6 +53,15 @@ var (
 	// every 3xx. The request reached Deepvue, so for GenerateOTP an SMS may
 	// have been sent: do not call again at once.
 	ErrUnexpectedResponse = errors.New("deepvue: unexpected response")
+
+	// ErrOTPRejected: VerifyOTP got an answer with HTTP 400, 404, 410 or
+	// 422, whatever its sub_code: this OTP or reference id will not verify.
+	// Ask the customer to re-enter the OTP, or to request a new one. Deepvue
+	// documents no verify-otp errors, so the SDK names them all with this one
+	// sentinel; it is matched in addition to any other (a 422 INVALID_INPUT
+	// also matches ErrInvalidInput), and the raw SubCode, Message and Detail
+	// stay on the *APIError. A GenerateOTP error never matches it.
+	ErrOTPRejected = errors.New("deepvue: OTP or reference not accepted")
 )
 
 // ErrNotSent is matched, in addition to whatever else an error matches,
@@ -113,6 +123,11 @@ type APIError struct {
 	ReferenceID string
 	// Operation is the SDK call that failed: "generate-otp" or "verify-otp".
 	Operation string
+	// RetryAfter is the wait the answer's Retry-After header asked for (in
+	// seconds, or an HTTP date less the answer's Date, or the time it was
+	// read), capped at MaxRetryAfter; 0 when the answer had no readable
+	// header. The function RetryAfter says when it applies.
+	RetryAfter time.Duration
 }
 
 // maxErrorText bounds Message and Detail inside Error().
@@ -160,6 +175,21 @@ func (e *APIError) Unwrap() error {
 		return ErrUnexpectedResponse
 	}
 	return classify(e.StatusCode, e.SubCode, e.Detail)
+}
+
+// Is reports whether e matches ErrOTPRejected: a verify-otp answer with
+// status 400, 404, 410 or 422. Decided from the public fields Operation
+// and StatusCode only, so a hand-built *APIError matches too. What Unwrap
+// returns is matched as well.
+func (e *APIError) Is(target error) bool {
+	if target != ErrOTPRejected || e.Operation != opVerify {
+		return false
+	}
+	switch e.StatusCode {
+	case 400, 404, 410, 422:
+		return true
+	}
+	return false
 }
 
 // Temporary reports whether the same call may succeed later without any
@@ -212,7 +242,7 @@ func classify(status int, subCode, detail string) error {
 // has one; problem, when set, says what was wrong with a 2xx answer. Every
 // field is scrubbed of the values sec knows.
 func newAPIError(op string, a *answer, env *envelope, problem string, sec *secrets) *APIError {
-	e := &APIError{StatusCode: a.status, Operation: op}
+	e := &APIError{StatusCode: a.status, Operation: op, RetryAfter: a.retryAfter}
 	if env == nil {
 		env = a.env // decoded by the retry check
 	}
@@ -300,6 +330,7 @@ type transportError struct {
 	text    string
 	err     error // *url.Error or *safeError
 	notSent bool  // the SDK knows no request left the process
+	limiter bool  // the Limiter's Wait failed (Outcome "limiter")
 }
 
 // Error returns the scrubbed text.

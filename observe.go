@@ -103,6 +103,10 @@ type CallResult struct {
 	// AuditFailed reports that the call's outcome audit record could not be
 	// written (see WithAuditLog); the call's own result stands.
 	AuditFailed bool
+	// OTPState is OTPStateOf of the call's error: whether an OTP went to the
+	// customer's phone. It is meaningful for generate-otp only; for
+	// verify-otp it is left at its zero value.
+	OTPState OTPState
 }
 
 // ObserverFuncs is an Observer made of optional functions: a nil field does
@@ -145,8 +149,11 @@ func (o ObserverFuncs) EndCall(ctx context.Context, call CallInfo, result CallRe
 }
 
 // Outcome names what happened to a call, for metrics and traces, never with
-// any of an error's text: "ok" for nil; the name of the sentinel the error
-// matches ("ErrVerificationPending", "ErrInvalidInput", ...); otherwise a
+// any of an error's text: "ok" for nil; "limiter" when the rate limiter's
+// Wait failed (a refusal, or a wait that ran into the deadline or a
+// cancel: one name for all); the name of the sentinel the error matches
+// ("ErrVerificationPending", "ErrInvalidInput", ..., and "ErrOTPRejected"
+// for a verify-otp answer no other sentinel names); otherwise a
 // class: "resend_blocked" (the transport tried to send a request twice),
 // "timeout" (a deadline), "canceled", "not_sent" (nothing left the process:
 // a refused connection, DNS, TLS, the limiter), "http_502" (an *APIError
@@ -154,6 +161,9 @@ func (o ObserverFuncs) EndCall(ctx context.Context, call CallInfo, result CallRe
 func Outcome(err error) string {
 	if err == nil {
 		return "ok"
+	}
+	if te := (*transportError)(nil); errors.As(err, &te) && te.limiter {
+		return "limiter"
 	}
 	for _, s := range []struct {
 		err  error
@@ -169,6 +179,7 @@ func Outcome(err error) string {
 		{ErrServiceUnavailable, "ErrServiceUnavailable"},
 		{ErrUnexpectedResponse, "ErrUnexpectedResponse"},
 		{ErrClientClosed, "ErrClientClosed"},
+		{ErrOTPRejected, "ErrOTPRejected"},
 	} {
 		if errors.Is(err, s.err) {
 			return s.name
@@ -265,11 +276,15 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error) {
 	}
 	outcome := Outcome(err)
 	c.endAttempt(cl, status, subCode, txn, outcome, cl.ans.size)
-	c.observer.EndCall(cl.obs.ctx, cl.obs.info, CallResult{
+	res := CallResult{
 		Outcome: outcome, StatusCode: status, SubCode: subCode, TransactionID: txn, Attempts: cl.attempts,
 		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.limiterWait,
 		AuditFailed: cl.audit != nil && cl.audit.failed,
-	})
+	}
+	if cl.op == opGenerate {
+		res.OTPState = OTPStateOf(err)
+	}
+	c.observer.EndCall(cl.obs.ctx, cl.obs.info, res)
 }
 
 // startAttempt begins an attempt: it tells the Observer and returns the

@@ -174,7 +174,7 @@ func TestObserverEveryOutcome(t *testing.T) {
 			return err
 		}, "ErrInvalidInput", 0, false},
 		{"limiter refusal", []Option{WithRateLimiter(limiterFunc(func(context.Context) error { return errors.New("no " + testOTP) }))},
-			nil, nil, "not_sent", 0, false},
+			nil, nil, "limiter", 0, false},
 		{"refused connection", []Option{WithBaseURL(refusedURL), WithHTTPClient(&http.Client{Transport: &http.Transport{}})},
 			nil, nil, "not_sent", 1, false},
 	}

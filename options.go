@@ -192,9 +192,9 @@ func WithRetryWait(min, max time.Duration) Option {
 
 // WithLogger makes the SDK log through l: retries at Warn, each finished
 // call at Debug. Records carry the operation, status, sub_code, attempt,
-// transaction id and error class, never an Aadhaar number, OTP, mobile
-// number, URL query, credential or an error's text. Without it (or with
-// nil) the SDK is silent.
+// transaction id, error class and, for generate-otp, otp_state; never an
+// Aadhaar number, OTP, mobile number, URL query, credential or an error's
+// text. Without it (or with nil) the SDK is silent.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		s.logger = l

@@ -44,10 +44,28 @@ func (s OTPState) String() string {
 }
 
 // OTPStateOf returns the state a GenerateOTP outcome leaves the customer's
-// phone in: OTPSent for a nil error, OTPNotSent for an error matching
-// ErrNotSent or a documented answer after which Deepvue generated no OTP,
-// OTPPending for 409 VERIFICATION_PENDING, and OTPMaybeSent for everything
-// else. An *APIError built by hand is classified from its public fields.
+// phone in. Every outcome falls in exactly one state:
+//
+//   - OTPSent: err is nil.
+//   - OTPNotSent: err matches ErrNotSent (local validation, a nil context,
+//     a limiter refusal, a transport failure the SDK knows happened before
+//     any request was written), or it is an *APIError for an answer Deepvue
+//     documents as generating no OTP: INVALID_INPUT with 400 or 422,
+//     AADHAAR_MOBILE_NOT_LINKED with 400, SOURCE_FAILURE with 500, any 401
+//     or 403, 429, 503, 400 {"detail":"Bad Request"} or "Inactive
+//     client_id", and a 422 with a detail (a string or a validation list).
+//   - OTPPending: an *APIError for 409 VERIFICATION_PENDING: an earlier OTP
+//     for this number is still valid.
+//   - OTPMaybeSent: everything else: a transport failure after the request
+//     may have been written, a deadline with no answer, and every answer
+//     nobody documents (a gateway's 502 page, a 200 that cannot be decoded,
+//     a 2xx with a sub_code other than SUCCESS, a documented sub_code with an
+//     undocumented status).
+//
+// An *APIError is classified from its public fields (StatusCode, SubCode,
+// Detail), so one built by hand gets the same state as one the SDK returns.
+// The state is meant for GenerateOTP errors; for VerifyOTP use
+// ErrOTPRejected and the other sentinels.
 func OTPStateOf(err error) OTPState {
 	if err == nil {
 		return OTPSent
@@ -56,14 +74,23 @@ func OTPStateOf(err error) OTPState {
 		return OTPNotSent
 	}
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode < http.StatusBadRequest {
+	if !errors.As(err, &ae) {
 		return OTPMaybeSent
 	}
-	switch ae.Unwrap() {
-	case ErrVerificationPending:
+	return apiOTPState(ae)
+}
+
+// apiOTPState is the table of documented generate-otp answers: each
+// sentinel counts only with the status Deepvue documents it with.
+func apiOTPState(ae *APIError) OTPState {
+	switch kind := classify(ae.StatusCode, ae.SubCode, ae.Detail); {
+	case kind == ErrVerificationPending && ae.StatusCode == http.StatusConflict:
 		return OTPPending
-	case ErrInvalidInput, ErrMobileNotLinked, ErrSourceFailure, ErrUnauthorized,
-		ErrRateLimited, ErrServiceUnavailable:
+	case kind == ErrInvalidInput && (ae.StatusCode == http.StatusBadRequest || ae.StatusCode == http.StatusUnprocessableEntity),
+		kind == ErrMobileNotLinked && ae.StatusCode == http.StatusBadRequest,
+		kind == ErrSourceFailure && ae.StatusCode == http.StatusInternalServerError,
+		kind == ErrUnauthorized && ae.StatusCode >= 400, // 401, 403, 400 Inactive client_id
+		kind == ErrRateLimited, kind == ErrServiceUnavailable: // 429, 503 (classify keys them on the status)
 		return OTPNotSent
 	}
 	return OTPMaybeSent

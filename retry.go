@@ -74,7 +74,10 @@ func (c *Client) prepareRetry(req *http.Request) error {
 	if cl, _ := req.Context().Value(callKey{}).(*call); cl != nil {
 		cl.limiterWait += time.Since(waited)
 	}
-	return limiterError(err)
+	if err != nil {
+		return &limiterWaitError{limiterError(err)}
+	}
+	return nil
 }
 
 // backoff returns a wait drawn uniformly between min and

@@ -47,10 +47,15 @@ const (
 	AttemptsKey      = attribute.Key("deepvue.attempts")
 	MaybeSentKey     = attribute.Key("deepvue.maybe_sent")
 	LimiterWaitKey   = attribute.Key("deepvue.limiter_wait_ms")
-	ResponseSizeKey  = attribute.Key("http.response.body.size")
+	// OTPStateKey is deepvue.OTPState's String ("sent", "not_sent",
+	// "pending", "maybe_sent"), on generate-otp calls only: on the call's
+	// span and on the deepvue.client.calls counter.
+	OTPStateKey     = attribute.Key("deepvue.otp_state")
+	ResponseSizeKey = attribute.Key("http.response.body.size")
 )
 
-// CallsMetric is the name of the counter of calls, by operation and outcome.
+// CallsMetric is the name of the counter of calls, by operation and outcome
+// (and, for generate-otp, OTP state).
 const CallsMetric = "deepvue.client.calls"
 
 // CallDurationMetric is the name of the histogram of whole calls, in
@@ -228,9 +233,14 @@ func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.Ca
 		attrs = append(attrs, semconv.ErrorTypeKey.String(r.Outcome))
 		span.SetStatus(codes.Error, r.Outcome)
 	}
+	counted := []attribute.KeyValue{OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)}
+	if c.Operation == "generate-otp" {
+		state := OTPStateKey.String(r.OTPState.String())
+		attrs = append(attrs, state)
+		counted = append(counted, state)
+	}
 	span.SetAttributes(attrs...)
 	span.End()
-	set := metric.WithAttributeSet(attribute.NewSet(OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)))
-	o.calls.Add(ctx, 1, set)
-	o.callDur.Record(ctx, r.Duration.Seconds(), set)
+	o.calls.Add(ctx, 1, metric.WithAttributes(counted...))
+	o.callDur.Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome))))
 }

@@ -178,23 +178,24 @@ func TestSpansAndMetricsForEveryOutcome(t *testing.T) {
 		answer   func(n int) (int, string)
 		outcome  string
 		attempts int
+		state    string // deepvue.otp_state of generate-otp
 	}{
-		{"success", func(int) (int, string) { return 200, "SUCCESS" }, "ok", 1},
+		{"success", func(int) (int, string) { return 200, "SUCCESS" }, "ok", 1, "sent"},
 		{"retried source failure", func(n int) (int, string) {
 			if n == 1 {
 				return 500, "SOURCE_FAILURE"
 			}
 			return 200, "SUCCESS"
-		}, "ok", 2},
-		{"source failure", func(int) (int, string) { return 500, "SOURCE_FAILURE" }, "ErrSourceFailure", 3},
-		{"pending", func(int) (int, string) { return 409, "VERIFICATION_PENDING" }, "ErrVerificationPending", 1},
-		{"not linked", func(int) (int, string) { return 400, "AADHAAR_MOBILE_NOT_LINKED" }, "ErrMobileNotLinked", 1},
-		{"invalid input", func(int) (int, string) { return 422, "INVALID_INPUT" }, "ErrInvalidInput", 1},
-		{"unauthorized", func(int) (int, string) { return 401, "" }, "ErrUnauthorized", 1},
-		{"rate limited", func(int) (int, string) { return 429, "" }, "ErrRateLimited", 1},
-		{"unavailable", func(int) (int, string) { return 503, "" }, "ErrServiceUnavailable", 1},
-		{"unusable success", func(int) (int, string) { return 200, "NOT_SUCCESS" }, "ErrUnexpectedResponse", 1},
-		{"undocumented", func(int) (int, string) { return 502, "GATEWAY" }, "http_502", 1},
+		}, "ok", 2, "sent"},
+		{"source failure", func(int) (int, string) { return 500, "SOURCE_FAILURE" }, "ErrSourceFailure", 3, "not_sent"},
+		{"pending", func(int) (int, string) { return 409, "VERIFICATION_PENDING" }, "ErrVerificationPending", 1, "pending"},
+		{"not linked", func(int) (int, string) { return 400, "AADHAAR_MOBILE_NOT_LINKED" }, "ErrMobileNotLinked", 1, "not_sent"},
+		{"invalid input", func(int) (int, string) { return 422, "INVALID_INPUT" }, "ErrInvalidInput", 1, "not_sent"},
+		{"unauthorized", func(int) (int, string) { return 401, "" }, "ErrUnauthorized", 1, "not_sent"},
+		{"rate limited", func(int) (int, string) { return 429, "" }, "ErrRateLimited", 1, "not_sent"},
+		{"unavailable", func(int) (int, string) { return 503, "" }, "ErrServiceUnavailable", 1, "not_sent"},
+		{"unusable success", func(int) (int, string) { return 200, "NOT_SUCCESS" }, "ErrUnexpectedResponse", 1, "maybe_sent"},
+		{"undocumented", func(int) (int, string) { return 502, "GATEWAY" }, "http_502", 1, "maybe_sent"},
 	}
 	for _, tt := range tests {
 		for _, op := range []string{"generate-otp", "verify-otp"} {
@@ -236,7 +237,15 @@ func TestSpansAndMetricsForEveryOutcome(t *testing.T) {
 				}
 				all := e.everything(t)
 				assert.Contains(t, all, "metric http.client.request.duration (s)")
-				assert.Contains(t, all, fmt.Sprintf("metric deepvue.client.calls ({call})\n  value=1 [deepvue.operation=%s deepvue.outcome=%s]", op, tt.outcome))
+				state, hasState := attr(callSpan.Attributes(), "deepvue.otp_state")
+				if op == "generate-otp" {
+					assert.Equal(t, tt.state, deepvue.OTPStateOf(err).String())
+					assert.Equal(t, tt.state, state.AsString(), "the call span carries the OTP state")
+					assert.Contains(t, all, fmt.Sprintf("metric deepvue.client.calls ({call})\n  value=1 [deepvue.operation=%s deepvue.otp_state=%s deepvue.outcome=%s]", op, tt.state, tt.outcome))
+				} else {
+					assert.False(t, hasState, "verify-otp has no OTP state")
+					assert.Contains(t, all, fmt.Sprintf("metric deepvue.client.calls ({call})\n  value=1 [deepvue.operation=%s deepvue.outcome=%s]", op, tt.outcome))
+				}
 				assertNothingSensitive(t, all)
 				masked := "aadhaar_number=XXXXXXXX2346" // each call masks the values it knows
 				if op == "verify-otp" {
@@ -258,6 +267,8 @@ func TestTransportFailuresAndLocalValidation(t *testing.T) {
 		spans := e.spans.Ended()
 		require.Len(t, spans, 1)
 		assert.Equal(t, "ErrInvalidInput", spans[0].Status().Description)
+		state, _ := attr(spans[0].Attributes(), "deepvue.otp_state")
+		assert.Equal(t, "not_sent", state.AsString())
 		maybe, _ := attr(spans[0].Attributes(), "deepvue.maybe_sent")
 		assert.False(t, maybe.AsBool())
 		assertNothingSensitive(t, e.everything(t))

@@ -25,7 +25,7 @@
 // A number that fails the Aadhaar rules gets 422 INVALID_INPUT "Invalid Aadhaar
 // Number Pattern." A second successful request for the same number within the
 // pending window (WithPendingWindow, default 45s) gets 409 VERIFICATION_PENDING
-// with an empty reference_id. Consent "N" gets 400 INVALID_INPUT. A missing
+// with an empty reference_id and a Retry-After header. Consent "N" gets 400 INVALID_INPUT. A missing
 // parameter gets 422 with a FastAPI validation list in "detail". Missing
 // credentials get 401 {"detail":"Not authenticated"}; wrong ones get 401
 // {"detail":"Invalid client_id or client_secret, access Denied"}, as
@@ -36,14 +36,22 @@
 //	OTPValid (123456)          200 SUCCESS with SampleData, a real small JPEG photo,
 //	                           and a real small PDF when generate_pdf is true (any case)
 //	OTPSourceFailure (500500)  500 SOURCE_FAILURE, every time (reference not used up)
-//	any other 6 digits         400 INVALID_OTP; the third wrong OTP uses the reference up
+//	any other 6 digits         400 INVALID_OTP
 //	MobileLinked (9876543210)  as mobile_number: aadhaar_linked_mobile_match "Yes"; any other: "No"
 //
-// A reference id can be verified once; an unknown or used one gets 400
-// INVALID_REFERENCE_ID, and one older than the OTP validity (WithOTPValidity,
-// default 10 minutes) gets 400 OTP_EXPIRED. Deepvue does not document its
-// answers for a wrong, expired or used OTP, nor the consent and purpose
-// checks: those answers are the fake's own choice, and real ones may differ.
+// The lifecycle of a reference id (every answer invented: Deepvue documents
+// none for a wrong, expired or used OTP, nor the consent and purpose
+// checks; real ones may differ, but each is one an SDK caller must handle):
+//
+//	unknown reference id            400 INVALID_REFERENCE_ID
+//	verified once already           400 OTP_ALREADY_USED
+//	the third wrong OTP, and every  400 OTP_ATTEMPTS_EXCEEDED (the reference is locked)
+//	  later try on that reference
+//	older than the OTP validity     400 OTP_EXPIRED (WithOTPValidity, default 10
+//	  by the server's clock           minutes; see WithClock and Clock)
+//
+// A 409 VERIFICATION_PENDING carries a Retry-After header with the seconds
+// left in the pending window (the fake's addition too).
 //
 // # Scripted answers
 //
@@ -133,6 +141,8 @@ type Answer struct {
 	// answering: the request was read, so the caller cannot know whether it
 	// was acted on. See ConnectionReset.
 	Reset bool
+	// Header is added to the answer (e.g. a Retry-After on a 429).
+	Header http.Header
 }
 
 // Documented answers, to pass to Script. Each is what Deepvue's
@@ -168,8 +178,13 @@ func (s *Server) Script(path string, answers ...Answer) {
 
 type otpRecord struct {
 	issued   time.Time
-	attempts int
+	attempts int  // wrong OTPs so far
+	used     bool // verified once
 }
+
+// maxWrongOTPs is the wrong OTP that locks a reference id (the fake's
+// choice; other providers report about 3).
+const maxWrongOTPs = 3
 
 type config struct {
 	clientID, secret string
@@ -306,6 +321,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if scripted.Status != 0 {
+			for k, vs := range scripted.Header {
+				w.Header()[http.CanonicalHeaderKey(k)] = vs
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Content-Length", strconv.Itoa(len(scripted.Body)))
 			w.WriteHeader(scripted.Status)
@@ -417,6 +435,10 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if last, ok := s.lastOTP[number]; ok && s.cfg.pending > 0 && now.Sub(last) < s.cfg.pending {
+		// The fake's own addition: when a new OTP may be asked for, in whole
+		// seconds rounded up (Deepvue documents no Retry-After).
+		left := last.Add(s.cfg.pending).Sub(now)
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((left+time.Second-1)/time.Second), 10))
 		writeEnvelope(w, now, http.StatusConflict, "VERIFICATION_PENDING",
 			"Otp already generated for this aadhaar, please try after some time.", map[string]any{"reference_id": ""})
 		return
@@ -456,24 +478,32 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The verify lifecycle below is the fake's invention (Deepvue documents
+	// no verify-otp errors), modelled on what other providers document.
 	rec, ok := s.refs[ref]
 	switch {
 	case !ok:
-		writeEnvelope(w, now, http.StatusBadRequest, "INVALID_REFERENCE_ID", "Invalid reference id or OTP already used.", nil)
+		writeEnvelope(w, now, http.StatusBadRequest, "INVALID_REFERENCE_ID", "Invalid reference id.", nil)
+		return
+	case rec.used:
+		writeEnvelope(w, now, http.StatusBadRequest, "OTP_ALREADY_USED", "OTP already used. Please generate a new OTP.", nil)
+		return
+	case rec.attempts >= maxWrongOTPs:
+		writeEnvelope(w, now, http.StatusBadRequest, "OTP_ATTEMPTS_EXCEEDED", "Too many wrong OTPs. Please generate a new OTP.", nil)
 		return
 	case now.Sub(rec.issued) > s.cfg.validity:
-		delete(s.refs, ref)
 		writeEnvelope(w, now, http.StatusBadRequest, "OTP_EXPIRED", "OTP has expired. Please generate a new OTP.", nil)
 		return
 	case otp != OTPValid:
 		rec.attempts++
-		if rec.attempts >= 3 {
-			delete(s.refs, ref)
+		if rec.attempts >= maxWrongOTPs {
+			writeEnvelope(w, now, http.StatusBadRequest, "OTP_ATTEMPTS_EXCEEDED", "Too many wrong OTPs. Please generate a new OTP.", nil)
+			return
 		}
 		writeEnvelope(w, now, http.StatusBadRequest, "INVALID_OTP", "Invalid OTP. Please enter the correct OTP.", nil)
 		return
 	}
-	delete(s.refs, ref)
+	rec.used = true
 	data := SampleData()
 	if mobile != "" {
 		if mobile == MobileLinked {

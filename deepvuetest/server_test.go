@@ -255,21 +255,21 @@ func TestVerifyReferenceUsableOnce(t *testing.T) {
 	_, err := c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
 	require.NoError(t, err)
 	_, err = c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
-	assert.Equal(t, "INVALID_REFERENCE_ID", subCode(t, err))
+	assert.Equal(t, "OTP_ALREADY_USED", subCode(t, err))
 }
 
 func TestVerifyWrongOTPThreeTimesUsesReferenceUp(t *testing.T) {
 	_, c := start(t)
 	ref := sendOTP(t, c, deepvuetest.NumberSuccess)
-	for i := 0; i < 3; i++ {
+	for i, want := range []string{"INVALID_OTP", "INVALID_OTP", "OTP_ATTEMPTS_EXCEEDED"} {
 		_, err := c.VerifyOTP(context.Background(), verifyReq(ref, "000001"))
 		var ae *deepvue.APIError
 		require.ErrorAs(t, err, &ae)
-		assert.Equal(t, "INVALID_OTP", ae.SubCode)
+		assert.Equal(t, want, ae.SubCode, "wrong OTP %d", i+1)
 		assert.Equal(t, 400, ae.StatusCode)
 	}
 	_, err := c.VerifyOTP(context.Background(), verifyReq(ref, deepvuetest.OTPValid))
-	assert.Equal(t, "INVALID_REFERENCE_ID", subCode(t, err))
+	assert.Equal(t, "OTP_ATTEMPTS_EXCEEDED", subCode(t, err), "the locked reference stays locked, even for the right OTP")
 }
 
 func TestVerifyExpiry(t *testing.T) {

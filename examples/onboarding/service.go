@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -164,52 +165,29 @@ func (s *service) handleVerify(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// fail maps an SDK error to an HTTP status and a message a person
-// understands, and logs it with the masked number only.
+// fail answers a failed call (see answers.go) and logs it with the masked
+// number only.
 func (s *service) fail(w http.ResponseWriter, r *http.Request, op, masked string, err error) {
-	status, code, msg := classify(err)
-	attrs := []any{"op", op, "aadhaar", masked, "status", status, "error", err.Error()}
+	status, body := otpFailure(err)
+	if op == "verify-otp" {
+		status, body = verifyFailure(err)
+	}
+	attrs := []any{"op", op, "aadhaar", masked, "status", status, "error", err.Error(), "outcome", deepvue.Outcome(err)}
+	if op == "generate-otp" {
+		attrs = append(attrs, "otp_state", deepvue.OTPStateOf(err).String())
+	}
 	var apiErr *deepvue.APIError
 	if errors.As(err, &apiErr) {
 		attrs = append(attrs, "transaction_id", apiErr.TransactionID, "sub_code", apiErr.SubCode)
 	}
 	s.log.WarnContext(r.Context(), "kyc call failed", attrs...)
-	if status == http.StatusServiceUnavailable {
+	switch {
+	case body.RetryAfterSeconds > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfterSeconds))
+	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "60")
 	}
-	writeError(w, status, code, msg)
-}
-
-// classify is the onboarding handler's error table.
-func classify(err error) (status int, code, message string) {
-	var ve *deepvue.ValidationError
-	var apiErr *deepvue.APIError
-	switch {
-	case errors.As(err, &ve):
-		return http.StatusBadRequest, "invalid_input", fieldMessage(ve)
-	case errors.Is(err, deepvue.ErrInvalidInput):
-		return http.StatusBadRequest, "invalid_input", "the Aadhaar number or OTP was not accepted; check it and try again"
-	case errors.Is(err, deepvue.ErrMobileNotLinked):
-		return http.StatusUnprocessableEntity, "mobile_not_linked", "no mobile number is linked to this Aadhaar, so an OTP cannot be sent; please use another KYC method"
-	case errors.Is(err, deepvue.ErrVerificationPending):
-		return http.StatusConflict, "otp_pending", "an OTP was sent recently, wait before asking again"
-	case errors.Is(err, deepvue.ErrSourceFailure), errors.Is(err, deepvue.ErrServiceUnavailable):
-		return http.StatusServiceUnavailable, "source_unavailable", "the Aadhaar service (UIDAI) is temporarily unavailable; please try again in a few minutes"
-	case errors.Is(err, deepvue.ErrRateLimited):
-		return http.StatusServiceUnavailable, "busy", "we are handling many verifications right now; please try again in a minute"
-	case errors.Is(err, deepvue.ErrUnauthorized):
-		return http.StatusInternalServerError, "misconfigured", "the KYC service is not configured correctly; we are on it"
-	case errors.Is(err, deepvue.ErrNotSent):
-		// Nothing reached Deepvue (refused connection, DNS, TLS, the rate
-		// limiter): no SMS was sent, so asking again is safe.
-		return http.StatusServiceUnavailable, "not_sent", "we could not reach the Aadhaar service and nothing was sent; please try again"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return http.StatusGatewayTimeout, "timeout", "the Aadhaar service did not answer in time; an OTP may still arrive, so wait a minute before asking again"
-	case errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500:
-		// Wrong, expired or used OTP: Deepvue does not document these answers.
-		return http.StatusUnprocessableEntity, "otp_rejected", "the OTP is incorrect or has expired; check the SMS and try again, or ask for a new OTP"
-	}
-	return http.StatusBadGateway, "upstream_error", "the Aadhaar service failed; please try again later"
+	writeJSON(w, status, body)
 }
 
 func fieldMessage(ve *deepvue.ValidationError) string {
@@ -228,11 +206,6 @@ func fieldMessage(ve *deepvue.ValidationError) string {
 		return "the reference is missing; ask for a new OTP"
 	}
 	return "the request is not valid"
-}
-
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

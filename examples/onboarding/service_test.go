@@ -151,7 +151,8 @@ func TestOnboardingPendingIs409(t *testing.T) {
 	require.Equal(t, 200, status)
 	status, out, _ := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
 	assert.Equal(t, http.StatusConflict, status)
-	assert.Equal(t, "an OTP was sent recently, wait before asking again", out["message"])
+	assert.Equal(t, "pending", out["state"])
+	assert.Contains(t, out["message"], "still valid: enter it")
 	assert.Equal(t, 1, e.fake.SMSSent())
 }
 
