@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -44,6 +45,8 @@ type Client struct {
 	observer     Observer
 	budget       *memBudget
 	redactedBase string
+
+	blindWarned *atomic.Bool // the send-once guard's blindness was logged (warnBlind)
 
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 }
@@ -102,6 +105,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		observer:     s.observer,
 		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
+		blindWarned:  new(atomic.Bool),
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays
@@ -132,6 +136,9 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 // transport (with WithHTTPClient, the caller's), for example when a test
 // ends or a process drains. The Client stays usable.
 func (c *Client) CloseIdleConnections() {
+	if !c.usable() {
+		return
+	}
 	if ci, ok := c.base.base().(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
@@ -142,6 +149,9 @@ func (c *Client) secrets() secrets { return secrets{secret: c.creds().secret} }
 
 // String describes the Client without its credentials.
 func (c *Client) String() string {
+	if !c.usable() {
+		return nilClientText
+	}
 	return "deepvue.Client{base_url: " + c.redactedBase + ", client_id: " + maskID(c.creds().clientID) +
 		", client_secret: [REDACTED]}"
 }
@@ -154,11 +164,17 @@ func (c *Client) Format(f fmt.State, verb rune) { formatWith(f, verb, c.String()
 
 // LogValue renders the Client for slog without credentials.
 func (c *Client) LogValue() slog.Value {
+	if !c.usable() {
+		return slog.StringValue(nilClientText)
+	}
 	return slog.GroupValue(
 		slog.String("base_url", c.redactedBase),
 		slog.String("client_id", maskID(c.creds().clientID)),
 	)
 }
+
+// nilClientText describes a nil Client or one not made by NewClient.
+const nilClientText = "deepvue.Client{unusable: create one with NewClient}"
 
 // maskID shows the first four characters of a client id.
 func maskID(id string) string {
