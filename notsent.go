@@ -29,7 +29,8 @@ func (e resendBlocked) Is(target error) bool { return target == ErrResendBlocked
 // transport below the SDK tried to write a second time, and the guard
 // stopped it.
 var errResendBlocked error = resendBlocked("the transport below the SDK tried to send the request a second time " +
-	"(a connection lost or an HTTP/2 stream refused or reset after the request was written); " +
+	"(net/http after a connection lost or an HTTP/2 stream refused or reset once the request was written, " +
+	"or a caller's retrying transport); " +
 	"the SDK stopped it, but the first may have reached Deepvue")
 
 // errResendNotStopped is the transport error of an attempt whose request
