@@ -455,3 +455,29 @@ func mustParseURL(t *testing.T, s string) *url.URL {
 	require.NoError(t, err)
 	return u
 }
+
+// TestCancelCauseWrappingErrNotSentAfterWriting: net/http returns the
+// context's cause; a caller that cancels with a cause wrapping ErrNotSent
+// once the request reached the server must not get ErrNotSent.
+func TestCancelCauseWrappingErrNotSentAfterWriting(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var reqs atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs.Add(1)
+		cancel(fmt.Errorf("draining: %w", ErrNotSent))
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithHTTPClient(&http.Client{Transport: tr}))
+	require.NoError(t, err)
+	_, err = c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+	require.Error(t, err)
+	assert.Equal(t, int32(1), reqs.Load())
+	assert.NotErrorIs(t, err, ErrNotSent, "the server saw the request: %v", err)
+	assert.Equal(t, OTPMaybeSent, OTPStateOf(err))
+}

@@ -226,7 +226,7 @@ func TestSendOnceGuardHTTP2(t *testing.T) {
 							assert.NotErrorIs(t, err, ErrNotSent, "the request was written")
 							assert.NotErrorIs(t, err, context.Canceled, "the caller cancelled nothing")
 							if resends {
-								assert.ErrorIs(t, err, errResendBlocked, "this transport resends on its own: %v", err)
+								assert.ErrorIs(t, err, ErrResendBlocked, "this transport resends on its own: %v", err)
 							}
 							assert.Less(t, elapsed, 5*time.Second)
 							assertNoLeak(t, err, "aadhaar_number=", "otp=")
@@ -313,7 +313,7 @@ func TestSendOnceGuardIdempotencyKeyReplay(t *testing.T) {
 			seen, err := run(t, true, pc)
 			assert.Equal(t, int32(1), seen, "requests of the second call that reached the server")
 			require.Error(t, err)
-			assert.ErrorIs(t, err, errResendBlocked)
+			assert.ErrorIs(t, err, ErrResendBlocked)
 			assert.NotErrorIs(t, err, ErrNotSent)
 			assertNoLeak(t, err, "aadhaar_number=", "otp=")
 
