@@ -129,7 +129,12 @@ func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // buffer, and the guard then closes that connection, so a complete request
 // never reaches the wire. (HTTP/2 connections, shared by many calls, are
 // never closed.) The hooks are GetConn, GotConn and WroteHeaders only: with
-// a WroteHeaderField hook, net/http allocates for every header it writes.
+// a WroteHeaderField hook, net/http allocates for every header it writes
+// (measured: 103 to 111 allocations and +130 B per GenerateOTP). An attempt
+// counts as possibly sent from GotConn: over a stalled HTTP/2 connection
+// that also marks the requests still waiting for the connection's write
+// lock (WroteHeaderField would have left 186 of 200 such calls ErrNotSent,
+// GotConn leaves none), a loss of precision in the safe direction only.
 type sendGuard struct {
 	trace  httptrace.ClientTrace
 	cancel context.CancelFunc // ends the call's context
