@@ -78,7 +78,7 @@ func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = cl.startAttempt(req)
 	}
 	resp, err := t.base().RoundTrip(req)
-	if !g.traced.Load() {
+	if !g.traced.Load() && !cl.client.noGuard {
 		// A transport that reports no trace events: the guard saw nothing of
 		// what it did, so the request may have been sent, even several times.
 		g.untraced.Store(true)
