@@ -380,6 +380,9 @@ func TestTransportsThatResendBelowTheSDK(t *testing.T) {
 						assert.NotContains(t, err.Error(), "more than once")
 					}
 				}
+				for _, s := range append(sensitive, "aadhaar_number=2") {
+					assert.NotContains(t, logs.String(), s, "log records")
+				}
 				warns := strings.Count(logs.String(), `"msg":"deepvue: the send-once guard cannot see below this transport`)
 				if tt.seen[h2] == "blocked" {
 					assert.Zero(t, warns)
