@@ -77,6 +77,9 @@ type OTPResponse struct {
 //	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 20*time.Second)
 //	defer cancel()
 func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent Consent, purpose string) (*OTPResponse, error) {
+	if !c.usable() {
+		return nil, errNilClient
+	}
 	cl := &call{op: opGenerate, endpoint: c.generateURL, limit: MaxResponseBytes, sec: c.secrets(), start: time.Now(), client: c}
 	ctx = c.startCall(ctx, cl)
 	res, err := c.generateOTP(ctx, cl, aadhaarNumber, consent, purpose)
@@ -87,7 +90,7 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	if res != nil && cl.audit != nil {
 		cl.audit.ref = res.ReferenceID
 	}
-	c.end(ctx, cl, txn, err)
+	err = c.end(ctx, cl, txn, err)
 	return res, err
 }
 

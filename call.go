@@ -320,8 +320,11 @@ func limiterError(err error) error {
 // (operation, status, attempts, elapsed_ms: the whole call in milliseconds
 // as a float, sub_code, transaction id and,
 // for an error, its class and whether it was sent; never an error's text).
-// txn is the transaction id of a success.
-func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
+// txn is the transaction id of a success. It returns the call's error, which
+// says the request may have been sent more than once when the transport
+// hid what it sent (mayHaveResent).
+func (c *Client) end(ctx context.Context, cl *call, txn string, err error) error {
+	err = mayHaveResent(cl, err)
 	status, subCode := http.StatusOK, SubCodeSuccess
 	if err != nil {
 		status, subCode, txn = errorFields(err)
@@ -329,7 +332,7 @@ func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
 	c.auditOutcome(ctx, cl, txn, err)
 	c.endCall(cl, status, subCode, txn, err)
 	if c.logger == nil || ctx == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
+		return err
 	}
 	attrs := []slog.Attr{
 		slog.String("operation", cl.op),
@@ -346,6 +349,7 @@ func (c *Client) end(ctx context.Context, cl *call, txn string, err error) {
 		attrs = append(attrs, slog.String("otp_state", OTPStateOf(err).String()))
 	}
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "deepvue: call finished", attrs...)
+	return err
 }
 
 // errorFields returns what an error says of the last answer: its status,

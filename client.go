@@ -48,6 +48,8 @@ type Client struct {
 	budget       *memBudget
 	redactedBase string
 
+	blindWarned *atomic.Bool // the send-once guard's blindness was logged (warnBlind)
+
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 
 	ownsTransport bool       // the transport is the SDK's own (no WithHTTPClient): Close closes it
@@ -120,6 +122,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 		life:         &lifecycle{},
+		blindWarned:  new(atomic.Bool),
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays
@@ -156,6 +159,9 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 // ends or a process drains. The Client stays usable. To end a Client's use,
 // call Close.
 func (c *Client) CloseIdleConnections() {
+	if !c.usable() {
+		return
+	}
 	if ci, ok := c.base.base().(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
@@ -166,6 +172,9 @@ func (c *Client) secrets() secrets { return secrets{secret: c.creds().secret} }
 
 // String describes the Client without its credentials.
 func (c *Client) String() string {
+	if !c.usable() {
+		return nilClientText
+	}
 	return "deepvue.Client{base_url: " + c.redactedBase + ", client_id: " + maskID(c.creds().clientID) +
 		", client_secret: [REDACTED]}"
 }
@@ -178,11 +187,17 @@ func (c *Client) Format(f fmt.State, verb rune) { formatWith(f, verb, c.String()
 
 // LogValue renders the Client for slog without credentials.
 func (c *Client) LogValue() slog.Value {
+	if !c.usable() {
+		return slog.StringValue(nilClientText)
+	}
 	return slog.GroupValue(
 		slog.String("base_url", c.redactedBase),
 		slog.String("client_id", maskID(c.creds().clientID)),
 	)
 }
+
+// nilClientText describes a nil Client or one not made by NewClient.
+const nilClientText = "deepvue.Client{unusable: create one with NewClient}"
 
 // maskID shows the first four characters of a client id.
 func maskID(id string) string {

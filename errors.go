@@ -388,8 +388,11 @@ func (e *safeError) Error() string { return e.text }
 // GoString keeps %#v to the scrubbed text.
 func (e *safeError) GoString() string { return "deepvue.safeError{" + strconv.Quote(e.text) + "}" }
 
-// Is reports whether the original error matches target.
-func (e *safeError) Is(target error) bool { return errors.Is(e.orig, target) }
+// Is reports whether the original error matches target, except for
+// ErrNotSent: whether a call was sent is the SDK's own decision
+// (transportError), never that of an error from below it (a limiter or a
+// transport whose error wraps ErrNotSent after a request went out).
+func (e *safeError) Is(target error) bool { return target != ErrNotSent && errors.Is(e.orig, target) }
 
 // As finds target in the original error's chain, and sets it only if that
 // error's text holds nothing to scrub.

@@ -154,7 +154,7 @@ func (o ObserverFuncs) EndCall(ctx context.Context, call CallInfo, result CallRe
 // cancel: one name for all); the name of the sentinel the error matches
 // ("ErrVerificationPending", "ErrInvalidInput", ..., and "ErrOTPRejected"
 // for a verify-otp answer no other sentinel names); otherwise a
-// class: "resend_blocked" (the transport tried to send a request twice),
+// class: "ErrResendBlocked" (the transport tried to send a request twice),
 // "timeout" (a deadline), "canceled", "not_sent" (nothing left the process:
 // a refused connection, DNS, TLS, the limiter), "http_502" (an *APIError
 // for an undocumented answer, by status), "nil_context" or "transport".
@@ -187,8 +187,8 @@ func Outcome(err error) string {
 	}
 	var ae *APIError
 	switch {
-	case errors.Is(err, errResendBlocked):
-		return "resend_blocked"
+	case errors.Is(err, ErrResendBlocked):
+		return "ErrResendBlocked"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):
@@ -324,7 +324,7 @@ func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, 
 	g := &cl.guard
 	cl.observer.EndAttempt(o.attCtx, o.att, AttemptResult{
 		StatusCode: status, SubCode: subCode, TransactionID: txn, Outcome: outcome,
-		MaybeSent: status != 0 || g.writes.Load() > 0 || !g.traced.Load() || c.noGuard, ResponseBytes: size,
+		MaybeSent: status != 0 || g.attemptMaybeSent() || c.noGuard, ResponseBytes: size,
 		Duration: time.Since(o.attStart),
 	})
 }

@@ -227,7 +227,7 @@ func TestOutcomeNames(t *testing.T) {
 	assert.Equal(t, "nil_context", Outcome(errNilContext))
 	assert.Equal(t, "timeout", Outcome(fmt.Errorf("x: %w", context.DeadlineExceeded)))
 	assert.Equal(t, "canceled", Outcome(context.Canceled))
-	assert.Equal(t, "resend_blocked", Outcome(&transportError{err: errResendBlocked}))
+	assert.Equal(t, "ErrResendBlocked", Outcome(&transportError{err: errResendBlocked}))
 	assert.Equal(t, "not_sent", Outcome(&transportError{err: errors.New("refused"), notSent: true}))
 	assert.Equal(t, "transport", Outcome(errors.New("reset "+validNumber)), "never the error's text")
 }

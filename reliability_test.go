@@ -424,7 +424,7 @@ func faults() []fault {
 			},
 			opts: []Option{WithHTTPClient(&http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true,
 				TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}})},
-			wantCause:    errResendBlocked,
+			wantCause:    ErrResendBlocked,
 			wantRequests: 1, wantConns: -1, maxElapsed: quick,
 		},
 		{

@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -224,7 +226,7 @@ func TestSendOnceGuardHTTP2(t *testing.T) {
 							assert.NotErrorIs(t, err, ErrNotSent, "the request was written")
 							assert.NotErrorIs(t, err, context.Canceled, "the caller cancelled nothing")
 							if resends {
-								assert.ErrorIs(t, err, errResendBlocked, "this transport resends on its own: %v", err)
+								assert.ErrorIs(t, err, ErrResendBlocked, "this transport resends on its own: %v", err)
 							}
 							assert.Less(t, elapsed, 5*time.Second)
 							assertNoLeak(t, err, "aadhaar_number=", "otp=")
@@ -242,24 +244,34 @@ func TestSendOnceGuardHTTP2(t *testing.T) {
 // TestWithoutTheGuardHTTP2Resends shows what the guard prevents, so that
 // TestSendOnceGuardHTTP2 cannot pass for the wrong reason: with the guard
 // off, net/http's HTTP/2 (part of every Go toolchain) sends the same request
-// again and again after each of the three server behaviours. x/net's
-// transport is logged: what it does depends on its version.
+// again after some of the three server behaviours. Which ones depends on the
+// Go release (Go 1.27 no longer resends after RST_STREAM(PROTOCOL_ERROR)),
+// as x/net's depends on its version: each case is learned and logged, never
+// asserted; TestSendOnceGuardHTTP2 then expects ErrResendBlocked exactly
+// where a resend was seen. What is asserted is that net/http resends in at
+// least one case, so the guard is exercised on every Go release.
 func TestWithoutTheGuardHTTP2Resends(t *testing.T) {
 	if testing.Short() {
 		t.Skip("TLS servers: skipped with -short")
 	}
-	for _, mode := range []misbehavior{rstProtocol, rstRefused, goAway} {
-		for tname, newRT := range callerTransports() {
-			t.Run(mode.String()+"/"+tname, func(t *testing.T) {
-				t.Parallel()
-				requests, conns := sendsWithoutGuard(t, mode, newRT, 1500*time.Millisecond)
-				t.Logf("without the guard: one GenerateOTP reached the server %d times over %d connections in 1.5 s", requests, conns)
-				if tname == "net/http HTTP/2" {
-					assert.Greater(t, requests, int32(1))
-				}
-			})
+	var mu sync.Mutex
+	resent := map[string]bool{}
+	t.Run("cases", func(t *testing.T) {
+		for _, mode := range []misbehavior{rstProtocol, rstRefused, goAway} {
+			for tname, newRT := range callerTransports() {
+				t.Run(mode.String()+"/"+tname, func(t *testing.T) {
+					t.Parallel()
+					requests, conns := sendsWithoutGuard(t, mode, newRT, 1500*time.Millisecond)
+					t.Logf("%s without the guard: one GenerateOTP reached the server %d times over %d connections in 1.5 s (%s)",
+						tname, requests, conns, runtime.Version())
+					mu.Lock()
+					resent[tname] = resent[tname] || requests > 1
+					mu.Unlock()
+				})
+			}
 		}
-	}
+	})
+	assert.True(t, resent["net/http HTTP/2"], "net/http's HTTP/2 resends after none of the behaviours: the guard is not exercised")
 }
 
 // idempotencyKey is the middleware payment stacks put in their transport:
@@ -301,7 +313,7 @@ func TestSendOnceGuardIdempotencyKeyReplay(t *testing.T) {
 			seen, err := run(t, true, pc)
 			assert.Equal(t, int32(1), seen, "requests of the second call that reached the server")
 			require.Error(t, err)
-			assert.ErrorIs(t, err, errResendBlocked)
+			assert.ErrorIs(t, err, ErrResendBlocked)
 			assert.NotErrorIs(t, err, ErrNotSent)
 			assertNoLeak(t, err, "aadhaar_number=", "otp=")
 

@@ -370,6 +370,9 @@ func (a *addressField) UnmarshalJSON(b []byte) error {
 // OTP is not documented by Deepvue: it comes back as an *APIError keeping
 // the raw SubCode and Message. Only a 500 SOURCE_FAILURE is retried.
 func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarData, error) {
+	if !c.usable() {
+		return nil, errNilClient
+	}
 	cl := &call{op: opVerify, endpoint: c.verifyURL, limit: MaxVerifyResponseBytes, sec: c.secrets(), start: time.Now(), client: c}
 	ctx = c.startCall(ctx, cl)
 	d, err := c.verifyOTP(ctx, cl, req)
@@ -380,7 +383,7 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 			cl.audit.kyc = d
 		}
 	}
-	c.end(ctx, cl, txn, err)
+	err = c.end(ctx, cl, txn, err)
 	return d, err
 }
 
