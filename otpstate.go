@@ -57,7 +57,8 @@ func (s OTPState) String() string {
 //   - OTPPending: an *APIError for 409 VERIFICATION_PENDING: an earlier OTP
 //     for this number is still valid.
 //   - OTPMaybeSent: everything else: a transport failure after the request
-//     may have been written, a deadline with no answer, and every answer
+//     may have been written, any answer through a transport that hides its
+//     resends (the error says "may have been sent more than once"), a deadline with no answer, and every answer
 //     nobody documents (a gateway's 502 page, a 200 that cannot be decoded,
 //     a 2xx with a sub_code other than SUCCESS, a documented sub_code with an
 //     undocumented status).
@@ -72,6 +73,12 @@ func OTPStateOf(err error) OTPState {
 	}
 	if errors.Is(err, ErrNotSent) {
 		return OTPNotSent
+	}
+	// A transport below the SDK that hides its resends may have sent an
+	// earlier attempt whatever the last answer says.
+	var ru *resendUnknownError
+	if errors.As(err, &ru) {
+		return OTPMaybeSent
 	}
 	var ae *APIError
 	if !errors.As(err, &ae) {
