@@ -1,59 +1,243 @@
 package deepvue
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/deepvue-go/deepvue/internal/uid"
 )
 
 // secrets is what one call must never let out: the digits it sent (the
 // Aadhaar number, the OTP, the mobile number) and the client secret. Every
 // string that leaves the SDK (error texts, log records, values returned on
-// success) goes through one of its two scrubbers.
+// success) goes through one of its scrubbers.
 type secrets struct {
 	number string // 12 ASCII digits, or ""
 	otp    string // 6 ASCII digits, or ""
 	mobile string // 10 ASCII digits, or ""
-	secret string // the client secret, matched as exact text
+	secret string // the client secret, matched as exact text and as Go quotes it
 }
 
 // minKnownDigits is the length of the shortest digit value a call knows (the
 // OTP); a string with fewer digits cannot hold one.
 const minKnownDigits = 6
 
-// genericRunDigits is the length of a digit run masked in free text even
-// when the call does not know it: an Aadhaar number.
-const genericRunDigits = 12
+// aadhaarDigits is the length of an Aadhaar number: a digit run masked in
+// free text even when the call does not know it, if it could be one.
+const aadhaarDigits = 12
+
+// scrubMargin is how far past a cut the scrubbers read: a value spelled
+// across the cut is seen whole (or, if it runs further, masked as a partial
+// match), so clipping after scrubbing never lets a part of it out.
+const scrubMargin = 256
+
+// serverBytes stands in for whatever a text from below the SDK quotes.
+const serverBytes = `"[server bytes]"`
 
 // scrubID masks every spelling of a value the call knows (see scrub) and
-// nothing else. It is for identifiers that must reach Deepvue support
-// intact: a random 32-hex transaction id holds a 12-digit run about 3 % of
-// the time.
-func (k *secrets) scrubID(s string) string { return k.scrub(s, false) }
+// nothing else. It is for values that must reach the caller intact (a date
+// of birth, a PIN code, a hash); for Deepvue's identifiers see scrubIdent.
+func (k *secrets) scrubID(s string) string { return k.scrub(s, false, false) }
 
-// scrubText is scrubID plus a mask over every Aadhaar-like run of 12 or more
-// digits: for free text (messages, details, names, addresses).
-func (k *secrets) scrubText(s string) string { return k.scrub(s, true) }
+// scrubText is scrubID plus a mask over every digit run that could be an
+// Aadhaar number (see markAadhaar): for free text (messages, details, names,
+// addresses, network errors).
+func (k *secrets) scrubText(s string) string { return k.scrub(s, true, false) }
 
-// scrub replaces the client secret with [REDACTED] and masks each known digit
+// scrubTextClip returns scrubText(s) clipped to n bytes, reading only n bytes
+// and a margin: its cost and its allocations do not grow with s.
+func (k *secrets) scrubTextClip(s string, n int) string { return k.scrubClip(s, n, true) }
+
+// scrubIDClip returns scrubID(s) clipped to n bytes, reading only n bytes
+// and a margin.
+func (k *secrets) scrubIDClip(s string, n int) string { return k.scrubClip(s, n, false) }
+
+func (k *secrets) scrubClip(s string, n int, generic bool) string {
+	if len(s) <= n {
+		return k.scrub(s, generic, false)
+	}
+	w := k.window(len(s), n)
+	return clip(k.scrub(s[:w], generic, w < len(s)), n)
+}
+
+// window returns how many bytes of a text of length size to scrub when n are
+// kept: n and the margin, widened so that the client secret, even as Go
+// escapes it (at most 10 bytes a byte), fits beyond the cut; never inside a
+// UTF-8 sequence.
+func (k *secrets) window(size, n int) int {
+	m := scrubMargin
+	if k != nil {
+		m = max(m, 10*len(k.secret)+2)
+	}
+	w := n + m
+	if w >= size {
+		return size
+	}
+	return w
+}
+
+// scrubBelow scrubs a text from below the SDK (net/http, a transport, a
+// limiter): every Go-quoted string in it is server bytes, net/http's way of
+// quoting what it could not parse ("malformed HTTP status code \"...\""), and
+// is replaced by a fixed placeholder, keeping the kind of fault; then the
+// rest is scrubbed as free text. The result is at most n bytes.
+func (k *secrets) scrubBelow(s string, n int) string {
+	truncated := false
+	if len(s) > n {
+		w := k.window(len(s), n)
+		s, truncated = s[:w], w < len(s)
+	}
+	s = replaceQuoted(s)
+	return clip(k.scrub(s, true, truncated), n)
+}
+
+// replaceQuoted replaces each Go-quoted string ("..." with backslash escapes,
+// as %q writes it) by serverBytes; an unterminated one runs to the end.
+func replaceQuoted(s string) string {
+	i := strings.IndexByte(s, '"')
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i >= 0 {
+		b.WriteString(s[:i])
+		b.WriteString(serverBytes)
+		j := i + 1
+		for j < len(s) && s[j] != '"' {
+			if s[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(s) {
+			s = ""
+			break
+		}
+		s = s[j+1:]
+		i = strings.IndexByte(s, '"')
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// scrubIdent is for Deepvue's identifiers (transaction id, reference id,
+// sub_code): scrubID, and then, if the value holds what an identifier does
+// not, every digit of it becomes X. An identifier holds ASCII letters,
+// digits and punctuation; what it does not hold is a digit other than ASCII
+// 0-9 (any script, superscripts, circled digits), a digit run broken by
+// separators with six or more digits in it ("2341-2341-2346", "98765 43210",
+// "482.913": a number written for a person to read), or, as the whole value,
+// a 12-digit run that is a valid Aadhaar number. Deepvue's 32-hex ids stay
+// intact, even when they hold a 12-digit run; so does a UUID.
+func (k *secrets) scrubIdent(s string, n int) string {
+	s = k.scrubIDClip(s, n)
+	if !identOK(s) {
+		var b strings.Builder
+		b.Grow(len(s))
+		for _, r := range s {
+			if _, ok := digitValue(r); ok {
+				b.WriteByte('X')
+			} else {
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	return s
+}
+
+// identOK reports whether s reads as an identifier (see scrubIdent).
+func identOK(s string) bool {
+	if isUUID(s) {
+		return true
+	}
+	chain, sepInChain, lastDigit := 0, false, false
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
+		switch _, digit := digitValue(r); {
+		case r >= '0' && r <= '9':
+			chain++
+			if chain >= minKnownDigits && sepInChain {
+				return false
+			}
+			lastDigit = true
+		case digit:
+			return false // a digit of another script or form
+		case isLetterRune(r):
+			chain, sepInChain, lastDigit = 0, false, false
+		default: // a separator
+			if lastDigit {
+				sepInChain = true
+			}
+			lastDigit = false
+		}
+	}
+	if len(s) == aadhaarDigits {
+		var v [aadhaarDigits]byte
+		for i := range v {
+			if s[i] < '0' || s[i] > '9' {
+				return true
+			}
+			v[i] = s[i] - '0'
+		}
+		return !aadhaarLike(v[:])
+	}
+	return true
+}
+
+// isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// scrub replaces the client secret with [REDACTED] (also as Go quotes it:
+// a secret holding `"` or `\` is printed escaped) and masks each known digit
 // value in any spelling: digits of any script (full-width "２３４１", Devanagari
-// "२३४१", ...) with any non-alphanumeric separators between them ("2341.2341.2346",
-// "(+91) 98765-01234", "482 913", a no-break space or a tab). The Aadhaar
-// number keeps its last four digits ("XXXX XXXX 2346"); the OTP and mobile
-// number become asterisks. With generic, any run of 12 or more digits (at
-// most three separator characters apart) is masked the same way.
-func (k *secrets) scrub(s string, generic bool) string {
+// "२३४१", ...) and their compatibility forms (superscript "²³⁴¹", circled
+// "②③④①"), with any separators between them that are not letters
+// ("2341.2341.2346", "(+91) 98765-01234", "482 913", a no-break space, a
+// tab, an invisible filler such as U+3164), and with Go's escapes read both
+// ways ("2341\t2341" and "2341\u00a02341" as separators, the hex digits of
+// "\x2341" as digits). The Aadhaar number keeps its last four digits ("XXXX
+// XXXX 2346"); the OTP and mobile number become asterisks. With generic,
+// every digit run that could be an Aadhaar number (see markAadhaar) is
+// masked too. truncated says s is the head of a longer text: a value that
+// runs into its end is masked as far as it goes.
+func (k *secrets) scrub(s string, generic, truncated bool) string {
 	if s == "" {
 		return s
 	}
-	if k != nil && k.secret != "" && strings.Contains(s, k.secret) {
-		s = strings.ReplaceAll(s, k.secret, "[REDACTED]")
+	if k != nil && k.secret != "" {
+		s = k.maskSecret(s)
 	}
 	// Fast exits. Too few digits for any value to hide in; or only ASCII
 	// letters and digits (an id): letters break every spelling, so a known
-	// value can only stand as a substring and a generic run only as
+	// value can only stand as a substring and an Aadhaar-like run only as
 	// consecutive digits.
-	ascii, run, longest, nonASCII, separators := 0, 0, 0, false, false
+	ascii, run, longest, nonASCII, separators, backslashes := 0, 0, 0, 0, false, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c >= '0' && c <= '9':
@@ -61,33 +245,61 @@ func (k *secrets) scrub(s string, generic bool) string {
 			run++
 			longest = max(longest, run)
 		case c >= utf8.RuneSelf:
-			nonASCII, run = true, 0
+			if c >= 0xC0 {
+				nonASCII++
+			}
+			run = 0
 		case ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z'):
 			run = 0
 		default:
+			if c == '\\' {
+				backslashes++
+			}
 			separators, run = true, 0
 		}
 	}
-	if ascii < minKnownDigits && !nonASCII {
+	if ascii < minKnownDigits && nonASCII == 0 && backslashes == 0 {
 		return s
 	}
-	if !nonASCII && !separators && (!generic || longest < genericRunDigits) &&
+	if nonASCII == 0 && !separators && (!generic || longest < aadhaarDigits) && !truncated &&
 		(k == nil || !(containsValue(s, k.number) || containsValue(s, k.otp) || containsValue(s, k.mobile))) {
 		return s
 	}
+	// Storage sized from the input: one entry per ASCII digit, per non-ASCII
+	// rune and per escape, at most.
 	var store [64]digitAt
-	digits := scanDigits(s, store[:0])
-	if len(digits) < minKnownDigits {
+	digits := store[:0]
+	if need := ascii + nonASCII + backslashes; need > len(store) {
+		digits = make([]digitAt, 0, need)
+	}
+	digits, tailBreak := scanDigits(s, digits)
+	if len(digits) == 0 {
 		return s
 	}
-	masked := false
-	if generic && len(digits) >= genericRunDigits {
-		masked = markRuns(digits)
-	}
-	if k != nil { // after the generic runs, so that a known value's mask wins
-		masked = markKnown(digits, k.number, 'X', 4) || masked
-		masked = markKnown(digits, k.otp, '*', 0) || masked
-		masked = markKnown(digits, k.mobile, '*', 0) || masked
+	open := truncated && !tailBreak
+	masked := k.mark(digits, generic, open)
+	if weak := countWeak(digits); weak > 0 {
+		// The decoded reading: escapes are single characters, the hex
+		// digits inside them are not digits.
+		strong := make([]digitAt, 0, len(digits)-weak)
+		for _, d := range digits {
+			if !d.weak {
+				d.gap = d.gapDecoded
+				strong = append(strong, d)
+			}
+		}
+		if k.mark(strong, generic, open) {
+			masked = true
+			j := 0
+			for i := range digits {
+				if !digits[i].weak {
+					if strong[j].mask != 0 {
+						digits[i].mask = strong[j].mask
+					}
+					j++
+				}
+			}
+		}
 	}
 	if !masked {
 		return s
@@ -107,16 +319,51 @@ func (k *secrets) scrub(s string, generic bool) string {
 	return b.String()
 }
 
+// mark marks the values k knows and, with generic, the Aadhaar-like runs.
+func (k *secrets) mark(digits []digitAt, generic, open bool) bool {
+	masked := false
+	if generic {
+		masked = markAadhaar(digits, open)
+	}
+	if k != nil { // after the generic runs, so that a known value's mask wins
+		masked = markKnown(digits, k.number, 'X', 4, open) || masked
+		masked = markKnown(digits, k.otp, '*', 0, open) || masked
+		masked = markKnown(digits, k.mobile, '*', 0, open) || masked
+	}
+	return masked
+}
+
+// maskSecret replaces the client secret, as it is and as Go quotes it
+// (strconv.Quote and QuoteToASCII, without the quotes), by [REDACTED].
+func (k *secrets) maskSecret(s string) string {
+	if strings.Contains(s, k.secret) {
+		s = strings.ReplaceAll(s, k.secret, "[REDACTED]")
+	}
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	for _, q := range []string{strconv.Quote(k.secret), strconv.QuoteToASCII(k.secret)} {
+		if q = q[1 : len(q)-1]; q != k.secret && strings.Contains(s, q) {
+			s = strings.ReplaceAll(s, q, "[REDACTED]")
+		}
+	}
+	return s
+}
+
 func containsValue(s, v string) bool { return v != "" && strings.Contains(s, v) }
 
 // digitAt is one decimal digit found in a string.
 type digitAt struct {
-	start, end int  // byte offsets of the rune
+	start, end int  // byte offsets of the rune (or escape)
 	val        byte // 0-9
 	// gap describes the text between the previous digit and this one:
-	// 0 nothing, 1-3 that many separator runes, gapLong more separators,
-	// gapBreak a letter (or the first digit).
-	gap  uint8
+	// 0 nothing, 1-3 that many separators, gapLong more separators,
+	// gapBreak a letter (or the first digit). gapDecoded is the same in
+	// the decoded reading of Go's escapes, where a weak digit is no digit.
+	gap, gapDecoded uint8
+	// weak: a hex digit inside an escape ("\u00a0"), a digit only in the
+	// literal reading.
+	weak bool
 	mask byte // the character to print instead, 0 to keep
 }
 
@@ -125,101 +372,311 @@ const (
 	gapBreak = 255
 )
 
-// scanDigits lists the decimal digits of s with the gaps between them.
-func scanDigits(s string, out []digitAt) []digitAt {
-	gap := uint8(gapBreak)
+func incGap(g uint8) uint8 {
+	if g < gapLong {
+		return g + 1
+	}
+	return g
+}
+
+// scanDigits lists the digits of s with the gaps between them, and reports
+// whether a letter follows the last one.
+func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
+	gapLit, gapDec := uint8(gapBreak), uint8(gapBreak)
 	for i := 0; i < len(s); {
 		r, size := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
+		} else if r == '\\' {
+			if er, n, hex := parseEscape(s[i:]); n > 0 {
+				if v, ok := digitValue(er); ok {
+					out = append(out, digitAt{start: i, end: i + n, val: v, gap: gapLit, gapDecoded: gapDec})
+					gapLit, gapDec = 0, 0
+				} else if isLetterRune(er) {
+					gapLit, gapDec = gapBreak, gapBreak
+				} else {
+					// Literal reading: the backslash and the escape's letters
+					// are separators, its hex digits are (weak) digits.
+					gapDec = incGap(gapDec)
+					for j := i + 1; j < i+n; j++ {
+						if c := s[j]; c >= '0' && c <= '9' && j >= i+n-hex {
+							out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true})
+							gapLit = 0
+						} else {
+							gapLit = incGap(gapLit)
+						}
+					}
+					gapLit = incGap(gapLit)
+				}
+				i += n
+				continue
+			}
 		}
 		if v, ok := digitValue(r); ok {
-			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gap})
-			gap = 0
+			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec})
+			gapLit, gapDec = 0, 0
 		} else if isLetterRune(r) {
-			gap = gapBreak
-		} else if gap < gapLong {
-			gap++
+			gapLit, gapDec = gapBreak, gapBreak
+		} else {
+			gapLit, gapDec = incGap(gapLit), incGap(gapDec)
 		}
 		i += size
 	}
-	return out
+	return out, gapLit == gapBreak
 }
 
+// parseEscape reads a Go escape at the start of s (which begins with a
+// backslash): it returns the rune it stands for, its length (0 if s does
+// not start with an escape) and how many hex or octal digits end it.
+func parseEscape(s string) (r rune, n, digits int) {
+	if len(s) < 2 {
+		return 0, 0, 0
+	}
+	switch c := s[1]; c {
+	case 'a':
+		return '\a', 2, 0
+	case 'b':
+		return '\b', 2, 0
+	case 'f':
+		return '\f', 2, 0
+	case 'n':
+		return '\n', 2, 0
+	case 'r':
+		return '\r', 2, 0
+	case 't':
+		return '\t', 2, 0
+	case 'v':
+		return '\v', 2, 0
+	case '\\', '\'', '"':
+		return rune(c), 2, 0
+	case 'x', 'u', 'U':
+		switch c {
+		case 'x':
+			digits = 2
+		case 'u':
+			digits = 4
+		default:
+			digits = 8
+		}
+		if len(s) < 2+digits {
+			return 0, 0, 0
+		}
+		v, err := strconv.ParseUint(s[2:2+digits], 16, 32)
+		if err != nil {
+			return 0, 0, 0
+		}
+		return rune(v), 2 + digits, digits
+	case '0', '1', '2', '3', '4', '5', '6', '7':
+		if len(s) < 4 {
+			return 0, 0, 0
+		}
+		v, err := strconv.ParseUint(s[1:4], 8, 8)
+		if err != nil {
+			return 0, 0, 0
+		}
+		return rune(v), 4, 3
+	}
+	return 0, 0, 0
+}
+
+func countWeak(digits []digitAt) int {
+	n := 0
+	for i := range digits {
+		if digits[i].weak {
+			n++
+		}
+	}
+	return n
+}
+
+// isLetterRune reports whether r breaks a spelling: a letter, other than the
+// invisible ones that Unicode classes as letters (the Hangul fillers), which
+// count as separators like the other default-ignorable code points.
 func isLetterRune(r rune) bool {
 	if r < utf8.RuneSelf {
 		return ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')
+	}
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0:
+		return false
 	}
 	return unicode.IsLetter(r)
 }
 
 // markKnown marks every occurrence of value (ASCII digits) in the digit
 // streams: digits separated by anything but letters. The last keep digits
-// of an occurrence are left visible. It reports whether it marked any.
-func markKnown(digits []digitAt, value string, mask byte, keep int) bool {
+// of an occurrence are left visible. With open, a beginning of value that
+// runs into the end of digits is masked whole. It reports whether it
+// marked any.
+func markKnown(digits []digitAt, value string, mask byte, keep int, open bool) bool {
 	n := len(value)
-	if n == 0 || len(digits) < n {
+	if n == 0 {
 		return false
 	}
 	found := false
-	for i := 0; i+n <= len(digits); i++ {
+	for i := range digits {
 		j := 0
-		for ; j < n; j++ {
+		for ; j < n && i+j < len(digits); j++ {
 			d := digits[i+j]
 			if d.val != value[j]-'0' || (j > 0 && d.gap == gapBreak) {
 				break
 			}
 		}
-		if j < n {
-			continue
-		}
-		for j := 0; j < n-keep; j++ {
-			digits[i+j].mask = mask
-		}
-		found = true
-	}
-	return found
-}
-
-// markRuns marks every run of 12 or more digits in which at most three
-// separator characters stand between two digits, keeping its last four.
-func markRuns(digits []digitAt) bool {
-	found := false
-	for i := 0; i < len(digits); {
-		j := i + 1
-		for j < len(digits) && digits[j].gap <= 3 {
-			j++
-		}
-		if j-i >= genericRunDigits {
-			for x := i; x < j-4; x++ {
-				digits[x].mask = 'X'
+		switch {
+		case j == n:
+			for x := 0; x < n-keep; x++ {
+				digits[i+x].mask = mask
+			}
+			found = true
+		case open && j > 0 && i+j == len(digits):
+			for x := 0; x < j; x++ {
+				digits[i+x].mask = mask
 			}
 			found = true
 		}
-		i = j
 	}
 	return found
 }
 
-// digitValue returns the value of a decimal digit of any script.
+// markAadhaar marks every digit run that could be an Aadhaar number: 12
+// digits, the first 2-9, not a palindrome, a valid Verhoeff check digit,
+// written either contiguously or in three groups of four with one to three
+// separators between them. It keeps the last four. IP addresses, ports,
+// timestamps and other numbers stay readable. With open, the last eleven
+// digits of a run that reaches the end of digits are masked: the rest of
+// it is past the cut.
+func markAadhaar(digits []digitAt, open bool) bool {
+	found := false
+	var v [aadhaarDigits]byte
+	check := func(idx *[aadhaarDigits]int) {
+		for x := range v {
+			v[x] = digits[idx[x]].val
+		}
+		if aadhaarLike(v[:]) {
+			for x := 0; x < aadhaarDigits-4; x++ {
+				digits[idx[x]].mask = 'X'
+			}
+			found = true
+		}
+	}
+	var idx [aadhaarDigits]int
+	// Contiguous groups, and the lengths of the previous groups of the chain.
+	groupStart := 0
+	var prevLen [2]int   // lengths of the two previous groups (0 if none)
+	var prevStart [2]int // their starts
+	for i := 0; i <= len(digits); i++ {
+		if i < len(digits) && i > groupStart && digits[i].gap == 0 {
+			continue
+		}
+		// The group [groupStart, i) has ended.
+		glen := i - groupStart
+		for w := groupStart; w+aadhaarDigits <= i; w++ {
+			for x := range idx {
+				idx[x] = w + x
+			}
+			check(&idx)
+		}
+		if glen == 4 && prevLen[0] == 4 && prevLen[1] == 4 {
+			for x := 0; x < 4; x++ {
+				idx[x], idx[4+x], idx[8+x] = prevStart[1]+x, prevStart[0]+x, groupStart+x
+			}
+			check(&idx)
+		}
+		if i == len(digits) {
+			if open {
+				chainStart := groupStart
+				for chainStart > 0 && digits[chainStart].gap <= 3 {
+					chainStart--
+				}
+				for x := max(chainStart, i-(aadhaarDigits-1)); x < i; x++ {
+					digits[x].mask = 'X'
+					found = true
+				}
+			}
+			break
+		}
+		if digits[i].gap <= 3 { // the chain goes on
+			prevLen[1], prevStart[1] = prevLen[0], prevStart[0]
+			prevLen[0], prevStart[0] = glen, groupStart
+		} else {
+			prevLen, prevStart = [2]int{}, [2]int{}
+		}
+		groupStart = i
+	}
+	return found
+}
+
+// aadhaarLike reports whether the 12 digit values (0-9) in v form a valid
+// Aadhaar number.
+func aadhaarLike(v []byte) bool {
+	if len(v) != aadhaarDigits || v[0] < 2 {
+		return false
+	}
+	var a [aadhaarDigits]byte
+	for i, d := range v {
+		a[i] = '0' + d
+	}
+	_, r := uid.Check(string(a[:]))
+	return r == uid.OK
+}
+
+// digitForms are the compatibility forms of the digits that Unicode does not
+// class as decimal digits (category No): superscripts, subscripts, circled,
+// parenthesised and other digit forms, which NFKC folds to 0-9. Each range
+// holds consecutive values starting at first.
+var digitForms = []struct {
+	lo, hi rune
+	first  byte
+}{
+	{0x00B2, 0x00B3, 2}, {0x00B9, 0x00B9, 1}, // ² ³ ¹
+	{0x1369, 0x1371, 1},                      // Ethiopic digits ፩-፱
+	{0x19DA, 0x19DA, 1},                      // New Tai Lue tham digit one
+	{0x2070, 0x2070, 0}, {0x2074, 0x2079, 4}, // ⁰ ⁴-⁹
+	{0x2080, 0x2089, 0},                      // ₀-₉
+	{0x2460, 0x2468, 1}, {0x24EA, 0x24EA, 0}, // ①-⑨ ⓪
+	{0x2474, 0x247C, 1},                      // ⑴-⑼
+	{0x2488, 0x2490, 1},                      // ⒈-⒐
+	{0x24F5, 0x24FD, 1}, {0x24FF, 0x24FF, 0}, // ⓵-⓽ ⓿
+	{0x2776, 0x277E, 1}, {0x2780, 0x2788, 1}, {0x278A, 0x2792, 1}, // ❶-❾ ➀-➈ ➊-➒
+	{0x10A40, 0x10A43, 1},                        // Kharoshthi digits
+	{0x10E60, 0x10E68, 1},                        // Rumi digits
+	{0x11052, 0x1105A, 1},                        // Brahmi numbers
+	{0x1F100, 0x1F100, 0}, {0x1F101, 0x1F10A, 0}, // 🄀 🄁-🄊
+	{0x1F10B, 0x1F10B, 0}, {0x1F10C, 0x1F10C, 0}, // 🄋 🄌
+}
+
+// digitValue returns the value of a decimal digit of any script (Unicode
+// Nd), or of a compatibility digit form (digitForms).
 func digitValue(r rune) (byte, bool) {
 	if r >= '0' && r <= '9' {
 		return byte(r - '0'), true
 	}
-	if r < utf8.RuneSelf || !unicode.IsDigit(r) {
+	if r < 0xB2 {
 		return 0, false
 	}
-	// Unicode encodes the decimal digits (category Nd) of every script as
-	// runs of ten, 0 to 9 in order (TestDigitValueTables checks the tables),
-	// so a digit's value is its distance from the start of its range, mod 10.
-	for _, rg := range unicode.Digit.R16 {
-		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
-			return byte((r - rune(rg.Lo)) % 10), true
+	if unicode.IsDigit(r) {
+		// Unicode encodes the decimal digits (category Nd) of every script
+		// as runs of ten, 0 to 9 in order (TestDigitValueTables checks the
+		// tables), so a digit's value is its distance from the start of its
+		// range, mod 10.
+		for _, rg := range unicode.Digit.R16 {
+			if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+				return byte((r - rune(rg.Lo)) % 10), true
+			}
 		}
+		for _, rg := range unicode.Digit.R32 {
+			if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+				return byte((r - rune(rg.Lo)) % 10), true
+			}
+		}
+		return 0, false
 	}
-	for _, rg := range unicode.Digit.R32 {
-		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
-			return byte((r - rune(rg.Lo)) % 10), true
+	if !unicode.Is(unicode.No, r) {
+		return 0, false
+	}
+	for _, f := range digitForms {
+		if r >= f.lo && r <= f.hi {
+			return f.first + byte(r-f.lo), true
 		}
 	}
 	return 0, false
