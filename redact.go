@@ -89,6 +89,9 @@ func (k *secrets) scrubBelow(s string, n int) string {
 		w := k.window(len(s), n)
 		s, truncated = s[:w], w < len(s)
 	}
+	if k != nil && k.secret != "" {
+		s = k.maskSecret(s) // before its quotes, if it has any, are taken for server bytes
+	}
 	s = replaceQuoted(s)
 	return clip(k.scrub(s, true, truncated), n)
 }
@@ -398,6 +401,7 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 					// Literal reading: the backslash and the escape's letters
 					// are separators, its hex digits are (weak) digits.
 					gapDec = incGap(gapDec)
+					gapLit = incGap(gapLit) // the backslash
 					for j := i + 1; j < i+n; j++ {
 						if c := s[j]; c >= '0' && c <= '9' && j >= i+n-hex {
 							out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true})
@@ -406,7 +410,6 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 							gapLit = incGap(gapLit)
 						}
 					}
-					gapLit = incGap(gapLit)
 				}
 				i += n
 				continue
