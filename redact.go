@@ -89,11 +89,10 @@ func (k *secrets) scrubBelow(s string, n int) string {
 		w := k.window(len(s), n)
 		s, truncated = s[:w], w < len(s)
 	}
-	if k != nil && k.secret != "" {
-		s = k.maskSecret(s) // before its quotes, if it has any, are taken for server bytes
-	}
-	s = replaceQuoted(s)
-	return clip(k.scrub(s, true, truncated), n)
+	// Scrubbed before the quotes are replaced: a quote may cut a spelling
+	// (or the secret) in two, leaving its first part outside.
+	s = replaceQuoted(k.scrub(s, true, truncated))
+	return clip(s, n)
 }
 
 // replaceQuoted replaces each Go-quoted string ("..." with backslash escapes,
@@ -280,29 +279,42 @@ func (k *secrets) scrub(s string, generic, truncated bool) string {
 		return s
 	}
 	open := truncated && !tailBreak
-	masked := k.mark(digits, generic, open)
-	if weak := countWeak(digits); weak > 0 {
-		// The decoded reading: escapes are single characters, the hex
-		// digits inside them are not digits.
-		strong := make([]digitAt, 0, len(digits)-weak)
-		for _, d := range digits {
-			if !d.weak {
-				d.gap = d.gapDecoded
-				strong = append(strong, d)
+	masked := false
+	if generic {
+		masked = markAadhaar(digits, open)
+		if weak := countWeak(digits); weak > 0 {
+			// The decoded reading: escapes are single characters, the hex
+			// digits inside them are not digits.
+			strong := make([]digitAt, 0, len(digits)-weak)
+			for _, d := range digits {
+				if !d.weak {
+					d.gap = d.gapDecoded
+					strong = append(strong, d)
+				}
 			}
-		}
-		if k.mark(strong, generic, open) {
-			masked = true
-			j := 0
-			for i := range digits {
-				if !digits[i].weak {
-					if strong[j].mask != 0 {
-						digits[i].mask = strong[j].mask
+			if markAadhaar(strong, open) {
+				masked = true
+				j := 0
+				for i := range digits {
+					if !digits[i].weak {
+						if strong[j].mask != 0 {
+							digits[i].mask = strong[j].mask
+						}
+						j++
 					}
-					j++
 				}
 			}
 		}
+	}
+	if k != nil { // after the generic runs, so that a known value's mask wins
+		var store [64]uint16
+		reach := store[:0]
+		if len(digits)+1 > len(store) {
+			reach = make([]uint16, 0, len(digits)+1)
+		}
+		masked = markKnown(digits, k.number, 'X', 4, open, reach) || masked
+		masked = markKnown(digits, k.otp, '*', 0, open, reach) || masked
+		masked = markKnown(digits, k.mobile, '*', 0, open, reach) || masked
 	}
 	if !masked {
 		return s
@@ -320,20 +332,6 @@ func (k *secrets) scrub(s string, generic, truncated bool) string {
 	}
 	b.WriteString(s[prev:])
 	return b.String()
-}
-
-// mark marks the values k knows and, with generic, the Aadhaar-like runs.
-func (k *secrets) mark(digits []digitAt, generic, open bool) bool {
-	masked := false
-	if generic {
-		masked = markAadhaar(digits, open)
-	}
-	if k != nil { // after the generic runs, so that a known value's mask wins
-		masked = markKnown(digits, k.number, 'X', 4, open) || masked
-		masked = markKnown(digits, k.otp, '*', 0, open) || masked
-		masked = markKnown(digits, k.mobile, '*', 0, open) || masked
-	}
-	return masked
 }
 
 // maskSecret replaces the client secret, as it is and as Go quotes it
@@ -391,19 +389,30 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
 		} else if r == '\\' {
-			if er, n, hex := parseEscape(s[i:]); n > 0 {
+			// A run of backslashes before an escape is that escape quoted
+			// again (%q of a text that holds a %q): one escape.
+			e := i
+			for e+1 < len(s) && s[e+1] == '\\' {
+				e++
+			}
+			if er, n, hex := parseEscape(s[e:]); n > 0 {
+				end := e + n
 				if v, ok := digitValue(er); ok {
-					out = append(out, digitAt{start: i, end: i + n, val: v, gap: gapLit, gapDecoded: gapDec})
+					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec})
 					gapLit, gapDec = 0, 0
-				} else if isLetterRune(er) {
-					gapLit, gapDec = gapBreak, gapBreak
 				} else {
-					// Literal reading: the backslash and the escape's letters
-					// are separators, its hex digits are (weak) digits.
-					gapDec = incGap(gapDec)
-					gapLit = incGap(gapLit) // the backslash
-					for j := i + 1; j < i+n; j++ {
-						if c := s[j]; c >= '0' && c <= '9' && j >= i+n-hex {
+					// Decoded reading: the escape is one character, a letter
+					// or a separator. Literal reading: the backslashes and
+					// the escape's letters are separators, its hex or octal
+					// digits are (weak) digits.
+					if isLetterRune(er) {
+						gapDec = gapBreak
+					} else {
+						gapDec = incGap(gapDec)
+					}
+					gapLit = incGap(gapLit)
+					for j := e + 1; j < end; j++ {
+						if c := s[j]; c >= '0' && c <= '9' && j >= end-hex {
 							out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true})
 							gapLit = 0
 						} else {
@@ -411,7 +420,7 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 						}
 					}
 				}
-				i += n
+				i = end
 				continue
 			}
 		}
@@ -506,37 +515,70 @@ func isLetterRune(r rune) bool {
 	return unicode.IsLetter(r)
 }
 
-// markKnown marks every occurrence of value (ASCII digits) in the digit
-// streams: digits separated by anything but letters. The last keep digits
-// of an occurrence are left visible. With open, a beginning of value that
-// runs into the end of digits is masked whole. It reports whether it
-// marked any.
-func markKnown(digits []digitAt, value string, mask byte, keep int, open bool) bool {
+// markKnown marks every occurrence of value (ASCII digits, at most 15) in
+// the digit stream: digits separated by anything but letters, where each
+// weak digit (a hex or octal digit inside an escape) may be read as a digit
+// or skipped, escape by escape, as a person may read "\\341" as "341" and
+// "\u200b" as an invisible space. The last keep digits of an occurrence are
+// left visible. With open, a beginning of value that runs into the end of
+// digits counts as an occurrence. It reports whether it marked any.
+//
+// It runs the automaton for value both ways: reach[x] is the set (a bit per
+// matched length) of states from which an occurrence can be completed
+// reading digits[x:]; a forward pass then marks each digit that some
+// completed occurrence reads. reach is scratch space.
+func markKnown(digits []digitAt, value string, mask byte, keep int, open bool, reach []uint16) bool {
 	n := len(value)
-	if n == 0 {
+	if n == 0 || n > 15 {
 		return false
 	}
+	done := uint16(1) << n
+	all := uint16(1)<<(n+1) - 1
+	reach = reach[:len(digits)+1]
+	reach[len(digits)] = done
+	if open {
+		reach[len(digits)] = all
+	}
+	for x := len(digits) - 1; x >= 0; x-- {
+		d, next := digits[x], reach[x+1]
+		r := done
+		for j := 0; j < n; j++ {
+			if (value[j]-'0' == d.val && next&(1<<(j+1)) != 0) || (d.weak && next&(1<<j) != 0) {
+				r |= 1 << j
+			}
+		}
+		if d.gap == gapBreak { // a letter before d: only a new start (state 0) crosses it
+			r &= done | 1
+		}
+		reach[x] = r
+	}
 	found := false
-	for i := range digits {
-		j := 0
-		for ; j < n && i+j < len(digits); j++ {
-			d := digits[i+j]
-			if d.val != value[j]-'0' || (j > 0 && d.gap == gapBreak) {
-				break
+	cur := uint16(1) // states reachable before digits[x]
+	for x := range digits {
+		d := digits[x]
+		if d.gap == gapBreak {
+			cur &= 1
+		}
+		cur |= 1
+		var nextCur uint16 = 1
+		for j := 0; j < n; j++ {
+			if cur&(1<<j) == 0 {
+				continue
+			}
+			if value[j]-'0' == d.val && reach[x+1]&(1<<(j+1)) != 0 {
+				if j < n-keep {
+					digits[x].mask = mask
+				}
+				found = true
+			}
+			if value[j]-'0' == d.val {
+				nextCur |= 1 << (j + 1)
+			}
+			if d.weak {
+				nextCur |= 1 << j
 			}
 		}
-		switch {
-		case j == n:
-			for x := 0; x < n-keep; x++ {
-				digits[i+x].mask = mask
-			}
-			found = true
-		case open && j > 0 && i+j == len(digits):
-			for x := 0; x < j; x++ {
-				digits[i+x].mask = mask
-			}
-			found = true
-		}
+		cur = nextCur &^ done
 	}
 	return found
 }
