@@ -260,7 +260,7 @@ func (k *secrets) scrub(s string, generic, truncated bool) string {
 			separators, run = true, 0
 		}
 	}
-	if ascii < minKnownDigits && nonASCII == 0 && backslashes == 0 {
+	if ascii < minKnownDigits && nonASCII == 0 && backslashes == 0 && !truncated {
 		return s
 	}
 	if nonASCII == 0 && !separators && (!generic || longest < aadhaarDigits) && !truncated &&
