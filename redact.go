@@ -533,52 +533,52 @@ func markKnown(digits []digitAt, value string, mask byte, keep int, open bool, r
 		return false
 	}
 	done := uint16(1) << n
-	all := uint16(1)<<(n+1) - 1
+	all := done<<1 - 1
+	var at [10]uint16 // at[d]: the states j whose next digit value[j] is d
+	for j := 0; j < n; j++ {
+		at[value[j]-'0'] |= 1 << j
+	}
 	reach = reach[:len(digits)+1]
 	reach[len(digits)] = done
 	if open {
 		reach[len(digits)] = all
 	}
+	starts := false
 	for x := len(digits) - 1; x >= 0; x-- {
-		d, next := digits[x], reach[x+1]
-		r := done
-		for j := 0; j < n; j++ {
-			if (value[j]-'0' == d.val && next&(1<<(j+1)) != 0) || (d.weak && next&(1<<j) != 0) {
-				r |= 1 << j
-			}
+		d, next := &digits[x], reach[x+1]
+		r := done | at[d.val]&(next>>1)
+		if d.weak {
+			r |= next &^ done
 		}
 		if d.gap == gapBreak { // a letter before d: only a new start (state 0) crosses it
 			r &= done | 1
 		}
+		starts = starts || r&1 != 0
 		reach[x] = r
 	}
+	if !starts {
+		return false
+	}
 	found := false
-	cur := uint16(1) // states reachable before digits[x]
+	hide := uint16(1)<<(n-keep) - 1 // the states whose digit is masked
+	cur := uint16(1)                // the states reachable before digits[x]
 	for x := range digits {
-		d := digits[x]
+		d := &digits[x]
 		if d.gap == gapBreak {
-			cur &= 1
+			cur = 0
 		}
 		cur |= 1
-		var nextCur uint16 = 1
-		for j := 0; j < n; j++ {
-			if cur&(1<<j) == 0 {
-				continue
-			}
-			if value[j]-'0' == d.val && reach[x+1]&(1<<(j+1)) != 0 {
-				if j < n-keep {
-					digits[x].mask = mask
-				}
-				found = true
-			}
-			if value[j]-'0' == d.val {
-				nextCur |= 1 << (j + 1)
-			}
-			if d.weak {
-				nextCur |= 1 << j
+		if take := cur & at[d.val] & (reach[x+1] >> 1); take != 0 {
+			found = true
+			if take&hide != 0 {
+				d.mask = mask
 			}
 		}
-		cur = nextCur &^ done
+		next := (cur & at[d.val]) << 1
+		if d.weak {
+			next |= cur
+		}
+		cur = next &^ done
 	}
 	return found
 }
