@@ -91,8 +91,28 @@ func (k *secrets) scrubBelow(s string, n int) string {
 	}
 	// Scrubbed before the quotes are replaced: a quote may cut a spelling
 	// (or the secret) in two, leaving its first part outside.
-	s = replaceQuoted(k.scrub(s, true, truncated))
+	s = replaceQuoted(replaceRawTails(k.scrub(s, true, truncated)))
 	return clip(s, n)
+}
+
+// rawTails are the texts after which older releases of net/textproto (Go
+// 1.23 and 1.24, for one) append a server's line as it came, unquoted.
+var rawTails = []string{
+	"malformed MIME header line: ", "malformed MIME header initial line: ",
+	"short response: ", "invalid response code: ", "unexpected multi-line response: ",
+}
+
+// replaceRawTails replaces what follows one of rawTails, to the end of s, by
+// serverBytes, unless it is a quoted string (replaceQuoted's case).
+func replaceRawTails(s string) string {
+	for _, t := range rawTails {
+		if i := strings.Index(s, t); i >= 0 {
+			if rest := s[i+len(t):]; rest != "" && rest[0] != '"' {
+				s = s[:i+len(t)] + serverBytes
+			}
+		}
+	}
+	return s
 }
 
 // replaceQuoted replaces each Go-quoted string ("..." with backslash escapes,

@@ -511,3 +511,16 @@ func TestSecretInEscapedForm(t *testing.T) {
 		assert.NotContains(t, out, "s3cr3t", "%q", s)
 	}
 }
+
+// TestRawServerLinesAreReplaced: Go 1.23's net/textproto appends a
+// malformed header line to its error as it came, unquoted; that tail is
+// replaced too, whatever Go release runs the SDK.
+func TestRawServerLinesAreReplaced(t *testing.T) {
+	var none *secrets
+	for _, tail := range rawTails {
+		in := "net/http: HTTP/1.x transport connection broken: " + tail + "X-A: 482\x01913 \"2341\t2341"
+		assert.Equal(t, "net/http: HTTP/1.x transport connection broken: "+tail+serverBytes, none.scrubBelow(in, maxBelowText))
+	}
+	quoted := `malformed MIME header line: "482\x01913" (context deadline exceeded)`
+	assert.Equal(t, `malformed MIME header line: "[server bytes]" (context deadline exceeded)`, none.scrubBelow(quoted, maxBelowText))
+}
