@@ -2,7 +2,6 @@ package deepvue
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -351,9 +350,6 @@ type safeError struct {
 	sec  *secrets
 }
 
-// maxBelowText bounds the text of an error from below the SDK.
-const maxBelowText = 1000
-
 // newSafeError wraps err with its text scrubbed by scrubBelow: every string
 // it quotes (server bytes, in net/http's texts) replaced by a placeholder,
 // the rest scrubbed as free text, at most maxBelowText bytes.
@@ -387,37 +383,6 @@ func (e *safeError) As(target any) bool {
 	}
 	tv.Elem().Set(found)
 	return true
-}
-
-// clean reports whether v may be handed out: its text (if it is an error)
-// quotes nothing and holds nothing to scrub, and so does its %#v, where a
-// quoted field value may not hold an escape (a server's bytes hiding a
-// spelling, as an HTTP/2 GOAWAY's debug data does).
-func (e *safeError) clean(v any) bool {
-	if err, ok := v.(error); ok && err != nil {
-		text := err.Error()
-		if len(text) > maxBelowText || e.sec.scrubBelow(text, maxBelowText) != text {
-			return false
-		}
-	}
-	gs := fmt.Sprintf("%#v", v)
-	return len(gs) <= 4*maxBelowText && e.sec.scrubText(gs) == gs && !quotesEscape(gs)
-}
-
-// quotesEscape reports whether a Go-quoted string in s holds an escape.
-func quotesEscape(s string) bool {
-	in := false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			in = !in
-		case '\\':
-			if in {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // Timeout reports whether the original error is a timeout.

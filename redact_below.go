@@ -1,6 +1,9 @@
 package deepvue
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Texts from below the SDK (net/http, a transport, a limiter) quote what a
 // server sent; these scrubbers take it out.
@@ -70,4 +73,38 @@ func replaceQuoted(s string) string {
 	}
 	b.WriteString(s)
 	return b.String()
+}
+
+// maxBelowText bounds the text of an error from below the SDK.
+const maxBelowText = 1000
+
+// clean reports whether v may be handed out: its text (if it is an error)
+// quotes nothing and holds nothing to scrub, and so does its %#v, where a
+// quoted field value may not hold an escape (a server's bytes hiding a
+// spelling, as an HTTP/2 GOAWAY's debug data does).
+func (e *safeError) clean(v any) bool {
+	if err, ok := v.(error); ok && err != nil {
+		text := err.Error()
+		if len(text) > maxBelowText || e.sec.scrubBelow(text, maxBelowText) != text {
+			return false
+		}
+	}
+	gs := fmt.Sprintf("%#v", v)
+	return len(gs) <= 4*maxBelowText && e.sec.scrubText(gs) == gs && !quotesEscape(gs)
+}
+
+// quotesEscape reports whether a Go-quoted string in s holds an escape.
+func quotesEscape(s string) bool {
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			in = !in
+		case '\\':
+			if in {
+				return true
+			}
+		}
+	}
+	return false
 }
