@@ -149,8 +149,8 @@ func generateResult(a *answer, sec *secrets) (*OTPResponse, error) {
 	}
 	return &OTPResponse{
 		ReferenceID:   ref,
-		TransactionID: clip(sec.scrubID(env.TransactionID.s), 128),
-		Message:       clip(sec.scrubText(env.Message.s), 500),
+		TransactionID: sec.scrubIdent(env.TransactionID.s, 128),
+		Message:       sec.scrubTextClip(env.Message.s, maxFieldText),
 		Timestamp:     ts,
 		ExpiresAt:     ts.Add(OTPValidity),
 	}, nil

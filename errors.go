@@ -134,7 +134,11 @@ type APIError struct {
 const maxErrorText = 200
 
 // Error returns a short, single-line description: status, sub_code, message
-// or detail, and transaction id. It never contains a response body.
+// or detail, and transaction id. It never contains a response body. The
+// text is scrubbed as a whole, not field by field, so that an Aadhaar number
+// split across fields (sub_code "AADHAAR_2341_2341", message "2346 not
+// linked") is masked too; the transaction id is printed as an identifier
+// (see scrubIdent), after a letter, so it joins no other field.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("deepvue: ")
@@ -156,12 +160,12 @@ func (e *APIError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(clip(text, maxErrorText))
 	}
+	var none *secrets // a hand-built error: only what could be an Aadhaar number is known
+	out := none.scrubText(b.String())
 	if e.TransactionID != "" {
-		b.WriteString(" (transaction_id ")
-		b.WriteString(clip(e.TransactionID, 64))
-		b.WriteByte(')')
+		out += " (transaction_id " + none.scrubIdent(e.TransactionID, 64) + ")"
 	}
-	return b.String()
+	return out
 }
 
 // Unwrap returns the sentinel this error matches (nil for an answer nothing
@@ -253,17 +257,17 @@ func newAPIError(op string, a *answer, env *envelope, problem string, sec *secre
 		if dec, ok := decodeEnvelope(a.body); ok {
 			env = &dec
 		} else {
-			e.Message = describeUndecodable(a)
+			e.Message = describeUndecodable(a, sec)
 			problem = "" // the description says it all
 		}
 	}
 	if env != nil {
 		e.Code = int(env.Code.n)
-		e.SubCode = clip(sec.scrubID(env.SubCode.s), 64)
-		e.Message = clip(sec.scrubText(env.Message.s), 500)
-		e.TransactionID = clip(sec.scrubID(env.TransactionID.s), 128)
-		e.ReferenceID = clip(sec.scrubID(env.ReferenceID.s), 64)
-		e.Detail = clip(sec.scrubText(env.Detail.text), 500)
+		e.SubCode = sec.scrubIdent(env.SubCode.s, 64)
+		e.Message = sec.scrubTextClip(env.Message.s, maxFieldText)
+		e.TransactionID = sec.scrubIdent(env.TransactionID.s, 128)
+		e.ReferenceID = sec.scrubIdent(env.ReferenceID.s, 64)
+		e.Detail = sec.scrubTextClip(env.Detail.text, maxFieldText)
 	}
 	if a.status/100 == 3 {
 		problem = "redirect refused"
@@ -278,7 +282,12 @@ func newAPIError(op string, a *answer, env *envelope, problem string, sec *secre
 	return e
 }
 
-func describeUndecodable(a *answer) string {
+// maxFieldText bounds Message and Detail of an *APIError.
+const maxFieldText = 500
+
+// describeUndecodable says what an answer that is not a JSON object was; its
+// content type is the server's, and is scrubbed as free text.
+func describeUndecodable(a *answer, sec *secrets) string {
 	ct := a.contentType
 	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
@@ -289,7 +298,7 @@ func describeUndecodable(a *answer) string {
 	if len(a.body) == 0 {
 		return "empty answer"
 	}
-	return "answer is not a valid JSON object (" + clip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
+	return "answer is not a valid JSON object (" + sec.scrubTextClip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
 }
 
 // ValidationError is returned, before any request is sent, for input the SDK
@@ -359,7 +368,7 @@ func newTransportError(op string, endpoint *url.URL, doing string, err error, no
 		cause = newSafeError(err, sec)
 	}
 	return &transportError{
-		text:    "deepvue: " + op + ": " + doing + ": " + cause.Error(),
+		text:    sec.scrubText("deepvue: " + op + ": " + doing + ": " + cause.Error()),
 		err:     cause,
 		notSent: notSent,
 	}
@@ -378,8 +387,11 @@ type safeError struct {
 	sec  *secrets
 }
 
+// newSafeError wraps err with its text scrubbed by scrubBelow: every string
+// it quotes (server bytes, in net/http's texts) replaced by a placeholder,
+// the rest scrubbed as free text, at most maxBelowText bytes.
 func newSafeError(err error, sec *secrets) *safeError {
-	return &safeError{text: sec.scrubText(err.Error()), orig: err, sec: sec}
+	return &safeError{text: sec.scrubBelow(err.Error(), maxBelowText), orig: err, sec: sec}
 }
 
 // Error returns the scrubbed text.
@@ -406,10 +418,8 @@ func (e *safeError) As(target any) bool {
 		return false
 	}
 	found := probe.Elem()
-	if err, ok := found.Interface().(error); ok {
-		if text := err.Error(); e.sec.scrubText(text) != text {
-			return false
-		}
+	if !e.clean(found.Interface()) {
+		return false
 	}
 	tv.Elem().Set(found)
 	return true

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"regexp"
+	"strings"
 	"testing"
 	"unicode"
 
@@ -32,8 +33,8 @@ func TestScrubKnownValuesInAnySpelling(t *testing.T) {
 		"otp ४८२९१३":                         "otp ******",
 		"mobile 9123456780":                  "mobile **********",
 		"mobile 91234 56780":                 "mobile ***** *****",
-		"mobile (+91) 91234-56780":           "mobile (+XX) *****-*****",
-		"mobile +91-9123-456-780":            "mobile +XX-****-***-***",
+		"mobile (+91) 91234-56780":           "mobile (+91) *****-*****",
+		"mobile +91-9123-456-780":            "mobile +91-****-***-***",
 		"key live_s3cr3t_value_never_print!": "key [REDACTED]!",
 		"no digits here":                     "no digits here",
 	}
@@ -48,9 +49,10 @@ func TestScrubKnownValuesInAnySpelling(t *testing.T) {
 // knows; a random 32-hex transaction id holds a 12-digit run about 3 % of
 // the time and must reach Deepvue support unchanged.
 func TestScrubIDKeepsIDsIntact(t *testing.T) {
-	id := "b51a55adb123456789012f49e48d2307"
+	id := "b51a55adb999941057058f49e48d2307" // holds a valid Aadhaar number
 	assert.Equal(t, id, testSecrets.scrubID(id))
-	assert.Equal(t, "b51a55adbXXXXXXXX9012f49e48d2307", testSecrets.scrubText(id), "free text would mask it")
+	assert.Equal(t, id, testSecrets.scrubIdent(id, 128))
+	assert.Equal(t, "b51a55adbXXXXXXXX7058f49e48d2307", testSecrets.scrubText(id), "free text would mask it")
 	assert.Equal(t, "tx-XXXXXXXX2346", testSecrets.scrubID("tx-234123412346"), "a known value is masked even in an id")
 
 	// What a generate-otp call knows: the number and the secret. (A verify
@@ -109,4 +111,68 @@ func TestDigitValueTables(t *testing.T) {
 		_, ok := digitValue(r)
 		assert.False(t, ok, "%q", r)
 	}
+}
+
+// TestDigitFormsAreNumbers checks the compatibility digit forms: each range
+// is Unicode category No, and a sample of each reads as its digit; an
+// Aadhaar number in superscripts or circled digits is masked.
+func TestDigitFormsAreNumbers(t *testing.T) {
+	for _, f := range digitForms {
+		for r := f.lo; r <= f.hi; r++ {
+			assert.True(t, unicode.Is(unicode.No, r), "%U is not No", r)
+			v, ok := digitValue(r)
+			assert.True(t, ok, "%U", r)
+			assert.Less(t, v, byte(10), "%U", r)
+		}
+	}
+	for r, want := range map[rune]byte{'²': 2, '³': 3, '¹': 1, '⁰': 0, '⁹': 9, '₄': 4, '①': 1, '⑨': 9, '⓪': 0, '❶': 1, '➊': 1, '⒈': 1, '⑴': 1} {
+		got, ok := digitValue(r)
+		assert.True(t, ok, "%q", r)
+		assert.Equal(t, want, got, "%q", r)
+	}
+	for _, r := range []rune{'½', 'Ⅷ', '⑩', '¼'} {
+		_, ok := digitValue(r)
+		assert.False(t, ok, "%q is no single digit", r)
+	}
+	assert.Equal(t, "UID XXXXXXXX²³⁴⁶", testSecrets.scrubText("UID ²³⁴¹²³⁴¹²³⁴⁶"))
+	assert.Equal(t, "UID XXXX\u3164XXXX\u31642346", testSecrets.scrubText("UID 2341\u31642341\u31642346"), "a Hangul filler is no letter")
+	assert.Equal(t, "otp ******", testSecrets.scrubText("otp ④⑧②⑨①③"))
+	var none *secrets
+	assert.Equal(t, "UID XXXX\u200bXXXX\u200b2346", none.scrubText("UID 2341\u200b2341\u200b2346"), "an unknown number grouped 4-4-4")
+}
+
+// TestScrubReadsEscapes: Go's escapes between the digits of a known value
+// are separators, and the hex digits inside an escape are digits to a
+// reader who takes the backslash as text.
+func TestScrubReadsEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		`2341\t2341\t2346`:                `XXXX\tXXXX\t2346`,
+		`2341\u00a02341\u00a02346`:        `XXXX\u00a0XXXX\u00a02346`,
+		`2341\x012341\x012346`:            `XXXX\x01XXXX\x012346`,
+		`2341\"2341\"2346`:                `XXXX\"XXXX\"2346`,
+		`2341\\2341\\2346`:                `XXXX\\XXXX\\2346`,
+		`2341\\\t2341\\u200b2346`:         `XXXX\\\tXXXX\\u200b2346`,
+		`482\t913`:                        `***\t***`,
+		`\x2341 2341 2346`:                `\xXXXX XXXX 2346`,
+		"debug=\"bye 91234\\u00a056780\"": "debug=\"bye *****\\u00a0*****\"",
+	} {
+		assert.Equal(t, want, testSecrets.scrubText(in), "%s", in)
+	}
+}
+
+// TestScrubOnlyWhatIsKept: a long text is scrubbed as far as it is kept and
+// a margin; a value spelled across the cut is masked, also when it runs
+// past the margin.
+func TestScrubOnlyWhatIsKept(t *testing.T) {
+	pad := strings.Repeat("a", 495)
+	out := testSecrets.scrubTextClip(pad+"2341 2341 2346 and more"+strings.Repeat("b", 1<<20), 500)
+	assert.Equal(t, pad+"XXXX …", out)
+	// The number spelled with wide gaps, running past the margin.
+	wide := strings.Join(strings.Split(validNumber, ""), strings.Repeat(" ", 100))
+	out = testSecrets.scrubTextClip(pad+wide+strings.Repeat("b", 1<<20), 500)
+	assert.NotContains(t, out, "2", "%q", out)
+	// Storage does not grow with the text.
+	big := strings.Repeat("ref 1234 5678-9012, id 98765.43210 at 10.0.0.1:8080; ", 20000)
+	allocs := testing.AllocsPerRun(10, func() { _ = testSecrets.scrubTextClip(big, 500) })
+	assert.LessOrEqual(t, allocs, 4.0, "the result, the clip, the digits, the automaton's states")
 }

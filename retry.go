@@ -51,9 +51,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		cl.peeked = true // do returns it, with its envelope: it is decoded once
 		return false, nil
 	}
-	txn := clip(cl.sec.scrubID(env.TransactionID.s), 128)
+	txn := cl.sec.scrubIdent(env.TransactionID.s, 128)
 	a.release()
-	c.endAttempt(cl, a.status, clip(cl.sec.scrubID(env.SubCode.s), 64), txn, "ErrSourceFailure", a.size)
+	c.endAttempt(cl, a.status, cl.sec.scrubIdent(env.SubCode.s, 64), txn, "ErrSourceFailure", a.size)
 	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "deepvue: retrying after SOURCE_FAILURE",
 			slog.String("operation", cl.op),

@@ -399,7 +399,7 @@ func TestErrorChainIsScrubbedAtEveryLink(t *testing.T) {
 	var wire error
 	mt.RegisterResponder(http.MethodPost, genURL, func(r *http.Request) (*http.Response, error) {
 		wire = &echoError{text: `malformed MIME header line: "` + r.URL.RawQuery + ` x-api-key: ` + r.Header.Get("x-api-key") +
-			` 2341.2341.2346 ２３４１２３４１２３４６"`}
+			` 2341.2341.2346 ２３４１２３４１２３４６"; unquoted: 2341.2341.2346 ２３４１２３４１２３４６ ` + r.Header.Get("x-api-key")}
 		return nil, fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w (%w)", wire, context.DeadlineExceeded)
 	})
 	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
@@ -422,7 +422,8 @@ func TestErrorChainIsScrubbedAtEveryLink(t *testing.T) {
 	var ee *echoError
 	assert.False(t, errors.As(err, &ee), "an error whose text holds the query is never handed out")
 	assert.Nil(t, ee)
-	assert.Contains(t, err.Error(), "XXXXXXXX2346", "masked, keeping the last four digits")
+	assert.Contains(t, err.Error(), `malformed MIME header line: "[server bytes]"`, "what net/http quotes is replaced, the kind of fault kept")
+	assert.Contains(t, err.Error(), "XXXX.XXXX.2346 XXXXXXXX２３４６", "masked, keeping the last four digits")
 	assert.Contains(t, err.Error(), "[REDACTED]")
 }
 

@@ -463,7 +463,7 @@ func verifyResult(a *answer, sec *secrets) (*AadhaarData, error) {
 		return nil, newAPIError(opVerify, a, &ans.envelope, "answer has no data object", sec)
 	}
 	d := ans.Data.toAadhaarData(sec)
-	d.TransactionID = clip(sec.scrubID(ans.TransactionID.s), 128)
+	d.TransactionID = sec.scrubIdent(ans.TransactionID.s, 128)
 	return d, nil
 }
 

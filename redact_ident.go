@@ -1,0 +1,99 @@
+package deepvue
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Deepvue's identifiers (transaction id, reference id, sub_code) reach the
+// caller intact unless they hold what an identifier does not.
+
+// scrubIdent is for Deepvue's identifiers (transaction id, reference id,
+// sub_code): scrubID, and then, if the value holds what an identifier does
+// not, every digit of it becomes X. An identifier holds ASCII letters,
+// digits and punctuation; what it does not hold is a digit other than ASCII
+// 0-9 (any script, superscripts, circled digits), a digit run broken by
+// separators with six or more digits in it ("2341-2341-2346", "98765 43210",
+// "482.913": a number written for a person to read), or, as the whole value,
+// a 12-digit run that is a valid Aadhaar number. Deepvue's 32-hex ids stay
+// intact, even when they hold a 12-digit run; so does a UUID.
+func (k *secrets) scrubIdent(s string, n int) string {
+	s = k.scrubIDClip(s, n)
+	if !identOK(s) {
+		var b strings.Builder
+		b.Grow(len(s))
+		for _, r := range s {
+			if _, ok := digitValue(r); ok {
+				b.WriteByte('X')
+			} else {
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	}
+	return s
+}
+
+// identOK reports whether s reads as an identifier (see scrubIdent).
+func identOK(s string) bool {
+	if isUUID(s) {
+		return true
+	}
+	chain, sepInChain, lastDigit := 0, false, false
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
+		switch _, digit := digitValue(r); {
+		case r >= '0' && r <= '9':
+			chain++
+			if chain >= minKnownDigits && sepInChain {
+				return false
+			}
+			lastDigit = true
+		case digit:
+			return false // a digit of another script or form
+		case isLetterRune(r):
+			chain, sepInChain, lastDigit = 0, false, false
+		default: // a separator
+			if lastDigit {
+				sepInChain = true
+			}
+			lastDigit = false
+		}
+	}
+	if len(s) == aadhaarDigits {
+		var v [aadhaarDigits]byte
+		for i := range v {
+			if s[i] < '0' || s[i] > '9' {
+				return true
+			}
+			v[i] = s[i] - '0'
+		}
+		return !aadhaarLike(v[:])
+	}
+	return true
+}
+
+// isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
