@@ -160,7 +160,12 @@ func TestDebugRecordHasElapsedMilliseconds(t *testing.T) {
 	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 	require.NoError(t, err)
 	var rec map[string]any
-	require.NoError(t, json.Unmarshal([]byte(logs.String()), &rec))
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Contains(line, "call finished") {
+			require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		}
+	}
+	require.NotNil(t, rec, "no Debug record: %s", logs.String())
 	ms, ok := rec["elapsed_ms"].(float64)
 	require.True(t, ok, "elapsed_ms is a JSON number: %s", logs.String())
 	assert.Positive(t, ms)
