@@ -106,18 +106,24 @@ type limiterFunc func(ctx context.Context) error
 func (f limiterFunc) Wait(ctx context.Context) error { return f(ctx) }
 
 func TestPlanLimiterWindows(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// A fake clock ahead of the real one, so that a context deadline set on
+	// it has not passed in real time.
+	now := time.Now().Add(time.Hour)
 	l := NewPlanLimiter(PlanStarter).(*windowLimiter)
 	l.now = func() time.Time { return now }
 	ctx := context.Background()
+	// delayOf is how long until the next slot: a Wait whose deadline is now
+	// is refused with the wait, or takes the slot when it is now.
 	delayOf := func() time.Duration {
-		var d time.Duration
-		for _, w := range l.windows {
-			if x := w.delay(now); x > d {
-				d = x
-			}
+		dctx, cancel := context.WithDeadline(ctx, now)
+		defer cancel()
+		var le *LimitError
+		if err := l.Wait(dctx); errors.As(err, &le) {
+			return le.RetryAfter()
+		} else {
+			require.NoError(t, err)
 		}
-		return d
+		return 0
 	}
 	second := time.Second + WindowMargin(time.Second)
 	minute := time.Minute + WindowMargin(time.Minute)
@@ -135,8 +141,8 @@ func TestPlanLimiterWindows(t *testing.T) {
 	now = now.Add(second) // 30 x 1.101 s after the first
 	assert.Equal(t, minute-30*second, delayOf())
 	now = now.Add(minute - 30*second)
-	assert.Zero(t, delayOf())
-	require.NoError(t, l.Wait(ctx))
+	assert.Zero(t, delayOf(), "the slot is now: taken")
+	assert.Equal(t, second, delayOf())
 
 	assert.Equal(t, []int{17, 1000, 50000}, []int{PlanEnterprise.PerSecond, PlanEnterprise.PerMinute, PlanEnterprise.PerDay})
 	assert.Len(t, NewPlanLimiter(Plan{PerSecond: 2}).(*windowLimiter).windows, 1, "zero limits are not enforced")
