@@ -19,7 +19,9 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// Plan holds the documented limits of a Deepvue plan, per API key.
+// Plan holds the documented limits of a Deepvue plan, per API key. A zero
+// limit is not enforced, so the zero Plan means "no limit"; a negative limit
+// is an error (see Validate), refused where the Plan is used.
 type Plan struct {
 	Name      string
 	PerSecond int
