@@ -137,10 +137,12 @@ type Limiter struct {
 	local   *slots.Book // the slots this replica knows of, in local time
 
 	mu       sync.Mutex
-	down     bool      // Redis did not answer, and has not answered since
-	retryAt  time.Time // when to try Redis again while down
-	replicas int       // replicas seen in the last heartbeat span, at the last answer
-	lastSeen int64     // the latest slot recorded in local from Redis
+	down     bool          // Redis did not answer, and has not answered since
+	retryAt  time.Time     // when to try Redis again while down
+	replicas int           // replicas seen in the last heartbeat span, at the last answer
+	lastSeen int64         // the latest slot recorded in local from Redis
+	depth    time.Duration // how far ahead the fleet's last slot lay, at the last answer
+	floor    time.Time     // during an outage: no local slot before this
 	now      func() time.Time
 }
 
@@ -364,7 +366,9 @@ func (l *Limiter) learn(received time.Time, a answer) *slots.Slot {
 		}
 	}
 	if len(a.tail) > 0 {
-		l.lastSeen = max(l.lastSeen, a.tail[len(a.tail)-1])
+		last := a.tail[len(a.tail)-1]
+		l.lastSeen = max(l.lastSeen, last)
+		l.depth = max(time.Duration(last-a.now)*time.Microsecond, 0)
 	}
 	if a.booked && mine == nil {
 		// Not in the tail (the first window was full of later slots):
@@ -438,8 +442,13 @@ func (l *Limiter) unavailable(ctx context.Context, cause error) error {
 	if first {
 		l.down = true
 		l.retryAt = l.now().Add(l.retryEvery)
+		// Slots the other replicas booked after this one's last answer are
+		// unknown here; they lie after the fleet's last slot known here,
+		// about as far ahead as the queue seen then. The local pacing starts
+		// once that queue has drained.
+		l.floor = time.Now().Add(l.depth)
 	}
-	replicas := max(l.replicas, 1)
+	replicas, floor := max(l.replicas, 1), l.floor
 	l.mu.Unlock()
 	if first && l.log != nil {
 		msg := "redislimit: Redis does not answer; pacing this process at its share of the plan until it does"
@@ -461,7 +470,11 @@ func (l *Limiter) unavailable(ctx context.Context, cause error) error {
 	ws := share(l.windows, replicas)
 	now := time.Now()
 	dl, _ := ctx.Deadline()
-	s, at := l.local.Reserve(now, ws, dl)
+	from := now
+	if floor.After(now) {
+		from = floor
+	}
+	s, at := l.local.Reserve(from, ws, dl)
 	if s == nil {
 		return &deepvue.LimitError{Wait: max(at.Sub(now), time.Microsecond)}
 	}
