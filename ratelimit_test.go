@@ -237,6 +237,8 @@ func TestPlanLimiterFailsFastUnderContention(t *testing.T) {
 			slowestRefusal = max(slowestRefusal, took)
 			assert.ErrorIs(t, err, ErrNotSent)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			// A refusal is named as a limiter wait that ran out is.
+			assert.Equal(t, "timeout", Outcome(err))
 			var ra interface{ RetryAfter() time.Duration }
 			if assert.True(t, errors.As(err, &ra), "the refusal says when to try again") {
 				// The slot it would have had lies after its deadline.

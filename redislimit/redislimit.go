@@ -10,21 +10,41 @@
 //	client, err := deepvue.NewClient(id, secret, deepvue.WithRateLimiter(lim))
 //
 // Each Wait runs one Lua script, atomically, in one round trip: it reads
-// Redis's clock (TIME, so the replicas' clocks do not matter) and admits the
-// request only if every window of the plan has room, or says how long until
-// one does. A window is the list of the times of its last Limit admissions,
-// so in any span of the window no more than Limit are admitted; each window
-// is widened by deepvue.WindowMargin, so that the jitter between admission
-// and arrival at Deepvue cannot put one request too many into Deepvue's
-// window. Only those times are stored: nothing about a customer, nor the API
-// secret, ever goes to Redis. The keys of one limiter share a hash tag, so
-// the script runs on Redis Cluster.
+// Redis's clock (TIME, so the replicas' clocks do not matter) and books the
+// caller's slot: the earliest time, after every slot already booked, at which
+// every window of the plan has room. A window is the list of the times of
+// its slots, so in any span of the window no more than Limit are booked;
+// each window is widened by deepvue.WindowMargin, so that the jitter between
+// admission and arrival at Deepvue cannot put one request too many into
+// Deepvue's window. When the slot lies after the caller's deadline, nothing
+// is booked and Wait fails at once with a *deepvue.LimitError (it matches
+// context.DeadlineExceeded, and its RetryAfter is the wait until that
+// slot); no caller waits past its deadline. A caller whose context ends
+// while it waits gives its slot back (it no longer counts for the callers
+// who ask next; the slots already booked behind it keep their times). The
+// same script records a heartbeat:
+// this replica's random id, scored by the time, in "{prefix}replicas" (ids
+// older than a minute are dropped), and answers how many replicas asked in
+// the last minute. Only times and those random ids are stored: nothing
+// about a customer, nor the API secret, ever goes to Redis. The keys of one
+// limiter share a hash tag, so the script runs on Redis Cluster.
 //
 // When Redis does not answer (within 300 ms by default), the limiter fails
-// open: this process paces itself with deepvue.NewPlanLimiter(plan) until
-// Redis answers again (tried at most once a second), and logs a Warn once per
-// outage. With WithFailClosed it refuses calls instead, with an error that
-// matches deepvue.ErrNotSent: nothing is sent.
+// open: this process paces itself at its share of the plan, the plan divided
+// by the replicas seen in the last minute (rounded down; a share below one
+// request per window becomes one request per longer window, e.g. 1/s shared
+// by two replicas is one request every 2.2 s each), counting the slots it
+// knew were booked in Redis, and starting once the queue of slots it last
+// saw in Redis has drained. Redis is tried again at most once a second, and
+// a Warn is logged once per outage. With WithFailClosed it refuses calls
+// instead, with an error that matches deepvue.ErrNotSent: nothing is sent.
+//
+// Limits of the fail-open share: a replica knows the slots the fleet booked
+// up to its own last answer from Redis, and the replicas that asked in the
+// last minute; a replica idle for longer than a minute before the outage is
+// not counted by the others, and with more replicas than a window's limit
+// the share is a slower rate, which keeps the fleet within the plan on
+// average but not in every span of that window.
 package redislimit
 
 import (

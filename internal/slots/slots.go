@@ -136,7 +136,7 @@ func (b *Book) Cancel(s *Slot) {
 
 // trim drops the oldest used slots beyond what any window needs.
 func (b *Book) trim() {
-	if len(b.slots) <= 2*b.keep+64 {
+	if len(b.slots) <= b.keep+b.keep/4+64 {
 		return
 	}
 	n := 0

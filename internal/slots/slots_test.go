@@ -98,5 +98,5 @@ func TestTrimKeepsWhatTheWindowsNeed(t *testing.T) {
 		now = at
 		require.NoError(t, b.Wait(context.Background(), s, func() time.Time { return now }))
 	}
-	assert.LessOrEqual(t, b.Len(), 2*3+64)
+	assert.LessOrEqual(t, b.Len(), 3+3/4+64)
 }
