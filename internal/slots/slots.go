@@ -116,14 +116,21 @@ func (b *Book) Cancel(s *Slot) {
 		return
 	}
 	b.slots = append(b.slots[:i], b.slots[i+1:]...)
+	b.reflow(i, false)
+}
+
+// reflow recomputes the pending slots from position i on: only earlier (a
+// slot was given back), or only later (a slot was used late), and wakes
+// the waiters when one moved.
+func (b *Book) reflow(i int, later bool) {
 	moved := false
 	for j := i; j < len(b.slots); j++ {
 		p := b.slots[j]
 		if p.done {
 			continue
 		}
-		// Only earlier: a slot never moves after the time it was promised.
-		if t := slotAt(b.slots, j, p.asked, b.windows); t.Before(p.at) {
+		t := slotAt(b.slots, j, p.asked, b.windows)
+		if later && t.After(p.at) || !later && t.Before(p.at) {
 			p.at = t
 			moved = true
 		}
@@ -132,6 +139,34 @@ func (b *Book) Cancel(s *Slot) {
 		close(b.changed)
 		b.changed = make(chan struct{})
 	}
+}
+
+// take marks s used at now. A slot used late (its waiter woke late: a
+// loaded machine) counts from when it was used, as Deepvue will count it:
+// it moves to now, and the pending slots behind it move later as needed.
+func (b *Book) take(s *Slot, now time.Time) {
+	s.done = true
+	if !now.After(s.at) {
+		return
+	}
+	i := len(b.slots) - 1
+	for i >= 0 && b.slots[i] != s {
+		i--
+	}
+	if i < 0 {
+		return
+	}
+	// Keep the book in time order: s goes after every slot up to now.
+	b.slots = append(b.slots[:i], b.slots[i+1:]...)
+	s.at = now
+	k := i
+	for k < len(b.slots) && !b.slots[k].at.After(now) {
+		k++
+	}
+	b.slots = append(b.slots, nil)
+	copy(b.slots[k+1:], b.slots[k:])
+	b.slots[k] = s
+	b.reflow(i, true)
 }
 
 // trim drops the oldest used slots beyond what any window needs.
@@ -158,7 +193,7 @@ func (b *Book) Wait(ctx context.Context, s *Slot, clock func() time.Time) error 
 		b.mu.Lock()
 		now := clock()
 		if !s.at.After(now) {
-			s.done = true
+			b.take(s, now)
 			b.trim()
 			b.mu.Unlock()
 			return nil

@@ -98,5 +98,20 @@ func TestTrimKeepsWhatTheWindowsNeed(t *testing.T) {
 		now = at
 		require.NoError(t, b.Wait(context.Background(), s, func() time.Time { return now }))
 	}
-	assert.LessOrEqual(t, b.Len(), 3+3/4+64)
+	assert.LessOrEqual(t, b.Len(), 3+64, "the keep, a quarter more (none for 3) and 64")
+}
+
+// TestLateUseCountsFromWhenUsed: a slot used late (its waiter woke late)
+// counts from when it was used, and the pending slots behind it move later,
+// so that the windows hold for the times requests really left.
+func TestLateUseCountsFromWhenUsed(t *testing.T) {
+	b := New(1)
+	ws := []Window{{Limit: 1, Per: time.Second}}
+	a, _ := b.Reserve(t0, ws, time.Time{})
+	c, _ := b.Reserve(t0, ws, time.Time{})
+	assert.Equal(t, t0.Add(time.Second), b.At(c))
+	late := t0.Add(300 * time.Millisecond)
+	require.NoError(t, b.Wait(context.Background(), a, func() time.Time { return late }))
+	assert.Equal(t, late, b.At(a))
+	assert.Equal(t, late.Add(time.Second), b.At(c), "a second after a was really used")
 }
