@@ -358,6 +358,11 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	if a.wait <= 0 {
 		return nil
 	}
+	if dl, ok := ctx.Deadline(); ok && received.Add(a.wait).After(dl) {
+		// The answer came so late that the slot now lies after the deadline.
+		l.giveBack(ctx, a.slot, mine)
+		return &deepvue.LimitError{Wait: a.wait}
+	}
 	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	select {
