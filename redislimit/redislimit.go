@@ -42,7 +42,9 @@
 // Limits of the fail-open share: a replica knows the slots the fleet booked
 // up to its own last answer from Redis, and the replicas that asked in the
 // last minute; a replica idle for longer than a minute before the outage is
-// not counted by the others, and with more replicas than a window's limit
+// not counted by the others, one that has not reached Redis since it started
+// knows of no other replica (it paces at the whole plan), and with more
+// replicas than a window's limit
 // the share is a slower rate, which keeps the fleet within the plan on
 // average but not in every span of that window.
 package redislimit
@@ -235,15 +237,16 @@ func (l *Limiter) Keys() []string { return append([]string(nil), l.keys...) }
 // ago), some of them perhaps in the future;
 // then the sorted set of replica heartbeats. ARGV: per window, its limit and
 // its length in microseconds; then the longest wait the caller accepts
-// (microseconds; -1: any), the replica's random id, and how long a
-// heartbeat counts (microseconds).
+// (microseconds; -1: any), the replica's random id, how long a heartbeat
+// counts (microseconds), and the latest slot this replica has seen.
 //
 // It records the replica's heartbeat (its id, scored by the time; ids older
 // than the heartbeat span are removed) and books the earliest slot, after
 // every slot already booked, at which every window has room. When the slot
 // lies further than the caller accepts, nothing is booked. It returns
 // {booked (1 or 0), wait until the slot, the slot, replicas seen, the time
-// now, then the first window's last Limit slots}, all in microseconds.
+// now, then those of the first window's last Limit slots (at most 32) later
+// than the last one this replica saw}, all in microseconds.
 var reserve = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -298,8 +301,12 @@ else
   end
 end
 local out = {booked, at - now, at, replicas, now}
-local tail = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
-for _, v in ipairs(tail) do out[#out + 1] = tonumber(v) end
+local tail = redis.call('LRANGE', KEYS[1], -math.min(tonumber(ARGV[1]), 32), -1)
+local seen = tonumber(ARGV[2*nw + 4])
+for _, v in ipairs(tail) do
+  local x = tonumber(v)
+  if x > seen then out[#out + 1] = x end
+end
 return out
 `)
 
@@ -425,7 +432,10 @@ func (l *Limiter) try(ctx context.Context, maxWait int64) (answer, error) {
 	rctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	done := make(chan result, 1)
-	args := append(append([]any(nil), l.args...), maxWait, l.id, heartbeatSpan.Microseconds())
+	l.mu.Lock()
+	seen := l.lastSeen
+	l.mu.Unlock()
+	args := append(append([]any(nil), l.args...), maxWait, l.id, heartbeatSpan.Microseconds(), seen)
 	go func() {
 		vals, err := reserve.Run(rctx, l.rdb, l.keys, args...).Int64Slice()
 		done <- result{vals, err}
