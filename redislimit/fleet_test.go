@@ -149,7 +149,7 @@ const (
 
 // TestReplicaProcess is one replica of a service, run in a process of its
 // own by TestFleetWithinThePlanWhileRedisIsDown: its own Redis client,
-// limiter (fail open) and SDK client, four workers calling GenerateOTP
+// limiter (fail open) and SDK client, three workers calling GenerateOTP
 // until the time given. It prints how many calls ended in each way.
 func TestReplicaProcess(t *testing.T) {
 	sock := os.Getenv(envReplica)
@@ -176,7 +176,7 @@ func TestReplicaProcess(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	outcomes := map[string]int{}
-	for w := 0; w < 4; w++ {
+	for w := 0; w < 3; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -199,9 +199,9 @@ func TestReplicaProcess(t *testing.T) {
 }
 
 // TestFleetWithinThePlanWhileRedisIsDown: three replicas in three
-// processes share Plan{PerSecond: 6} through Redis, each with four workers
+// processes share Plan{PerSecond: 6} through Redis, each with three workers
 // calling as fast as the limiter lets them; Redis is killed 2.5 s into the
-// run and stays down for the last 4.5 s. Each replica learned from the
+// run and stays down for the last 5 s. Each replica learned from the
 // heartbeats that three replicas share the plan, so during the outage it
 // paces itself at 2 per window, counting the slots it knew were booked in
 // Redis: at the server, no one-second window holds more than 6 requests.
@@ -214,7 +214,7 @@ func TestFleetWithinThePlanWhileRedisIsDown(t *testing.T) {
 	fake := fakeDeepvue(t)
 	const perSecond, replicas = 6, 3
 	start := time.Now()
-	until := start.Add(7 * time.Second)
+	until := start.Add(7500 * time.Millisecond)
 	outage := start.Add(2500 * time.Millisecond)
 	var outs [replicas]strings.Builder
 	var cmds []*exec.Cmd
