@@ -76,6 +76,7 @@ func TestTwoReplicasFailFastUnderContention(t *testing.T) {
 			slowestRefusal = max(slowestRefusal, took)
 			assert.ErrorIs(t, err, deepvue.ErrNotSent)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, "timeout", deepvue.Outcome(err), "named as a limiter wait that ran out is")
 			var ra interface{ RetryAfter() time.Duration }
 			if assert.True(t, errors.As(err, &ra), "the refusal says when to try again: %v after %v", err, took) {
 				assert.Greater(t, ra.RetryAfter()+took, deadline-200*time.Millisecond, "its slot lay after its deadline")

@@ -108,7 +108,7 @@ func WithKeyPrefix(prefix string) Option {
 }
 
 // WithFailClosed makes Wait refuse calls while Redis does not answer,
-// instead of pacing this process alone: the plan is then never exceeded,
+// instead of pacing this process at its share: the plan is then never exceeded,
 // and customers see failures (which match deepvue.ErrNotSent) until Redis
 // is back.
 func WithFailClosed() Option {

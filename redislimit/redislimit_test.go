@@ -318,7 +318,7 @@ func TestWaitHonoursTheContext(t *testing.T) {
 }
 
 // TestNothingAboutACustomerInRedis: after generate and verify calls, every
-// key and value in Redis is checked: only admission times, under the
+// key and value in Redis is checked: only slot times and the replicas' random ids, under the
 // limiter's hash-tagged keys.
 func TestNothingAboutACustomerInRedis(t *testing.T) {
 	rs := startRedis(t)
