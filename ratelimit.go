@@ -2,8 +2,10 @@ package deepvue
 
 import (
 	"context"
-	"sync"
+	"errors"
 	"time"
+
+	"github.com/deepvue-go/deepvue/internal/slots"
 )
 
 // Limiter paces requests on the client side. Wait blocks until one request
@@ -17,7 +19,9 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// Plan holds the documented limits of a Deepvue plan, per API key.
+// Plan holds the documented limits of a Deepvue plan, per API key. A zero
+// limit is not enforced, so the zero Plan means "no limit"; a negative limit
+// is an error (see Validate), refused where the Plan is used.
 type Plan struct {
 	Name      string
 	PerSecond int
@@ -69,89 +73,116 @@ func (p Plan) Windows() []Window {
 // a plan's limits, measured where Deepvue counts them: at most PerSecond
 // requests in any one-second window, PerMinute in any minute and PerDay in
 // any day (sliding windows, each widened by WindowMargin). A zero limit is
-// not enforced. Waits end when the context does, and a wait that would end
-// after the context's deadline fails at once with context.DeadlineExceeded.
-// It paces one process; for a fleet sharing one API key, see the redislimit
-// module.
+// not enforced; a zero Plan limits nothing (Wait returns at once). A Plan
+// that fails Validate gives a limiter whose Wait refuses every call with
+// Validate's error.
+//
+// Each waiter is handed its slot when it asks (a reservation, as
+// golang.org/x/time/rate's Reserve does), in the order they ask. A waiter
+// whose slot lies after its context's deadline fails at once with a
+// *LimitError (it matches context.DeadlineExceeded, and its RetryAfter says
+// how long until that slot) and books nothing; a waiter whose context ends
+// while it waits gives its slot back, and the waiters behind it move up. No
+// waiter waits past its deadline. It paces one process; for a fleet sharing
+// one API key, see the redislimit module.
 func NewPlanLimiter(p Plan) Limiter {
-	l := &windowLimiter{}
-	for _, w := range p.Windows() {
-		l.windows = append(l.windows, &window{limit: w.Limit, per: w.Per})
+	if err := p.Validate(); err != nil {
+		return &windowLimiter{err: err}
 	}
+	l := &windowLimiter{}
+	keep := 0
+	for _, w := range p.Windows() {
+		l.windows = append(l.windows, slots.Window{Limit: w.Limit, Per: w.Per})
+		keep = max(keep, w.Limit)
+	}
+	l.book = slots.New(keep)
 	return l
 }
 
-// windowLimiter admits a request when every window has room. Each window
-// remembers the send times of its last limit requests (a ring).
+// Validate reports whether the plan can be enforced: no limit may be
+// negative. (A zero limit is not enforced; a zero Plan limits nothing.)
+func (p Plan) Validate() error {
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"PerSecond", p.PerSecond}, {"PerMinute", p.PerMinute}, {"PerDay", p.PerDay}} {
+		if f.n < 0 {
+			return errors.New("deepvue: invalid Plan: " + f.name + " is negative")
+		}
+	}
+	return nil
+}
+
+// LimitError is a limiter's refusal of a call whose slot lies after the
+// call's deadline: it fails at once instead of waiting for nothing. Its text
+// is fixed. It matches context.DeadlineExceeded; through a Client, the
+// call's error also matches ErrNotSent when nothing of the call was sent,
+// and RetryAfter(err) finds the wait. NewPlanLimiter and the redislimit
+// module return it.
+type LimitError struct {
+	// Wait is how long from the refusal until the slot the call would have
+	// had (always positive).
+	Wait time.Duration
+}
+
+// Error returns a fixed text.
+func (e *LimitError) Error() string {
+	return "deepvue: rate limiter: the next free slot is after the context's deadline"
+}
+
+// RetryAfter returns how long until the slot the call would have had.
+func (e *LimitError) RetryAfter() time.Duration { return e.Wait }
+
+// Is matches context.DeadlineExceeded: the call could not be sent before
+// its deadline.
+func (e *LimitError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// errNilWaitContext is what a limiter's Wait returns for a nil context.
+var errNilWaitContext = errors.New("deepvue: rate limiter: nil context")
+
+// windowLimiter hands out slots from a reservation book.
 type windowLimiter struct {
-	mu      sync.Mutex
-	windows []*window
+	err     error // the plan's, from Validate: every Wait refuses with it
+	windows []slots.Window
+	book    *slots.Book
 	now     func() time.Time // for tests; nil means time.Now
 }
 
-type window struct {
-	limit int
-	per   time.Duration
-	times []time.Time // ring of the last sends, oldest at next
-	next  int
+func (l *windowLimiter) clock() time.Time {
+	if l.now != nil {
+		return l.now()
+	}
+	return time.Now()
 }
 
-// Wait blocks until a request may be sent without breaking any window.
+// Wait books the next slot and waits for it; see NewPlanLimiter.
 func (l *windowLimiter) Wait(ctx context.Context) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		l.mu.Lock()
-		now := time.Now()
-		if l.now != nil {
-			now = l.now()
-		}
-		var wait time.Duration
-		for _, w := range l.windows {
-			if d := w.delay(now); d > wait {
-				wait = d
-			}
-		}
-		if wait == 0 {
-			for _, w := range l.windows {
-				w.record(now)
-			}
-			l.mu.Unlock()
-			return nil
-		}
-		l.mu.Unlock()
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			// It cannot succeed in time: fail now instead of at the deadline.
-			return context.DeadlineExceeded
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	if ctx == nil {
+		return errNilWaitContext
 	}
+	if l.err != nil {
+		return l.err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(l.windows) == 0 {
+		return nil // a zero Plan: no limit
+	}
+	now := l.clock()
+	dl, _ := ctx.Deadline()
+	s, at := l.book.Reserve(now, l.windows, dl)
+	if s == nil {
+		// It cannot succeed in time: fail now instead of at the deadline.
+		return &LimitError{Wait: at.Sub(now)}
+	}
+	return fromLate(l.book.Wait(ctx, s, l.clock))
 }
 
-// delay returns how long until this window has room at now.
-func (w *window) delay(now time.Time) time.Duration {
-	if len(w.times) < w.limit {
-		return 0
+// fromLate turns the book's *slots.Late into a *LimitError.
+func fromLate(err error) error {
+	if late, ok := err.(*slots.Late); ok {
+		return &LimitError{Wait: late.Wait}
 	}
-	oldest := w.times[w.next]
-	if d := oldest.Add(w.per).Sub(now); d > 0 {
-		return d
-	}
-	return 0
-}
-
-func (w *window) record(now time.Time) {
-	if len(w.times) < w.limit {
-		w.times = append(w.times, now)
-		return
-	}
-	w.times[w.next] = now
-	w.next = (w.next + 1) % w.limit
+	return err
 }

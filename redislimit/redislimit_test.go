@@ -148,8 +148,9 @@ func TestPerMinuteAndPerDayWindows(t *testing.T) {
 			assert.Len(t, fake.Arrivals(deepvuetest.PathGenerateOTP), 3, "the fourth call was not sent")
 
 			keys := limA.Keys()
-			require.Len(t, keys, 1)
+			require.Len(t, keys, 2)
 			assert.Equal(t, "{test:"+tt.key+":}"+tt.key, keys[0])
+			assert.Equal(t, "{test:"+tt.key+":}replicas", keys[1])
 			rdb := rs.client(t)
 			assert.Equal(t, int64(3), rdb.LLen(context.Background(), keys[0]).Val())
 			ttl := rdb.PTTL(context.Background(), keys[0]).Val()
@@ -234,7 +235,8 @@ func TestRedisKilledMidRunFailsOpen(t *testing.T) {
 		out := l.String()
 		assert.Equal(t, 1, strings.Count(out, `"level":"WARN"`), "replica %d: one Warn per outage, not per call:\n%s", i, out)
 		assert.Equal(t, 1, strings.Count(out, `"level":"INFO"`), "replica %d: one Info when Redis is back", i)
-		assert.Contains(t, out, "pacing this process alone")
+		assert.Contains(t, out, "pacing this process at its share of the plan")
+		assert.Contains(t, out, `"replicas":2`)
 	}
 }
 
@@ -316,7 +318,7 @@ func TestWaitHonoursTheContext(t *testing.T) {
 }
 
 // TestNothingAboutACustomerInRedis: after generate and verify calls, every
-// key and value in Redis is checked: only admission times, under the
+// key and value in Redis is checked: only slot times and the replicas' random ids, under the
 // limiter's hash-tagged keys.
 func TestNothingAboutACustomerInRedis(t *testing.T) {
 	rs := startRedis(t)
@@ -342,6 +344,19 @@ func TestNothingAboutACustomerInRedis(t *testing.T) {
 			assert.NotContains(t, k, s)
 		}
 		assert.True(t, strings.HasPrefix(k, "{"+redislimit.DefaultKeyPrefix+"}"), "hash tag: %s", k)
+		if strings.HasSuffix(k, "}replicas") {
+			// The heartbeats: one random id per replica, scored by the time.
+			zs, err := rdb.ZRangeWithScores(ctx, k, 0, -1).Result()
+			require.NoError(t, err)
+			require.Len(t, zs, 1)
+			id := zs[0].Member.(string)
+			assert.Regexp(t, `^[A-Z2-7]{26}$`, id, "a random id")
+			for _, s := range sensitive {
+				assert.NotContains(t, id, s)
+			}
+			assert.WithinDuration(t, now, time.UnixMicro(int64(zs[0].Score)), 10*time.Second)
+			continue
+		}
 		vals, err := rdb.LRange(ctx, k, 0, -1).Result()
 		require.NoError(t, err)
 		assert.Len(t, vals, 3)
@@ -403,7 +418,11 @@ func TestNewChecksItsArguments(t *testing.T) {
 	assert.Error(t, err)
 	lim, err := redislimit.New(rdb, deepvue.PlanGrowth, nil, redislimit.WithKeyPrefix("kyc:"))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"{kyc:}1s", "{kyc:}1m", "{kyc:}1d"}, lim.Keys())
+	assert.Equal(t, []string{"{kyc:}1s", "{kyc:}1m", "{kyc:}1d", "{kyc:}replicas"}, lim.Keys())
+	for _, p := range []deepvue.Plan{{PerSecond: -1}, {PerSecond: 5, PerDay: -1}} {
+		_, err = redislimit.New(rdb, p)
+		assert.Error(t, err, "a negative limit is refused")
+	}
 	var _ deepvue.Limiter = lim
 	assert.False(t, errors.Is(context.Canceled, deepvue.ErrNotSent))
 }
