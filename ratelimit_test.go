@@ -237,12 +237,16 @@ func TestPlanLimiterFailsFastUnderContention(t *testing.T) {
 			slowestRefusal = max(slowestRefusal, took)
 			assert.ErrorIs(t, err, ErrNotSent)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			// A refusal is named as a limiter wait that ran out is.
-			assert.Equal(t, "timeout", Outcome(err))
+			// A refusal and a limiter wait that ran out have one name.
+			assert.Equal(t, "limiter", Outcome(err))
+			assert.Equal(t, OTPNotSent, OTPStateOf(err))
 			var ra interface{ RetryAfter() time.Duration }
 			if assert.True(t, errors.As(err, &ra), "the refusal says when to try again") {
 				// The slot it would have had lies after its deadline.
 				assert.Greater(t, ra.RetryAfter()+took, deadline-100*time.Millisecond)
+				d, ok := RetryAfter(err)
+				assert.True(t, ok, "RetryAfter finds the limiter's wait")
+				assert.Equal(t, ra.RetryAfter(), d)
 			}
 			assertNoLeak(t, err)
 		}()

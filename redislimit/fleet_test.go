@@ -76,8 +76,11 @@ func TestTwoReplicasFailFastUnderContention(t *testing.T) {
 			slowestRefusal = max(slowestRefusal, took)
 			assert.ErrorIs(t, err, deepvue.ErrNotSent)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.Equal(t, "timeout", deepvue.Outcome(err), "named as a limiter wait that ran out is")
+			assert.Equal(t, "limiter", deepvue.Outcome(err), "one name for a limiter refusal and a limiter timeout")
 			var ra interface{ RetryAfter() time.Duration }
+			if d, ok := deepvue.RetryAfter(err); assert.True(t, ok, "RetryAfter finds the refusal's wait") {
+				assert.Positive(t, d)
+			}
 			if assert.True(t, errors.As(err, &ra), "the refusal says when to try again: %v after %v", err, took) {
 				assert.Greater(t, ra.RetryAfter()+took, deadline-200*time.Millisecond, "its slot lay after its deadline")
 			}
