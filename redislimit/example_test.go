@@ -53,4 +53,5 @@ func ExampleLimiter_Keys() {
 	// {deepvue:limit:prod:}1s
 	// {deepvue:limit:prod:}1m
 	// {deepvue:limit:prod:}1d
+	// {deepvue:limit:prod:}replicas
 }
