@@ -110,7 +110,10 @@ func (k *secrets) scrub(s string, generic, truncated bool) string {
 			if c >= 0xC0 {
 				nonASCII++
 			}
-			run = 0
+			// A byte of a multi-byte rune, or a stray one (invalid UTF-8,
+			// which the scan reads as U+FFFD): either stands between digits
+			// as a separator would.
+			separators, run = true, 0
 		case ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z'):
 			run = 0
 		default:
