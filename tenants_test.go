@@ -50,7 +50,7 @@ func TestManyTenantsOnePool(t *testing.T) {
 	waitFor(t, "every Client's connection closed by its Close", func() bool { return cc.closed.Load() == cc.opened.Load() })
 }
 
-// TestMeasureTenants prints the figures of the README's "Many tenants, one
+// TestMeasureTenants prints the figures of BENCHMARKS.md's "Many tenants, one
 // pool": DEEPVUE_MEASURE_TENANTS=1000 go test -run TestMeasureTenants -v .
 func TestMeasureTenants(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("DEEPVUE_MEASURE_TENANTS"))
