@@ -106,6 +106,9 @@ func (c *Client) generateOTP(ctx context.Context, cl *call, aadhaarNumber string
 		return nil, err
 	}
 	cl.sec.number = string(n[:])
+	if c.life.closed.Load() {
+		return nil, ErrClientClosed // before any audit record: nothing proceeds
+	}
 	if err := c.auditConsent(ctx, cl, purpose, ""); err != nil {
 		return nil, err
 	}
@@ -142,6 +145,11 @@ func generateResult(a *answer, sec *secrets) (*OTPResponse, error) {
 	ref := strings.TrimSpace(env.ReferenceID.s)
 	if !validReferenceID(ref) {
 		return nil, newAPIError(opGenerate, a, &env, "answer has no usable reference_id", sec)
+	}
+	if sec.scrubID(ref) != ref {
+		// The server echoed the number, OTP or mobile as the reference id: it
+		// would be printed and logged with the result. Not a usable answer.
+		return nil, newAPIError(opGenerate, a, &env, "answer's reference_id holds a value the call sent", sec)
 	}
 	ts := env.Timestamp.t
 	if ts.IsZero() {

@@ -179,7 +179,7 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 		rec.ReferenceID = auditID(a.ref, &cl.sec)
 	}
 	var ae *APIError
-	if errors.As(err, &ae) {
+	if errors.As(err, &ae) && ae != nil {
 		txn = ae.TransactionID
 		if cl.op == opGenerate {
 			rec.ReferenceID = auditID(ae.ReferenceID, &cl.sec)

@@ -356,7 +356,7 @@ func (c *Client) end(ctx context.Context, cl *call, txn string, err error) error
 // sub_code and transaction id (all scrubbed already).
 func errorFields(err error) (status int, subCode, txn string) {
 	var ae *APIError
-	if errors.As(err, &ae) {
+	if errors.As(err, &ae) && ae != nil {
 		return ae.StatusCode, ae.SubCode, ae.TransactionID
 	}
 	return 0, "", ""

@@ -140,6 +140,9 @@ const maxErrorText = 200
 // linked") is masked too; the transaction id is printed as an identifier
 // (see scrubIdent), after a letter, so it joins no other field.
 func (e *APIError) Error() string {
+	if e == nil {
+		return "deepvue: <nil *APIError>"
+	}
 	var b strings.Builder
 	b.WriteString("deepvue: ")
 	if e.Operation != "" {
@@ -171,6 +174,9 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel this error matches (nil for an answer nothing
 // documents), so errors.Is(err, ErrVerificationPending) works.
 func (e *APIError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
 	switch e.StatusCode / 100 {
 	case 2, 3:
 		if k := classify(e.StatusCode, e.SubCode, e.Detail); k != nil {
@@ -186,7 +192,7 @@ func (e *APIError) Unwrap() error {
 // and StatusCode only, so a hand-built *APIError matches too. What Unwrap
 // returns is matched as well.
 func (e *APIError) Is(target error) bool {
-	if target != ErrOTPRejected || e.Operation != opVerify {
+	if e == nil || target != ErrOTPRejected || e.Operation != opVerify {
 		return false
 	}
 	switch e.StatusCode {
@@ -199,6 +205,9 @@ func (e *APIError) Is(target error) bool {
 // Temporary reports whether the same call may succeed later without any
 // change: SOURCE_FAILURE, 429 and 503.
 func (e *APIError) Temporary() bool {
+	if e == nil {
+		return false
+	}
 	switch e.Unwrap() {
 	case ErrSourceFailure, ErrRateLimited, ErrServiceUnavailable:
 		return true
@@ -279,7 +288,24 @@ func newAPIError(op string, a *answer, env *envelope, problem string, sec *secre
 			e.Message = problem
 		}
 	}
+	// Each field was scrubbed alone; Error() joins them. A value the call
+	// knows, split across fields (sub_code "BAD_91234", message "56780 not
+	// linked"), shows only in the joined text: then no digit of those fields
+	// is kept.
+	if joined := e.Error(); sec.scrubText(joined) != joined {
+		e.SubCode, e.Message, e.Detail = maskDigits(e.SubCode), maskDigits(e.Message), maskDigits(e.Detail)
+	}
 	return e
+}
+
+// maskDigits replaces every digit of s, of any script or form, with X.
+func maskDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if _, ok := digitValue(r); ok {
+			return 'X'
+		}
+		return r
+	}, s)
 }
 
 // maxFieldText bounds Message and Detail of an *APIError.
@@ -310,7 +336,7 @@ type ValidationError struct {
 	// FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP,
 	// FieldMobileNumber, FieldClientID, FieldClientSecret, FieldBaseURL,
 	// FieldHTTPClient, FieldRetryMax, FieldRetryWait, FieldUserAgent,
-	// FieldTimeout, FieldMaxBufferedBytes.
+	// FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog.
 	Field string
 	// Reason says what is wrong, e.g. "has a wrong check digit".
 	Reason string

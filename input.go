@@ -148,4 +148,5 @@ const (
 	FieldUserAgent        = "user agent"         // WithUserAgent
 	FieldTimeout          = "timeout"            // WithTimeout
 	FieldMaxBufferedBytes = "max buffered bytes" // WithMaxBufferedBytes
+	FieldAuditLog         = "audit log"          // WithAuditLog
 )

@@ -197,7 +197,7 @@ func Outcome(err error) string {
 		return "nil_context"
 	case errors.Is(err, ErrNotSent):
 		return "not_sent"
-	case errors.As(err, &ae):
+	case errors.As(err, &ae) && ae != nil:
 		return "http_" + strconv.Itoa(ae.StatusCode)
 	}
 	var ne net.Error

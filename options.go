@@ -287,7 +287,7 @@ func WithObserver(o Observer) Option {
 func WithAuditLog(fn AuditFunc) Option {
 	return func(s *settings) error {
 		if fn == nil {
-			return invalid("audit log", "must not be nil")
+			return invalid(FieldAuditLog, "must not be nil")
 		}
 		s.audit = fn
 		return nil

@@ -3,6 +3,7 @@ package deepvue
 import (
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // OTPState says what a GenerateOTP outcome means for the customer's phone:
@@ -52,7 +53,7 @@ func (s OTPState) String() string {
 //     any request was written), or it is an *APIError for an answer Deepvue
 //     documents as generating no OTP: INVALID_INPUT with 400 or 422,
 //     AADHAAR_MOBILE_NOT_LINKED with 400, SOURCE_FAILURE with 500, any 401
-//     or 403, 429, 503, 400 {"detail":"Bad Request"} or "Inactive
+//     or 403, 429, 503 {"detail":"Source Unavailable"}, 400 {"detail":"Bad Request"} or "Inactive
 //     client_id", and a 422 with a detail (a string or a validation list).
 //   - OTPPending: an *APIError for 409 VERIFICATION_PENDING: an earlier OTP
 //     for this number is still valid.
@@ -90,6 +91,9 @@ func OTPStateOf(err error) OTPState {
 // apiOTPState is the table of documented generate-otp answers: each
 // sentinel counts only with the status Deepvue documents it with.
 func apiOTPState(ae *APIError) OTPState {
+	if ae == nil {
+		return OTPMaybeSent
+	}
 	switch kind := classify(ae.StatusCode, ae.SubCode, ae.Detail); {
 	case kind == ErrVerificationPending && ae.StatusCode == http.StatusConflict:
 		return OTPPending
@@ -97,8 +101,15 @@ func apiOTPState(ae *APIError) OTPState {
 		kind == ErrMobileNotLinked && ae.StatusCode == http.StatusBadRequest,
 		kind == ErrSourceFailure && ae.StatusCode == http.StatusInternalServerError,
 		kind == ErrUnauthorized && ae.StatusCode >= 400, // 401, 403, 400 Inactive client_id
-		kind == ErrRateLimited, kind == ErrServiceUnavailable: // 429, 503 (classify keys them on the status)
+		kind == ErrRateLimited: // 429 (classify keys it on the status)
 		return OTPNotSent
+	case kind == ErrServiceUnavailable:
+		// Deepvue's 503 says {"detail":"Source Unavailable"}. Any other 503 may
+		// be a proxy's after it forwarded the request ("upstream connect error
+		// or disconnect/reset before headers").
+		if strings.EqualFold(strings.TrimSpace(ae.Detail), "Source Unavailable") {
+			return OTPNotSent
+		}
 	}
 	return OTPMaybeSent
 }

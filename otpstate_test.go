@@ -183,7 +183,15 @@ func TestOTPStateOfHandBuilt(t *testing.T) {
 		{&deepvue.APIError{StatusCode: 401}, deepvue.OTPNotSent},
 		{&deepvue.APIError{StatusCode: 403}, deepvue.OTPNotSent},
 		{&deepvue.APIError{StatusCode: 429}, deepvue.OTPNotSent},
-		{&deepvue.APIError{StatusCode: 503}, deepvue.OTPNotSent},
+		{&deepvue.APIError{StatusCode: 503, Detail: "Source Unavailable"}, deepvue.OTPNotSent},
+		// A 503 that is not Deepvue's may be a proxy's after it forwarded the
+		// request (Envoy: "upstream connect error or disconnect/reset before
+		// headers").
+		{&deepvue.APIError{StatusCode: 503}, deepvue.OTPMaybeSent},
+		{&deepvue.APIError{StatusCode: 503, Message: "answer is not a valid JSON object (text/plain, 95 bytes)"}, deepvue.OTPMaybeSent},
+		// A typed nil is no answer at all: the conservative state, no panic.
+		{(*deepvue.APIError)(nil), deepvue.OTPMaybeSent},
+		{fmt.Errorf("wrapped: %w", (*deepvue.APIError)(nil)), deepvue.OTPMaybeSent},
 		{&deepvue.APIError{StatusCode: 400, Detail: "Bad Request"}, deepvue.OTPNotSent},
 		{&deepvue.APIError{StatusCode: 400, Detail: "Inactive client_id"}, deepvue.OTPNotSent},
 		{&deepvue.APIError{StatusCode: 422, Detail: "query.purpose: field required"}, deepvue.OTPNotSent},

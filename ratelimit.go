@@ -10,8 +10,9 @@ import (
 
 // Limiter paces requests on the client side. Wait blocks until one request
 // may be sent, or returns an error (the context's, when it ends first); a
-// call whose limiter returns an error fails with an error matching
-// ErrNotSent. *rate.Limiter from golang.org/x/time/rate satisfies it, and so
+// call whose limiter returns an error before its first attempt fails with
+// an error matching ErrNotSent (a refusal before a retry, once a request may
+// have reached Deepvue, does not match it). *rate.Limiter from golang.org/x/time/rate satisfies it, and so
 // does the limiter NewPlanLimiter returns. To share one API key's plan across
 // a fleet of replicas, use the module
 // github.com/deepvue-go/deepvue/redislimit.
@@ -131,7 +132,12 @@ func (e *LimitError) Error() string {
 }
 
 // RetryAfter returns how long until the slot the call would have had.
-func (e *LimitError) RetryAfter() time.Duration { return e.Wait }
+func (e *LimitError) RetryAfter() time.Duration {
+	if e == nil {
+		return 0
+	}
+	return e.Wait
+}
 
 // Is matches context.DeadlineExceeded: the call could not be sent before
 // its deadline.

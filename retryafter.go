@@ -39,7 +39,7 @@ func RetryAfter(err error) (time.Duration, bool) {
 		}
 	}
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.RetryAfter <= 0 {
+	if !errors.As(err, &ae) || ae == nil || ae.RetryAfter <= 0 {
 		return 0, false
 	}
 	if !ae.Temporary() && ae.Unwrap() != ErrVerificationPending {

@@ -147,10 +147,10 @@ func TestValidationErrorFieldConstants(t *testing.T) {
 	// The constants hold exactly these values.
 	assert.Equal(t, []string{"aadhaar_number", "consent", "purpose", "reference_id", "otp", "mobile_number",
 		"client ID", "client secret", "base URL", "HTTP client", "retry max", "retry wait", "user agent",
-		"timeout", "max buffered bytes"},
+		"timeout", "max buffered bytes", "audit log"},
 		[]string{FieldAadhaarNumber, FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP, FieldMobileNumber,
 			FieldClientID, FieldClientSecret, FieldBaseURL, FieldHTTPClient, FieldRetryMax, FieldRetryWait,
-			FieldUserAgent, FieldTimeout, FieldMaxBufferedBytes})
+			FieldUserAgent, FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog})
 }
 
 func TestDebugRecordHasElapsedMilliseconds(t *testing.T) {

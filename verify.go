@@ -408,6 +408,9 @@ func (c *Client) verifyOTP(ctx context.Context, cl *call, req VerifyOTPRequest) 
 		return nil, err
 	}
 	cl.sec.otp, cl.sec.mobile = otp, mobile
+	if c.life.closed.Load() {
+		return nil, ErrClientClosed // before any audit record: nothing proceeds
+	}
 	if err := c.auditConsent(ctx, cl, req.Purpose, ref); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,8 @@ package deepvuetest
 import "net/http"
 
 // Headers returns a copy of the headers of each request that reached path
-// (e.g. PathGenerateOTP), in order of arrival, whatever its answer: to check
+// (PathGenerateOTP or PathVerifyOTP; the last 10,000), in order of arrival,
+// whatever its answer: to check
 // what a client sent (its User-Agent, a trace context, the credential
 // headers). They include client-id and x-api-key as sent, that is the test's
 // own fake credentials.
@@ -22,5 +23,13 @@ func (s *Server) recordHeaders(r *http.Request) {
 	if s.headers == nil {
 		s.headers = map[string][]http.Header{}
 	}
-	s.headers[r.URL.Path] = append(s.headers[r.URL.Path], r.Header.Clone())
+	kept := s.headers[r.URL.Path]
+	if len(kept) >= maxKeptHeaders {
+		// A long-running fake keeps the most recent ones only.
+		kept = append(kept[:0], kept[len(kept)-maxKeptHeaders+1:]...)
+	}
+	s.headers[r.URL.Path] = append(kept, r.Header.Clone())
 }
+
+// maxKeptHeaders is how many requests' headers Headers keeps per endpoint.
+const maxKeptHeaders = 10000

@@ -297,9 +297,13 @@ const (
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	s.mu.Lock()
-	s.requests[r.URL.Path]++
-	s.arrivals[r.URL.Path] = append(s.arrivals[r.URL.Path], arrived)
-	s.recordHeaders(r)
+	if r.URL.Path == PathGenerateOTP || r.URL.Path == PathVerifyOTP {
+		// Only the two endpoints are counted, so that a long-running fake
+		// (deepvue-fake) does not grow with whatever paths a client sends.
+		s.requests[r.URL.Path]++
+		s.arrivals[r.URL.Path] = append(s.arrivals[r.URL.Path], arrived)
+		s.recordHeaders(r)
+	}
 	var scripted *Answer
 	if q := s.scripts[r.URL.Path]; len(q) > 0 {
 		scripted = &q[0]
