@@ -21,8 +21,8 @@ type digitAt struct {
 	// gapBreak a letter (or the first digit). gapDecoded is the same in
 	// the decoded reading of Go's escapes, where a weak digit is no digit.
 	gap, gapDecoded uint8
-	// weak: a hex digit inside an escape ("\u00a0"), a digit only in the
-	// literal reading.
+	// weak: a hex digit inside an escape ("\u00a0") or a compatibility
+	// digit form ("¹"), a digit only in the literal reading.
 	weak bool
 	mask byte // the character to print instead, 0 to keep
 }
@@ -83,7 +83,13 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 				continue
 			}
 		}
-		if v, ok := digitValue(r); ok {
+		if v, ok := digitValue(r); ok && r >= utf8.RuneSelf && !unicode.IsDigit(r) {
+			// A compatibility digit form (superscript, circled: Unicode No)
+			// is read both ways, as an escape's hex digit is: as a digit, and
+			// as a separator between digits ("2¹3¹4¹1..." spells 2341...).
+			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, weak: true})
+			gapLit, gapDec = 0, incGap(gapDec)
+		} else if ok {
 			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec})
 			gapLit, gapDec = 0, 0
 		} else if isLetterRune(r) {
