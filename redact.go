@@ -186,7 +186,9 @@ func (k *secrets) scrub(s string, generic, truncated bool) string {
 	b.Grow(len(s))
 	prev := 0
 	for _, d := range digits {
-		if d.mask == 0 {
+		if d.mask == 0 || d.start < prev {
+			// Unmasked, or inside an escape already masked whole (the
+			// literal digits of "\070" follow the escape in digits).
 			continue
 		}
 		b.WriteString(s[prev:d.start])

@@ -24,7 +24,11 @@ type digitAt struct {
 	// weak: a hex digit inside an escape ("\u00a0") or a compatibility
 	// digit form ("¹"), a digit only in the literal reading.
 	weak bool
-	mask byte // the character to print instead, 0 to keep
+	// skippable: an escape that decodes to a digit ("\070" is "8"): read as
+	// that digit, or skipped for the literal reading of its own digits,
+	// which follow it as weak digits.
+	skippable bool
+	mask      byte // the character to print instead, 0 to keep
 }
 
 const (
@@ -57,8 +61,17 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 			if er, n, hex := parseEscape(s[e:]); n > 0 {
 				end := e + n
 				if v, ok := digitValue(er); ok {
-					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec})
+					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, skippable: true})
 					gapLit, gapDec = 0, 0
+					// The literal reading: "8\\070" is also 8, 0, 7, 0.
+					for j := e + 1; j < end; j++ {
+						if c := s[j]; c >= '0' && c <= '9' && j >= end-hex {
+							out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true})
+							gapLit = 0
+						} else {
+							gapLit = incGap(gapLit)
+						}
+					}
 				} else {
 					// Decoded reading: the escape is one character, a letter
 					// or a separator. Literal reading: the backslashes and
@@ -212,7 +225,7 @@ func markKnown(digits []digitAt, value string, mask byte, keep int, open bool, r
 	for x := len(digits) - 1; x >= 0; x-- {
 		d, next := &digits[x], reach[x+1]
 		r := done | at[d.val]&(next>>1)
-		if d.weak {
+		if d.weak || d.skippable {
 			r |= next &^ done
 		}
 		if d.gap == gapBreak { // a letter before d: only a new start (state 0) crosses it
@@ -240,7 +253,7 @@ func markKnown(digits []digitAt, value string, mask byte, keep int, open bool, r
 			}
 		}
 		next := (cur & at[d.val]) << 1
-		if d.weak {
+		if d.weak || d.skippable {
 			next |= cur
 		}
 		cur = next &^ done
