@@ -61,35 +61,27 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 			if er, n, hex := parseEscape(s[e:]); n > 0 {
 				end := e + n
 				if v, ok := digitValue(er); ok {
+					// Decoded reading: the escape is that digit, which may also
+					// be skipped for the literal reading ("8\\070" is also 8,
+					// 0, 7, 0).
 					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, skippable: true})
 					gapLit, gapDec = 0, 0
-					// The literal reading: "8\\070" is also 8, 0, 7, 0.
-					for j := e + 1; j < end; j++ {
-						if c := s[j]; c >= '0' && c <= '9' && j >= end-hex {
-							out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true})
-							gapLit = 0
-						} else {
-							gapLit = incGap(gapLit)
-						}
-					}
-				} else {
+				} else if isLetterRune(er) {
 					// Decoded reading: the escape is one character, a letter
-					// or a separator. Literal reading: the backslashes and
-					// the escape's letters are separators, its hex or octal
-					// digits are (weak) digits.
-					if isLetterRune(er) {
-						gapDec = gapBreak
+					// or a separator.
+					gapDec = gapBreak
+				} else {
+					gapDec = incGap(gapDec)
+				}
+				// Literal reading: the backslashes and the escape's letters
+				// are separators, its hex or octal digits are (weak) digits.
+				gapLit = incGap(gapLit)
+				for j := e + 1; j < end; j++ {
+					if c := s[j]; c >= '0' && c <= '9' && j >= end-hex {
+						out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true})
+						gapLit = 0
 					} else {
-						gapDec = incGap(gapDec)
-					}
-					gapLit = incGap(gapLit)
-					for j := e + 1; j < end; j++ {
-						if c := s[j]; c >= '0' && c <= '9' && j >= end-hex {
-							out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true})
-							gapLit = 0
-						} else {
-							gapLit = incGap(gapLit)
-						}
+						gapLit = incGap(gapLit)
 					}
 				}
 				i = end

@@ -108,15 +108,22 @@ func (b *Book) Record(at time.Time) *Slot {
 func (b *Book) Cancel(s *Slot) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	i := len(b.slots) - 1
-	for i >= 0 && b.slots[i] != s {
-		i--
-	}
+	i := b.index(s)
 	if i < 0 {
 		return
 	}
 	b.slots = append(b.slots[:i], b.slots[i+1:]...)
 	b.reflow(i, false)
+}
+
+// index returns s's position in the book, -1 if it is not there (searched
+// from the end: the slot asked about is usually among the latest).
+func (b *Book) index(s *Slot) int {
+	i := len(b.slots) - 1
+	for i >= 0 && b.slots[i] != s {
+		i--
+	}
+	return i
 }
 
 // reflow recomputes the pending slots from position i on: only earlier (a
@@ -149,10 +156,7 @@ func (b *Book) take(s *Slot, now time.Time) {
 	if !now.After(s.at) {
 		return
 	}
-	i := len(b.slots) - 1
-	for i >= 0 && b.slots[i] != s {
-		i--
-	}
+	i := b.index(s)
 	if i < 0 {
 		return
 	}
