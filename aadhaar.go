@@ -80,53 +80,54 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	if !c.usable() {
 		return nil, errNilClient
 	}
-	cl := &call{op: opGenerate, endpoint: c.generateURL, limit: MaxResponseBytes, sec: c.secrets(), start: time.Now(), client: c}
-	ctx = c.startCall(ctx, cl)
-	res, err := c.generateOTP(ctx, cl, aadhaarNumber, consent, purpose)
-	txn := ""
-	if res != nil {
-		txn = res.TransactionID
-	}
-	if res != nil && cl.audit != nil {
-		cl.audit.ref = res.ReferenceID
-	}
-	err = c.end(ctx, cl, txn, err)
-	return res, err
+	cl := c.newCall(opGenerate)
+	cl.gen = generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}
+	res, err := c.run(ctx, cl)
+	r, _ := res.(*OTPResponse)
+	return r, err
 }
 
-func (c *Client) generateOTP(ctx context.Context, cl *call, aadhaarNumber string, consent Consent, purpose string) (*OTPResponse, error) {
-	if ctx == nil {
-		return nil, errNilContext
-	}
-	n, r := uid.Check(aadhaarNumber)
+// generateInput is GenerateOTP's input: the operation of a generate-otp call.
+type generateInput struct {
+	number  string
+	consent Consent
+	purpose string
+	n       uid.Number // the number's digits, once checked
+}
+
+// check validates the input: the Aadhaar number, then consent and purpose.
+func (g *generateInput) check(sec *secrets) error {
+	n, r := uid.Check(g.number)
 	if r != uid.OK {
-		return nil, invalid(FieldAadhaarNumber, r.String())
+		return invalid(FieldAadhaarNumber, r.String())
 	}
-	if err := checkConsentPurpose(consent, purpose); err != nil {
-		return nil, err
+	if err := checkConsentPurpose(g.consent, g.purpose); err != nil {
+		return err
 	}
-	cl.sec.number = string(n[:])
-	if c.life.closed.Load() {
-		return nil, ErrClientClosed // before any audit record: nothing proceeds
-	}
-	if err := c.auditConsent(ctx, cl, purpose, ""); err != nil {
-		return nil, err
-	}
+	g.n = n
+	sec.number = string(n[:])
+	return nil
+}
 
+// query returns "aadhaar_number=...&consent=Y&purpose=...".
+func (g *generateInput) query() string {
 	var q strings.Builder
-	q.Grow(len("aadhaar_number=") + 12 + len("&consent=Y&purpose=") + 3*len(purpose))
+	q.Grow(len("aadhaar_number=") + 12 + len("&consent=Y&purpose=") + 3*len(g.purpose))
 	q.WriteString("aadhaar_number=")
-	q.Write(n[:])
+	q.Write(g.n[:])
 	q.WriteString("&consent=Y&purpose=")
-	writeQueryEscape(&q, purpose)
-	cl.query = q.String()
+	writeQueryEscape(&q, g.purpose)
+	return q.String()
+}
 
-	a, err := c.do(ctx, cl)
+func (g *generateInput) auditFields() (purpose, ref string) { return g.purpose, "" }
+
+func (g *generateInput) decode(a *answer, sec *secrets) (any, error) {
+	r, err := generateResult(a, sec)
 	if err != nil {
 		return nil, err
 	}
-	defer a.release()
-	return generateResult(a, &cl.sec)
+	return r, nil
 }
 
 // generateResult turns a generate-otp answer into an OTPResponse or an

@@ -115,13 +115,13 @@ func newCallID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// auditConsent writes the consent record of cl, after its input was
-// checked and before anything is sent. ref is the reference id
-// (verify-otp).
-func (c *Client) auditConsent(ctx context.Context, cl *call, purpose, ref string) error {
+// auditConsent is the story's audit step: it writes the consent record of
+// cl, after its input was checked and before anything is sent.
+func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 	if c.audit == nil {
 		return nil
 	}
+	purpose, ref := cl.in.auditFields()
 	fail := func(err error) error {
 		cause := newSafeError(err, &cl.sec)
 		return &auditError{text: "deepvue: " + cl.op + ": the consent record was not written, nothing was sent: " + cause.Error(), err: cause}

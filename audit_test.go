@@ -511,11 +511,15 @@ func BenchmarkAuditHookAlone(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	cl := &call{op: opGenerate, sec: secrets{number: validNumber, secret: testSecret}, client: c}
+	cl := c.newCall(opGenerate)
+	cl.gen = generateInput{number: validNumber, consent: ConsentYes, purpose: testPurpose}
+	if err := cl.in.check(&cl.sec); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		cl.audit = nil
-		if err := c.auditConsent(ctx, cl, testPurpose, ""); err != nil {
+		if err := c.auditConsent(ctx, cl); err != nil {
 			b.Fatal(err)
 		}
 		c.auditOutcome(ctx, cl, "12815fb81c084fb7a35eedc0ef1c5a84", nil)

@@ -241,6 +241,16 @@ func (c *Client) closeOwnedIdle() {
 	}
 }
 
+// withDeadline is the story's deadline step: one cancelable context per
+// call, with the Client's default deadline (WithTimeout) when the caller
+// set none. The send-once guard cancels it too.
+func (c *Client) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
 // enter counts a call in flight and reports ErrClientClosed once Close was
 // called; each enter is matched by a leave.
 func (c *Client) enter() error {
@@ -258,3 +268,10 @@ func (c *Client) leave() {
 		c.closeOwnedIdle()
 	}
 }
+
+// errNilClient is returned by every call on a nil Client or one not made by
+// NewClient: a programming error; nothing is sent.
+var errNilClient error = &ValidationError{Field: "client", Reason: "nil or zero Client: create one with NewClient"}
+
+// usable reports whether c was made by NewClient.
+func (c *Client) usable() bool { return c != nil && c.creds != nil && c.hc != nil }

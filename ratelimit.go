@@ -3,6 +3,8 @@ package deepvue
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/deepvue-go/deepvue/internal/slots"
@@ -189,6 +191,39 @@ func (l *windowLimiter) Wait(ctx context.Context) error {
 func fromLate(err error) error {
 	if late, ok := err.(*slots.Late); ok {
 		return &LimitError{Wait: late.Wait}
+	}
+	return err
+}
+
+// waitLimiter is the story's limit step, and a retry's: it waits on the
+// Client's Limiter, if any, adds the wait to the call's record, and returns
+// the Limiter's error as a *limiterWaitError.
+func (c *Client) waitLimiter(ctx context.Context, cl *call) error {
+	if c.limiter == nil {
+		return nil
+	}
+	waited := time.Now()
+	err := c.limiter.Wait(ctx)
+	cl.limiterWait += time.Since(waited)
+	if err != nil {
+		return &limiterWaitError{limiterError(err)}
+	}
+	return nil
+}
+
+// limiterWaitError marks an error of Limiter.Wait (before the first attempt
+// or a retry) on its way to the call's transport error, which records it so
+// that Outcome names it "limiter".
+type limiterWaitError struct{ err error }
+
+func (e *limiterWaitError) Error() string { return e.err.Error() }
+func (e *limiterWaitError) Unwrap() error { return e.err }
+
+// limiterError makes x/time/rate's "would exceed context deadline" (a token
+// that comes only after the deadline) match context.DeadlineExceeded.
+func limiterError(err error) error {
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "would exceed context deadline") {
+		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
 	return err
 }

@@ -22,10 +22,12 @@ func isRetryable(status int, env *envelope) bool {
 		classify(status, env.SubCode.s, env.Detail.text) == ErrSourceFailure
 }
 
-// checkRetry is go-retryablehttp's CheckRetry. It counts attempts, reads a
-// 500's body (bounded and within the memory budget) to decide, keeps that
-// answer for the call when it is the last, and never retries once the
-// context has ended or the retries are spent.
+// checkRetry is go-retryablehttp's CheckRetry, called after every attempt.
+// It counts the attempt and, for a 500, reads the answer (bounded, within
+// the memory budget) to decide. An answer it does not retry goes back to
+// the story on the response, as a keptAnswer body; a failure to read it, as
+// a *readError. It never retries once the context has ended or the retries
+// are spent.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	cl, _ := ctx.Value(callKey{}).(*call)
 	if cl == nil {
@@ -35,25 +37,23 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if err != nil || resp == nil || resp.StatusCode != http.StatusInternalServerError || ctx.Err() != nil {
 		return false, nil
 	}
-	a := &cl.ans
+	a := new(answer)
 	rerr := c.readAnswer(ctx, resp, MaxResponseBytes, a)
 	resp.Body.Close()
 	resp.Body = http.NoBody
 	if rerr != nil {
-		cl.peekErr = rerr
-		return false, nil
+		return false, &readError{status: resp.StatusCode, err: rerr}
 	}
 	if dec, ok := decodeEnvelope(a.body); ok {
 		a.env = &dec
 	}
-	env := a.env
-	if !isRetryable(a.status, env) || cl.attempts > c.retryMax {
-		cl.peeked = true // do returns it, with its envelope: it is decoded once
+	if !isRetryable(a.status, a.env) || cl.attempts > c.retryMax {
+		resp.Body = &keptAnswer{a} // decoded once, by the operation
 		return false, nil
 	}
-	txn := cl.sec.scrubIdent(env.TransactionID.s, 128)
+	txn := cl.sec.scrubIdent(a.env.TransactionID.s, 128)
 	a.release()
-	c.endAttempt(cl, a.status, cl.sec.scrubIdent(env.SubCode.s, 64), txn, "ErrSourceFailure", a.size)
+	c.endAttempt(cl, a.status, cl.sec.scrubIdent(a.env.SubCode.s, 64), txn, "ErrSourceFailure", a.size)
 	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "deepvue: retrying after SOURCE_FAILURE",
 			slog.String("operation", cl.op),
@@ -64,20 +64,14 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	return true, nil
 }
 
-// prepareRetry waits on the rate limiter before a retry is sent.
+// prepareRetry is go-retryablehttp's PrepareRetry: a retry waits on the
+// rate limiter too.
 func (c *Client) prepareRetry(req *http.Request) error {
-	if c.limiter == nil {
+	cl, _ := req.Context().Value(callKey{}).(*call)
+	if cl == nil {
 		return nil
 	}
-	waited := time.Now()
-	err := c.limiter.Wait(req.Context())
-	if cl, _ := req.Context().Value(callKey{}).(*call); cl != nil {
-		cl.limiterWait += time.Since(waited)
-	}
-	if err != nil {
-		return &limiterWaitError{limiterError(err)}
-	}
-	return nil
+	return c.waitLimiter(req.Context(), cl)
 }
 
 // backoff returns a wait drawn uniformly between min and

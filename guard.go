@@ -1,0 +1,286 @@
+package deepvue
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// The send-once guard: what it watches (sendGuard), what it decides for each
+// attempt (attempt), and the errors that name what it saw.
+
+// attempt sends one attempt of the call through rt: it resets the guard's
+// per-attempt state, opens the Observer's attempt, and afterwards gives the
+// guard's verdict. When the guard saw the transport begin a second write of
+// the request, the attempt fails with errResendBlocked whatever the
+// transport returned.
+func (cl *call) attempt(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
+	g := &cl.guard
+	if err := req.Context().Err(); err != nil {
+		// The context ended before this attempt: nothing of it was sent.
+		return nil, err
+	}
+	g.startAttempt()
+	if cl.observer != nil {
+		req = cl.startAttempt(req)
+	}
+	resp, err := rt.RoundTrip(req)
+	if !g.traced.Load() && !cl.client.noGuard {
+		// A transport that reports no trace events: the guard saw nothing of
+		// what it did, so the request may have been sent, even several times.
+		g.untraced.Store(true)
+		cl.client.warnBlind(req.Context(), blindUntraced)
+	}
+	// An answer means the request was sent; a transport that reports no
+	// trace events leaves the SDK unable to know that it was not.
+	if resp != nil || !g.traced.Load() {
+		g.markSent()
+	}
+	if g.blocked.Load() {
+		g.markSent()
+		if resp != nil {
+			resp.Body.Close()
+		}
+		err, resp = errResendBlocked, nil
+		if g.unstopped.Load() {
+			err = errResendNotStopped
+			cl.client.warnBlind(req.Context(), blindUnstopped)
+		}
+	}
+	if cl.observer != nil {
+		if err != nil {
+			// Classified as the call's error would be, with what the guard knows
+			// of this attempt (only the error's kind is used, never its text).
+			notSent := !g.attemptMaybeSent()
+			cl.client.endAttempt(cl, 0, "", "", Outcome(&transportError{err: err, notSent: notSent}), 0)
+		} else {
+			cl.obs.attCode = resp.StatusCode
+		}
+	}
+	return resp, err
+}
+
+// sendGuard watches the requests of one call through httptrace. Within one
+// attempt, once the transport has written the request's headers, any second
+// write (a new connection for the same request, a resent HTTP/2 stream) is
+// cut off: net/http resends on its own after an HTTP/2 RST_STREAM
+// (PROTOCOL_ERROR or REFUSED_STREAM) or GOAWAY, and replays an HTTP/1.1 POST
+// that carries an Idempotency-Key header, and each resend of generate-otp is
+// an SMS. It also records what ErrNotSent needs to know.
+//
+// How a second write is stopped, for HTTP/1.1 and HTTP/2 alike: a retry
+// inside net/http passes GetConn or GotConn before it writes, and there the
+// guard cancels the call's context. HTTP/2 checks the context before it
+// writes a stream's headers, so nothing leaves. HTTP/1.1 may go on to write;
+// it reports WroteHeaders while the request is still in the connection's
+// buffer, and the guard then closes that connection, so a complete request
+// never reaches the wire. (HTTP/2 connections, shared by many calls, are
+// never closed.) The hooks are GetConn, GotConn and WroteHeaders only: with
+// a WroteHeaderField hook, net/http allocates for every header it writes
+// (measured: 103 to 111 allocations and +130 B per GenerateOTP). An attempt
+// counts as possibly sent from GotConn: over a stalled HTTP/2 connection
+// that also marks the requests still waiting for the connection's write
+// lock (WroteHeaderField would have left 186 of 200 such calls ErrNotSent,
+// GotConn leaves none), a loss of precision in the safe direction only.
+type sendGuard struct {
+	trace  httptrace.ClientTrace
+	cancel context.CancelFunc // ends the call's context
+
+	writes    atomic.Int32 // writes of the request's headers in this attempt
+	traced    atomic.Bool  // the transport reported GetConn or GotConn in this attempt
+	sentNow   atomic.Bool  // this attempt may have reached the server
+	blocked   atomic.Bool  // a second write was cut off
+	maybeSent atomic.Bool  // some attempt of the call may have reached the server
+	untraced  atomic.Bool  // some attempt of the call reported no trace events
+	unstopped atomic.Bool  // a second write went out although the guard cancelled it
+
+	mu   sync.Mutex
+	conn net.Conn // the connection of the latest GotConn
+}
+
+// install puts the guard's hooks on ctx; cancel must end ctx.
+func (g *sendGuard) install(ctx context.Context, cancel context.CancelFunc) context.Context {
+	g.cancel = cancel
+	g.trace.GetConn = g.getConn
+	g.trace.GotConn = g.gotConn
+	g.trace.WroteHeaders = g.wroteHeaders
+	return httptrace.WithClientTrace(ctx, &g.trace)
+}
+
+func (g *sendGuard) startAttempt() {
+	g.writes.Store(0)
+	g.traced.Store(false)
+	g.sentNow.Store(false)
+	g.mu.Lock()
+	g.conn = nil
+	g.mu.Unlock()
+}
+
+func (g *sendGuard) getConn(string) {
+	g.traced.Store(true)
+	if g.writes.Load() > 0 {
+		g.block()
+	}
+}
+
+// markSent records that the current attempt, and so the call, may have
+// reached the server.
+func (g *sendGuard) markSent() {
+	g.sentNow.Store(true)
+	g.maybeSent.Store(true)
+}
+
+// attemptMaybeSent reports whether the current attempt may have reached the
+// server: it obtained a connection, wrote, got an answer, or reported no
+// trace events at all.
+func (g *sendGuard) attemptMaybeSent() bool {
+	return g.sentNow.Load() || !g.traced.Load()
+}
+
+// gotConn marks the attempt possibly sent: from here the transport may
+// begin putting the request's bytes on the connection. HTTP/2 reports
+// WroteHeaders only after the HEADERS frame was flushed, so a flush blocked
+// by a stalled peer and ended by the deadline left the request in the
+// socket with no WroteHeaders; WroteHeaderField fires earlier but makes
+// net/http allocate for every header it writes.
+func (g *sendGuard) gotConn(info httptrace.GotConnInfo) {
+	g.traced.Store(true)
+	g.markSent()
+	g.mu.Lock()
+	g.conn = info.Conn
+	g.mu.Unlock()
+	if g.writes.Load() > 0 {
+		g.block()
+	}
+}
+
+// wroteHeaders counts the writes of the request; on a second one (which
+// only HTTP/1.1 can reach, its bytes still buffered) it closes the
+// connection.
+func (g *sendGuard) wroteHeaders() {
+	g.markSent()
+	if g.writes.Add(1) == 1 {
+		return
+	}
+	g.block()
+	g.mu.Lock()
+	c := g.conn
+	g.mu.Unlock()
+	if c != nil && !isHTTP2(c) {
+		_ = c.Close()
+		return
+	}
+	// HTTP/2 reports WroteHeaders after the flush: this second write is on
+	// the wire. The transport wrote it after the guard cancelled the call's
+	// context (at GetConn or GotConn), so it does not pass that context down.
+	g.unstopped.Store(true)
+}
+
+func (g *sendGuard) block() {
+	g.blocked.Store(true)
+	if g.cancel != nil {
+		g.cancel()
+	}
+}
+
+func isHTTP2(c net.Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
+}
+
+// ErrResendBlocked is matched by the error of a call whose request the
+// transport below the SDK began to send a second time (net/http resends on
+// its own after an HTTP/2 RST_STREAM or GOAWAY, and replays an HTTP/1.1 POST
+// carrying an Idempotency-Key; a caller's retrying transport may resend a
+// 5xx). The first send may have reached Deepvue, so it never matches
+// ErrNotSent. The second was stopped by the send-once guard, unless the
+// error's text says the transport sent it anyway (a transport that does not
+// pass the request's context down to the connection it writes on).
+var ErrResendBlocked = errors.New("deepvue: the transport tried to send the request a second time")
+
+// resendBlocked is the transport error of an attempt whose second write the
+// guard saw: a fixed text that matches ErrResendBlocked.
+type resendBlocked string
+
+func (e resendBlocked) Error() string        { return string(e) }
+func (e resendBlocked) Is(target error) bool { return target == ErrResendBlocked }
+
+// errResendBlocked is the transport error of an attempt whose request the
+// transport below the SDK tried to write a second time, and the guard
+// stopped it.
+var errResendBlocked error = resendBlocked("the transport below the SDK tried to send the request a second time " +
+	"(net/http after a connection lost or an HTTP/2 stream refused or reset once the request was written, " +
+	"or a caller's retrying transport); " +
+	"the SDK stopped it, but the first may have reached Deepvue")
+
+// errResendNotStopped is the transport error of an attempt whose request
+// the transport wrote a second time after the guard had cancelled it.
+var errResendNotStopped error = resendBlocked("the transport below the SDK sent the request more than once " +
+	"and ignored the SDK's cancel (it does not pass the request's context down): " +
+	"the request may have reached Deepvue more than once")
+
+// blindness is why the send-once guard cannot see below a transport.
+type blindness int
+
+const (
+	blindUntraced  blindness = iota + 1 // the transport reported no trace events
+	blindUnstopped                      // it wrote again after the guard's cancel
+)
+
+// warnBlind logs, once per Client, that the send-once guard cannot see
+// below the caller's transport.
+func (c *Client) warnBlind(ctx context.Context, why blindness) {
+	if c.logger == nil || c.blindWarned == nil || !c.blindWarned.CompareAndSwap(false, true) {
+		return
+	}
+	reason := "it reports no httptrace events (it sends with a context of its own, or is not net/http)"
+	if why == blindUnstopped {
+		reason = "it wrote a request a second time after the SDK cancelled it (it does not pass the request's context down)"
+	}
+	c.logger.LogAttrs(ctx, slog.LevelWarn,
+		"deepvue: the send-once guard cannot see below this transport: a request it resends on its own "+
+			"is neither seen nor stopped, and each resend of generate-otp may send an SMS",
+		slog.String("reason", reason))
+}
+
+// mayHaveResent marks the error of a call one of whose attempts went
+// through a transport that reported no trace events: for no answer, a 429
+// or a 5xx (what retrying transports retry), the request may have been sent
+// more than once, and the error says so. Other errors are returned as they
+// are.
+func mayHaveResent(cl *call, err error) error {
+	if err == nil || !cl.guard.untraced.Load() || errors.Is(err, ErrNotSent) || errors.Is(err, ErrResendBlocked) {
+		return err
+	}
+	var ae *APIError
+	if errors.As(err, &ae) && ae.StatusCode != http.StatusTooManyRequests && ae.StatusCode < 500 {
+		return err
+	}
+	return &resendUnknownError{err: err}
+}
+
+// resendUnknownError is an error of a call whose transport hides what it
+// sends: the request may have been sent more than once.
+type resendUnknownError struct{ err error }
+
+// resendUnknownText is what resendUnknownError adds to the call's error.
+const resendUnknownText = " (the request may have been sent more than once: " +
+	"the transport below the SDK reports no trace events, so the send-once guard cannot see its resends)"
+
+// Error returns the call's error text with the warning.
+func (e *resendUnknownError) Error() string { return e.err.Error() + resendUnknownText }
+
+// Unwrap returns the call's error.
+func (e *resendUnknownError) Unwrap() error { return e.err }
+
+// GoString keeps %#v to the text.
+func (e *resendUnknownError) GoString() string {
+	return "deepvue.resendUnknownError{" + strconv.Quote(e.Error()) + "}"
+}
