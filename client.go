@@ -179,10 +179,7 @@ func (c *Client) String() string {
 		", client_secret: [REDACTED]}"
 }
 
-// GoString is String, so %#v shows no secret either.
-func (c *Client) GoString() string { return c.String() }
-
-// Format makes every fmt verb print String (%q quotes it).
+// Format makes every fmt verb, %#v included, print String (%q quotes it).
 func (c *Client) Format(f fmt.State, verb rune) { formatWith(f, verb, c.String()) }
 
 // LogValue renders the Client for slog without credentials.

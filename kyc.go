@@ -175,10 +175,7 @@ func (d AadhaarData) String() string {
 	return b.String()
 }
 
-// GoString is String, so %#v shows no personal data either.
-func (d AadhaarData) GoString() string { return d.String() }
-
-// Format makes every fmt verb print String (%q quotes it).
+// Format makes every fmt verb, %#v included, print String (%q quotes it).
 func (d AadhaarData) Format(f fmt.State, verb rune) { formatWith(f, verb, d.String()) }
 
 // LogValue renders the data for slog: ids, sizes, flags, which fields are

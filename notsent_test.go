@@ -450,7 +450,6 @@ func TestNilAndZeroClientReturnErrors(t *testing.T) {
 					assert.Contains(t, fmt.Sprintf(verb, c), "NewClient")
 				}
 				assert.Contains(t, c.String(), "NewClient")
-				assert.Contains(t, c.GoString(), "NewClient")
 				assert.Equal(t, slog.KindString, c.LogValue().Kind())
 			})
 		})

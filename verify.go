@@ -47,10 +47,7 @@ func (r VerifyOTPRequest) String() string {
 	return b.String()
 }
 
-// GoString is String, so %#v redacts too.
-func (r VerifyOTPRequest) GoString() string { return r.String() }
-
-// Format makes every fmt verb print the redacted String.
+// Format makes every fmt verb, %#v included, print the redacted String.
 func (r VerifyOTPRequest) Format(f fmt.State, verb rune) { formatWith(f, verb, r.String()) }
 
 // LogValue renders the request for slog with the OTP and mobile redacted.
