@@ -8,17 +8,6 @@ import (
 	"github.com/deepvue-go/deepvue/internal/uid"
 )
 
-// Consent is the customer's answer to the KYC consent question. Deepvue
-// requires it on every call; the SDK sends a request only with ConsentYes.
-// Record the consent (purpose, time, answer) yourself before calling.
-type Consent string
-
-// Consent values.
-const (
-	ConsentYes Consent = "Y"
-	ConsentNo  Consent = "N"
-)
-
 // OTPValidity is how long an OTP stays valid after Deepvue sends it.
 const OTPValidity = 10 * time.Minute
 

@@ -132,7 +132,7 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 	}
 	masked := ""
 	if cl.op == opGenerate {
-		masked = MaskAadhaar(cl.sec.number)
+		masked = uid.Mask(cl.sec.number)
 	}
 	rec := AuditRecord{
 		CallID:       id,

@@ -179,7 +179,7 @@ func (c *Client) finalAnswer(ctx context.Context, cl *call, resp *http.Response,
 		cl.ans = *k.take() // the final answer's storage, which the Observer reads
 		return &cl.ans, nil
 	}
-	if err := c.readAnswer(ctx, resp, cl.limit, &cl.ans); err != nil {
+	if err := readAnswer(ctx, c.budget, resp, cl.limit, &cl.ans); err != nil {
 		return nil, cl.transportError("reading the HTTP "+strconv.Itoa(resp.StatusCode)+" answer", err, false)
 	}
 	return &cl.ans, nil

@@ -6,6 +6,17 @@ import (
 	"unicode/utf8"
 )
 
+// Consent is the customer's answer to the KYC consent question. Deepvue
+// requires it on every call; the SDK sends a request only with ConsentYes.
+// Record the consent (purpose, time, answer) yourself before calling.
+type Consent string
+
+// Consent values.
+const (
+	ConsentYes Consent = "Y"
+	ConsentNo  Consent = "N"
+)
+
 // The input rules GenerateOTP and VerifyOTP share. Each failure is a
 // *ValidationError naming the field, never its value, and nothing is sent.
 

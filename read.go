@@ -81,8 +81,8 @@ func (e *readError) Unwrap() error { return e.err }
 // and at most as much again for what decoding makes of them), waiting for
 // room while other calls hold the budget. An answer over a bound is not
 // read: a.tooLarge says so, and the caller turns it into an *APIError.
-func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int64, a *answer) error {
-	*a = answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), budget: c.budget}
+func readAnswer(ctx context.Context, budget *memBudget, resp *http.Response, limit int64, a *answer) error {
+	*a = answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), budget: budget}
 	if resp.StatusCode/100 != 2 {
 		limit = MaxResponseBytes
 		a.retryAfter = parseRetryAfter(resp.Header, time.Now())
@@ -97,16 +97,16 @@ func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int6
 		need = n
 	}
 	hold := 2 * need
-	if hold > c.budget.size {
+	if hold > budget.size {
 		if n >= 0 {
 			a.tooLarge = "answer larger than the Client's memory budget (" + strconv.FormatInt(n, 10) +
 				" bytes; see WithMaxBufferedBytes)"
 			return nil
 		}
-		hold = c.budget.size // length unknown: read what the budget allows
+		hold = budget.size // length unknown: read what the budget allows
 		limit = hold / 2
 	}
-	if err := c.budget.acquire(ctx, hold); err != nil {
+	if err := budget.acquire(ctx, hold); err != nil {
 		return err
 	}
 	a.held = hold
@@ -122,7 +122,7 @@ func (c *Client) readAnswer(ctx context.Context, resp *http.Response, limit int6
 	}
 	a.body, a.buf, a.size = body, buf, int64(len(body))
 	if keep := 2 * int64(len(body)); keep < a.held {
-		c.budget.release(a.held - keep)
+		budget.release(a.held - keep)
 		a.held = keep
 	}
 	return nil

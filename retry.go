@@ -38,7 +38,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, nil
 	}
 	a := new(answer)
-	rerr := c.readAnswer(ctx, resp, MaxResponseBytes, a)
+	rerr := readAnswer(ctx, c.budget, resp, MaxResponseBytes, a)
 	resp.Body.Close()
 	resp.Body = http.NoBody
 	if rerr != nil {
