@@ -51,7 +51,7 @@ type call struct {
 	url url.URL // the request's URL, query included
 
 	client      *Client
-	observer    Observer  // nil without WithObserver
+	observer    *Observer // nil without WithObserver
 	obs         *observed // set with observer
 	limiterWait time.Duration
 	audit       *auditCall // set once the consent record is written (WithAuditLog)
