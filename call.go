@@ -71,7 +71,7 @@ type call struct {
 	guard sendGuard
 	ans   answer // the final answer's storage
 
-	observer    Observer  // nil without WithObserver
+	observer    *Observer // nil without WithObserver
 	obs         *observed // set with observer
 	audit       *auditCall
 	attempts    int // HTTP attempts made (counted by checkRetry)

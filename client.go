@@ -43,7 +43,7 @@ type Client struct {
 	timeout      time.Duration
 	logger       *slog.Logger
 	limiter      Limiter
-	observer     Observer
+	observer     *Observer
 	audit        AuditFunc
 	budget       *memBudget
 	redactedBase string

@@ -58,7 +58,7 @@ func TestCloseFailsLaterCallsAtOnce(t *testing.T) {
 	srv, _ := fakeServer(t)
 	var ended []CallResult
 	var mu sync.Mutex
-	obs := ObserverFuncs{OnEndCall: func(_ context.Context, _ CallInfo, r CallResult) {
+	obs := &Observer{EndCall: func(_ context.Context, _ CallInfo, r CallResult) {
 		mu.Lock()
 		ended = append(ended, r)
 		mu.Unlock()

@@ -42,14 +42,14 @@ type sentRecorder struct {
 	calls    []CallResult
 }
 
-func (r *sentRecorder) observer() Observer {
-	return ObserverFuncs{
-		OnEndAttempt: func(_ context.Context, _ AttemptInfo, res AttemptResult) {
+func (r *sentRecorder) observer() *Observer {
+	return &Observer{
+		EndAttempt: func(_ context.Context, _ AttemptInfo, res AttemptResult) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.attempts = append(r.attempts, res)
 		},
-		OnEndCall: func(_ context.Context, _ CallInfo, res CallResult) {
+		EndCall: func(_ context.Context, _ CallInfo, res CallResult) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.calls = append(r.calls, res)

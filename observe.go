@@ -13,7 +13,13 @@ import (
 
 // Observer sees what the SDK does, for tracing and metrics: each logical
 // call (GenerateOTP, VerifyOTP) and each HTTP attempt within it. The module
-// github.com/deepvue-go/deepvue/deepvueotel adapts it to OpenTelemetry.
+// github.com/deepvue-go/deepvue/deepvueotel builds one for OpenTelemetry.
+//
+// Observer is a struct of optional functions, as net/http/httptrace's
+// ClientTrace is: set the ones you need; a nil field does nothing (StartCall
+// and StartAttempt then keep the context as it is). New optional fields may
+// be added in later releases, so build an Observer with field names
+// (&deepvue.Observer{EndCall: ...}). WithObserver takes a copy.
 //
 // Every value the SDK hands an Observer is safe to record: no Aadhaar
 // number, OTP, mobile number, secret, or error text (outcomes are sentinel
@@ -21,26 +27,30 @@ import (
 // sub_codes and transaction ids are scrubbed). A call that fails local
 // validation or waits on the rate limiter is observed too, with no attempt.
 //
-// The methods are called from the goroutine making the call, in this order:
-// StartCall; for each attempt StartAttempt then EndAttempt; EndCall. A
-// context returned by StartCall or StartAttempt must be derived from the one
-// passed in; the SDK uses it for the call or the attempt and passes it back
-// to the matching End method. Implementations must be safe for concurrent
-// use (one Client serves many calls at once) and fast. ObserverFuncs builds
-// one from functions.
-type Observer interface {
+// The functions are called from the goroutine making the call, in this
+// order: StartCall; for each attempt StartAttempt then EndAttempt; EndCall.
+// A context returned by StartCall or StartAttempt must be derived from the
+// one passed in; the SDK uses it for the call or the attempt and passes it
+// back to the matching End function. The functions must be safe for
+// concurrent use (one Client serves many calls at once) and fast.
+type Observer struct {
 	// StartCall is called when a call begins, before its input is checked.
-	StartCall(ctx context.Context, call CallInfo) context.Context
+	StartCall func(ctx context.Context, call CallInfo) context.Context
 	// StartAttempt is called before an HTTP request is sent. Headers set in
 	// header (a trace context, say) are added to the request; it never holds
 	// the request's own headers, and client-id, x-api-key, Content-Type,
 	// User-Agent and Host cannot be set.
-	StartAttempt(ctx context.Context, attempt AttemptInfo, header http.Header) context.Context
+	StartAttempt func(ctx context.Context, attempt AttemptInfo, header http.Header) context.Context
 	// EndAttempt is called once the attempt's outcome is known: after its
 	// answer was read and decoded, or when it failed.
-	EndAttempt(ctx context.Context, attempt AttemptInfo, result AttemptResult)
+	EndAttempt func(ctx context.Context, attempt AttemptInfo, result AttemptResult)
 	// EndCall is called when the call returns.
-	EndCall(ctx context.Context, call CallInfo, result CallResult)
+	EndCall func(ctx context.Context, call CallInfo, result CallResult)
+}
+
+// empty reports whether o sets no function: such an Observer is no Observer.
+func (o *Observer) empty() bool {
+	return o == nil || o.StartCall == nil && o.StartAttempt == nil && o.EndAttempt == nil && o.EndCall == nil
 }
 
 // CallInfo describes a call.
@@ -55,10 +65,9 @@ type CallInfo struct {
 // AttemptInfo describes one HTTP attempt of a call.
 type AttemptInfo struct {
 	CallInfo
-	// Attempt counts from 1; ResendCount is Attempt-1 (the SDK resends only
-	// after a 500 SOURCE_FAILURE).
-	Attempt     int
-	ResendCount int
+	// Attempt counts from 1 (the SDK resends only after a 500
+	// SOURCE_FAILURE, so Attempt-1 is the number of resends).
+	Attempt int
 	// Method is the HTTP method, "POST".
 	Method string
 	// URL is the full URL with every query value replaced by REDACTED.
@@ -107,45 +116,6 @@ type CallResult struct {
 	// customer's phone. It is meaningful for generate-otp only; for
 	// verify-otp it is left at its zero value.
 	OTPState OTPState
-}
-
-// ObserverFuncs is an Observer made of optional functions: a nil field does
-// nothing (and the Start functions then return the context unchanged).
-type ObserverFuncs struct {
-	OnStartCall    func(ctx context.Context, call CallInfo) context.Context
-	OnStartAttempt func(ctx context.Context, attempt AttemptInfo, header http.Header) context.Context
-	OnEndAttempt   func(ctx context.Context, attempt AttemptInfo, result AttemptResult)
-	OnEndCall      func(ctx context.Context, call CallInfo, result CallResult)
-}
-
-// StartCall calls OnStartCall.
-func (o ObserverFuncs) StartCall(ctx context.Context, call CallInfo) context.Context {
-	if o.OnStartCall == nil {
-		return ctx
-	}
-	return o.OnStartCall(ctx, call)
-}
-
-// StartAttempt calls OnStartAttempt.
-func (o ObserverFuncs) StartAttempt(ctx context.Context, attempt AttemptInfo, header http.Header) context.Context {
-	if o.OnStartAttempt == nil {
-		return ctx
-	}
-	return o.OnStartAttempt(ctx, attempt, header)
-}
-
-// EndAttempt calls OnEndAttempt.
-func (o ObserverFuncs) EndAttempt(ctx context.Context, attempt AttemptInfo, result AttemptResult) {
-	if o.OnEndAttempt != nil {
-		o.OnEndAttempt(ctx, attempt, result)
-	}
-}
-
-// EndCall calls OnEndCall.
-func (o ObserverFuncs) EndCall(ctx context.Context, call CallInfo, result CallResult) {
-	if o.OnEndCall != nil {
-		o.OnEndCall(ctx, call, result)
-	}
 }
 
 // Outcome names what happened to a call, for metrics and traces, never with
@@ -262,7 +232,10 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 	if base == nil {
 		base = context.Background()
 	}
-	cl.obs.ctx = c.observer.StartCall(base, cl.obs.info)
+	cl.obs.ctx = base
+	if f := c.observer.StartCall; f != nil {
+		cl.obs.ctx = f(base, cl.obs.info)
+	}
 	if ctx == nil {
 		return nil
 	}
@@ -284,17 +257,22 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error) {
 	if cl.op == opGenerate {
 		res.OTPState = OTPStateOf(err)
 	}
-	c.observer.EndCall(cl.obs.ctx, cl.obs.info, res)
+	if f := c.observer.EndCall; f != nil {
+		f(cl.obs.ctx, cl.obs.info, res)
+	}
 }
 
 // startAttempt begins an attempt: it tells the Observer and returns the
 // request to send (a copy with the Observer's headers and context, if any).
 func (cl *call) startAttempt(req *http.Request) *http.Request {
 	o := cl.obs
-	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, ResendCount: cl.attempts, Method: req.Method,
-		URL: redactedURL(req.URL)}
-	hdr := http.Header{}
-	o.attCtx = cl.observer.StartAttempt(req.Context(), o.att, hdr)
+	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: redactedURL(req.URL)}
+	var hdr http.Header
+	o.attCtx = req.Context()
+	if f := cl.observer.StartAttempt; f != nil {
+		hdr = http.Header{}
+		o.attCtx = f(req.Context(), o.att, hdr)
+	}
 	o.attStart, o.attOpen, o.attCode = time.Now(), true, 0
 	if len(hdr) == 0 && o.attCtx == req.Context() {
 		return req
@@ -321,8 +299,12 @@ func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, 
 	if status == 0 {
 		status = o.attCode
 	}
+	f := cl.observer.EndAttempt
+	if f == nil {
+		return
+	}
 	g := &cl.guard
-	cl.observer.EndAttempt(o.attCtx, o.att, AttemptResult{
+	f(o.attCtx, o.att, AttemptResult{
 		StatusCode: status, SubCode: subCode, TransactionID: txn, Outcome: outcome,
 		MaybeSent: status != 0 || g.attemptMaybeSent() || c.noGuard, ResponseBytes: size,
 		Duration: time.Since(o.attStart),

@@ -26,13 +26,13 @@ type recorder struct {
 
 type ctxMark struct{}
 
-func (r *recorder) observer() Observer {
-	return ObserverFuncs{
-		OnStartCall: func(ctx context.Context, c CallInfo) context.Context {
+func (r *recorder) observer() *Observer {
+	return &Observer{
+		StartCall: func(ctx context.Context, c CallInfo) context.Context {
 			r.add(fmt.Sprintf("start %+v", c))
 			return context.WithValue(ctx, ctxMark{}, "call")
 		},
-		OnStartAttempt: func(ctx context.Context, a AttemptInfo, h http.Header) context.Context {
+		StartAttempt: func(ctx context.Context, a AttemptInfo, h http.Header) context.Context {
 			if ctx.Value(ctxMark{}) != "call" {
 				panic("StartAttempt did not get the call's context")
 			}
@@ -42,7 +42,7 @@ func (r *recorder) observer() Observer {
 			r.add(fmt.Sprintf("attempt %+v", a))
 			return context.WithValue(ctx, ctxMark{}, "attempt")
 		},
-		OnEndAttempt: func(ctx context.Context, a AttemptInfo, res AttemptResult) {
+		EndAttempt: func(ctx context.Context, a AttemptInfo, res AttemptResult) {
 			if ctx.Value(ctxMark{}) != "attempt" {
 				panic("EndAttempt did not get the attempt's context")
 			}
@@ -52,7 +52,7 @@ func (r *recorder) observer() Observer {
 			r.mu.Unlock()
 			r.add(fmt.Sprintf("end attempt %d %+v", a.Attempt, res))
 		},
-		OnEndCall: func(ctx context.Context, c CallInfo, res CallResult) {
+		EndCall: func(ctx context.Context, c CallInfo, res CallResult) {
 			if ctx.Value(ctxMark{}) != "call" {
 				panic("EndCall did not get the call's context")
 			}
@@ -98,9 +98,7 @@ func TestObserverSeesCallsAndAttempts(t *testing.T) {
 	assert.Equal(t, []string{"start", "attempt", "end", "attempt", "end", "end"}, rec.kinds())
 	require.Len(t, rec.infos, 2)
 	assert.Equal(t, 1, rec.infos[0].Attempt)
-	assert.Equal(t, 0, rec.infos[0].ResendCount)
 	assert.Equal(t, 2, rec.infos[1].Attempt)
-	assert.Equal(t, 1, rec.infos[1].ResendCount)
 	assert.Equal(t, "POST", rec.infos[0].Method)
 	assert.Equal(t, CallInfo{Operation: "generate-otp", ServerAddress: "api.deepvue.test", ServerPort: 443}, rec.infos[0].CallInfo)
 	assert.Equal(t, genURL+"?aadhaar_number=REDACTED&consent=REDACTED&purpose=REDACTED", rec.infos[0].URL)
@@ -237,8 +235,9 @@ func TestNilObserverIsNoObserver(t *testing.T) {
 	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
 	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 	assert.NoError(t, err)
-	var empty ObserverFuncs
-	c, mt = mockClient(t, WithObserver(empty))
+	assert.Nil(t, c.observer)
+	c, mt = mockClient(t, WithObserver(&Observer{}))
+	assert.Nil(t, c.observer, "an Observer with no function set is no Observer")
 	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
 	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 	assert.NoError(t, err)

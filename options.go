@@ -33,7 +33,7 @@ type settings struct {
 	timeout      time.Duration
 	limiter      Limiter
 	maxBuffered  int64
-	observer     Observer
+	observer     *Observer
 	audit        AuditFunc
 
 	plainRemote       bool // baseURL is plain http to a host that is not loopback
@@ -262,12 +262,18 @@ func WithRateLimiter(l Limiter) Option {
 	}
 }
 
-// WithObserver makes the Client report each call and each HTTP attempt to o,
-// for tracing and metrics (see Observer, and the deepvueotel module for
-// OpenTelemetry). Everything o is handed is safe to record. nil means none.
-func WithObserver(o Observer) Option {
+// WithObserver makes the Client report each call and each HTTP attempt to
+// o's functions, for tracing and metrics (see Observer, and the deepvueotel
+// module for OpenTelemetry). Everything o is handed is safe to record. The
+// Client keeps a copy of *o taken at NewClient: changing o's fields later
+// changes nothing. nil, or an Observer with no function set, means none.
+func WithObserver(o *Observer) Option {
 	return func(s *settings) error {
-		s.observer = o
+		s.observer = nil
+		if !o.empty() {
+			cp := *o
+			s.observer = &cp
+		}
 		return nil
 	}
 }

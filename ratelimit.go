@@ -40,43 +40,16 @@ var (
 	PlanEnterprise = Plan{Name: "Enterprise", PerSecond: 17, PerMinute: 1000, PerDay: 50000}
 )
 
-// Window is one limit of a plan as the SDK's limiters enforce it: at most
-// Limit requests admitted in any span of Per, which is Deepvue's window
-// (Base: a second, a minute or a day) widened by WindowMargin.
-type Window struct {
-	Limit int
-	Per   time.Duration
-	Base  time.Duration
-}
-
-// WindowMargin is how much longer than Deepvue's window the SDK's limiters
-// make each window: 100 ms plus 0.1 % of the window (101 ms for a second,
-// 160 ms for a minute, 86.5 s for a day). Requests admitted at the limiter
-// reach Deepvue a little later, by an amount that varies (a new connection,
-// a retry, the network); two requests admitted a window apart can arrive
-// closer than that, and Deepvue counts arrivals. The margin absorbs that
-// jitter, and the drift of clocks over a day.
-func WindowMargin(per time.Duration) time.Duration { return 100*time.Millisecond + per/1000 }
-
-// Windows returns the windows of the plan that are enforced (a zero limit is
-// not), each widened by WindowMargin: per second, per minute, per day.
-func (p Plan) Windows() []Window {
-	var out []Window
-	for _, w := range []Window{{Limit: p.PerSecond, Base: time.Second}, {Limit: p.PerMinute, Base: time.Minute},
-		{Limit: p.PerDay, Base: 24 * time.Hour}} {
-		if w.Limit > 0 {
-			w.Per = w.Base + WindowMargin(w.Base)
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
 // NewPlanLimiter returns a Limiter that keeps one process inside all three of
 // a plan's limits, measured where Deepvue counts them: at most PerSecond
 // requests in any one-second window, PerMinute in any minute and PerDay in
-// any day (sliding windows, each widened by WindowMargin). A zero limit is
-// not enforced; a zero Plan limits nothing (Wait returns at once). A Plan
+// any day (sliding windows). Each window is widened by 100 ms plus 0.1 %
+// (101 ms for a second, 160 ms for a minute, 86.5 s for a day): requests
+// admitted at the limiter reach Deepvue a little later, by an amount that
+// varies (a new connection, a retry, the network), and Deepvue counts
+// arrivals; the margin absorbs that jitter, and the drift of clocks over a
+// day. A zero limit is not enforced; a zero Plan limits nothing (Wait
+// returns at once). A Plan
 // that fails Validate gives a limiter whose Wait refuses every call with
 // Validate's error.
 //
@@ -92,10 +65,9 @@ func NewPlanLimiter(p Plan) Limiter {
 	if err := p.Validate(); err != nil {
 		return &windowLimiter{err: err}
 	}
-	l := &windowLimiter{}
+	l := &windowLimiter{windows: slots.PlanWindows(p.PerSecond, p.PerMinute, p.PerDay)}
 	keep := 0
-	for _, w := range p.Windows() {
-		l.windows = append(l.windows, slots.Window{Limit: w.Limit, Per: w.Per})
+	for _, w := range l.windows {
 		keep = max(keep, w.Limit)
 	}
 	l.book = slots.New(keep)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deepvue-go/deepvue/deepvuetest"
+	"github.com/deepvue-go/deepvue/internal/slots"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
@@ -126,8 +127,8 @@ func TestPlanLimiterWindows(t *testing.T) {
 		}
 		return 0
 	}
-	second := time.Second + WindowMargin(time.Second)
-	minute := time.Minute + WindowMargin(time.Minute)
+	second := time.Second + slots.Margin(time.Second)
+	minute := time.Minute + slots.Margin(time.Minute)
 	assert.Equal(t, 1101*time.Millisecond, second)
 	assert.Equal(t, 60160*time.Millisecond, minute)
 	// 1/s: the second request in the same second waits a second and the margin.
@@ -147,8 +148,10 @@ func TestPlanLimiterWindows(t *testing.T) {
 
 	assert.Equal(t, []int{17, 1000, 50000}, []int{PlanEnterprise.PerSecond, PlanEnterprise.PerMinute, PlanEnterprise.PerDay})
 	assert.Len(t, NewPlanLimiter(Plan{PerSecond: 2}).(*windowLimiter).windows, 1, "zero limits are not enforced")
-	assert.Equal(t, []Window{{17, 1101 * time.Millisecond, time.Second}, {1000, 60160 * time.Millisecond, time.Minute},
-		{50000, 24*time.Hour + 86500*time.Millisecond, 24 * time.Hour}}, PlanEnterprise.Windows())
+	assert.Equal(t, []slots.Window{{Limit: 17, Per: 1101 * time.Millisecond, Base: time.Second},
+		{Limit: 1000, Per: 60160 * time.Millisecond, Base: time.Minute},
+		{Limit: 50000, Per: 24*time.Hour + 86500*time.Millisecond, Base: 24 * time.Hour}},
+		NewPlanLimiter(PlanEnterprise).(*windowLimiter).windows)
 }
 
 // TestPlanLimiterHoldsAtTheServer measures where Deepvue counts: 40
@@ -264,7 +267,7 @@ func TestPlanLimiterFailsFastUnderContention(t *testing.T) {
 	assert.Less(t, slowestSuccess, deadline, "no call waits past its deadline")
 	// The peak at the server is logged, not asserted here: a burst of new
 	// connections on a loaded machine delays some requests after the limiter
-	// let them go by more than WindowMargin. The plan at the server is
+	// let them go by more than the margin (slots.Margin). The plan at the server is
 	// asserted by the tests built for it (TestPlanLimiterHoldsAtTheServer,
 	// TestFleetNeverExceedsThePlanAtTheServer).
 }
@@ -291,7 +294,7 @@ func TestPlanLimiterWaiterThatLeavesMovesTheOthersUp(t *testing.T) {
 	require.NoError(t, <-errs)
 	took := time.Since(start)
 	t.Logf("the third waiter took %v", took.Round(time.Millisecond))
-	assert.Less(t, took, 2*time.Second+WindowMargin(time.Second), "the third moved up into the second's slot")
+	assert.Less(t, took, 2*time.Second+slots.Margin(time.Second), "the third moved up into the second's slot")
 }
 
 // TestLimiterMisuse: a nil context is an error, not a panic; a negative Plan

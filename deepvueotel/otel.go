@@ -96,9 +96,10 @@ type observer struct {
 	calls    metric.Int64Counter
 }
 
-// NewObserver returns a deepvue.Observer that records traces and metrics.
-// Providers and propagators not given are the global ones at this call.
-func NewObserver(opts ...Option) deepvue.Observer {
+// NewObserver returns a *deepvue.Observer that records traces and metrics
+// (all four of its functions are set). Providers and propagators not given
+// are the global ones at this call.
+func NewObserver(opts ...Option) *deepvue.Observer {
 	cfg := config{}
 	for _, o := range opts {
 		if o != nil {
@@ -129,7 +130,7 @@ func NewObserver(opts ...Option) deepvue.Observer {
 		metric.WithExplicitBucketBoundaries(callDurationBounds...))
 	o.calls, _ = meter.Int64Counter(CallsMetric, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls of the deepvue-go SDK, by operation and outcome."))
-	return o
+	return &deepvue.Observer{StartCall: o.StartCall, StartAttempt: o.StartAttempt, EndAttempt: o.EndAttempt, EndCall: o.EndCall}
 }
 
 // StartCall starts the call's span, a child of the caller's.
@@ -152,8 +153,9 @@ func (o *observer) StartAttempt(ctx context.Context, a deepvue.AttemptInfo, head
 		semconv.URLTemplate(path),
 		OperationKey.String(a.Operation),
 	}
-	if a.ResendCount > 0 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(a.ResendCount))
+	if a.Attempt > 1 {
+		// The SDK resends only after a 500 SOURCE_FAILURE: attempt n is resend n-1.
+		attrs = append(attrs, semconv.HTTPRequestResendCount(a.Attempt-1))
 	}
 	ctx, _ = o.tracer.Start(ctx, a.Method+" "+path, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 	o.props.Inject(ctx, propagation.HeaderCarrier(header))

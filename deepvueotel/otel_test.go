@@ -370,3 +370,14 @@ func TestRecordedExample(t *testing.T) {
 	_ = e.generate(context.Background())
 	t.Logf("recorded:\n%s", e.everything(t))
 }
+
+// TestNewObserverSetsEveryFunction: the Observer NewObserver builds sets all
+// of deepvue.Observer's functions (a nil one would silently record nothing).
+func TestNewObserverSetsEveryFunction(t *testing.T) {
+	o := deepvueotel.NewObserver()
+	require.NotNil(t, o)
+	assert.NotNil(t, o.StartCall)
+	assert.NotNil(t, o.StartAttempt)
+	assert.NotNil(t, o.EndAttempt)
+	assert.NotNil(t, o.EndCall)
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deepvue-go/deepvue"
 	"github.com/deepvue-go/deepvue/deepvuetest"
+	"github.com/deepvue-go/deepvue/internal/slots"
 	"github.com/deepvue-go/deepvue/redislimit"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -46,7 +47,7 @@ func TestTwoReplicasFailFastUnderContention(t *testing.T) {
 	for _, c := range []*deepvue.Client{a, b} {
 		require.NoError(t, generate(context.Background(), c))
 	}
-	time.Sleep(time.Second + deepvue.WindowMargin(time.Second))
+	time.Sleep(time.Second + slots.Margin(time.Second))
 	warm := len(fake.Arrivals(deepvuetest.PathGenerateOTP))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -102,7 +103,7 @@ func TestTwoReplicasFailFastUnderContention(t *testing.T) {
 	assert.Less(t, slowestSuccess, deadline, "no call waits past its deadline")
 	// The peak at the server is logged, not asserted here: a burst of new
 	// connections on a loaded machine delays some requests after the limiter
-	// let them go by more than WindowMargin. The plan at the server is
+	// let them go by more than the margin (slots.Margin). The plan at the server is
 	// asserted by the tests built for it (TestPlanLimiterHoldsAtTheServer,
 	// TestFleetNeverExceedsThePlanAtTheServer).
 }
@@ -126,7 +127,7 @@ func TestGivenBackSlotIsReused(t *testing.T) {
 	defer dcancel()
 	var le *deepvue.LimitError
 	require.ErrorAs(t, b.Wait(dctx), &le)
-	assert.Less(t, le.RetryAfter(), time.Second+deepvue.WindowMargin(time.Second))
+	assert.Less(t, le.RetryAfter(), time.Second+slots.Margin(time.Second))
 	assert.Greater(t, le.RetryAfter(), 500*time.Millisecond)
 	assert.Equal(t, int64(1), rs.client(t).LLen(context.Background(), a.Keys()[0]).Val(), "a refusal books nothing")
 }

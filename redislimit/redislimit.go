@@ -14,9 +14,10 @@
 // caller's slot: the earliest time, after every slot already booked, at which
 // every window of the plan has room. A window is the list of the times of
 // its slots, so in any span of the window no more than Limit are booked;
-// each window is widened by deepvue.WindowMargin, so that the jitter between
-// admission and arrival at Deepvue cannot put one request too many into
-// Deepvue's window. When the slot lies after the caller's deadline, nothing
+// each window is widened by 100 ms plus 0.1 % (101 ms for a second, 160 ms
+// for a minute, 86.5 s for a day), as deepvue.NewPlanLimiter's are, so that
+// the jitter between admission and arrival at Deepvue cannot put one request
+// too many into Deepvue's window. When the slot lies after the caller's deadline, nothing
 // is booked and Wait fails at once with a *deepvue.LimitError (it matches
 // context.DeadlineExceeded, and its RetryAfter is the wait until that
 // slot); no caller waits past its deadline. A caller whose context ends
@@ -154,9 +155,9 @@ type Limiter struct {
 
 	keys    []string // the window lists, then the heartbeats
 	args    []any
-	windows []deepvue.Window
-	id      string      // this replica's random id, for the heartbeats
-	local   *slots.Book // the slots this replica knows of, in local time
+	windows []slots.Window // the plan's, widened (slots.PlanWindows)
+	id      string         // this replica's random id, for the heartbeats
+	local   *slots.Book    // the slots this replica knows of, in local time
 
 	mu       sync.Mutex
 	down     bool          // Redis did not answer, and has not answered since
@@ -183,7 +184,7 @@ func New(rdb redis.UniversalClient, plan deepvue.Plan, opts ...Option) (*Limiter
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
-	windows := plan.Windows()
+	windows := slots.PlanWindows(plan.PerSecond, plan.PerMinute, plan.PerDay)
 	if len(windows) == 0 {
 		return nil, errors.New("redislimit: the plan enforces no limit")
 	}
@@ -212,7 +213,7 @@ func New(rdb redis.UniversalClient, plan deepvue.Plan, opts ...Option) (*Limiter
 }
 
 // windowName names a window's key after Deepvue's window: 1s, 1m, 1d.
-func windowName(w deepvue.Window) string {
+func windowName(w slots.Window) string {
 	switch w.Base {
 	case time.Second:
 		return "1s"
@@ -529,7 +530,7 @@ func (l *Limiter) unavailable(ctx context.Context, cause error) error {
 // of 1 per second shared by 2 replicas: 1 every 2 seconds each). While
 // Redis is down, a fail-open Limiter paces this process at its share,
 // counting the slots it knows were booked in Redis before the outage.
-func share(windows []deepvue.Window, replicas int) []slots.Window {
+func share(windows []slots.Window, replicas int) []slots.Window {
 	replicas = max(replicas, 1)
 	out := make([]slots.Window, 0, len(windows))
 	for _, w := range windows {

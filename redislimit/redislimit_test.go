@@ -15,6 +15,7 @@ import (
 
 	"github.com/deepvue-go/deepvue"
 	"github.com/deepvue-go/deepvue/deepvuetest"
+	"github.com/deepvue-go/deepvue/internal/slots"
 	"github.com/deepvue-go/deepvue/redislimit"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -107,7 +108,7 @@ func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 	p := deepvuetest.PeakArrivals(times, time.Second)
 	// The plan allows 8 per second: the requests after the first 8 need a
 	// window each 8, of 1 s plus the margin.
-	floor := time.Duration(float64(len(times)-8) / 8 * float64(time.Second+deepvue.WindowMargin(time.Second)))
+	floor := time.Duration(float64(len(times)-8) / 8 * float64(time.Second+slots.Margin(time.Second)))
 	t.Logf("%d replicas: %d requests reached the server in %v (the plan's floor with the margin: %v); "+
 		"at most %d in any one-second window (plan: %d)", replicas, len(times), elapsed.Round(time.Millisecond),
 		floor.Round(time.Millisecond), p, plan.PerSecond)
@@ -126,8 +127,8 @@ func TestPerMinuteAndPerDayWindows(t *testing.T) {
 		key  string
 		ttl  time.Duration
 	}{
-		{"per minute", deepvue.Plan{PerMinute: 3}, "1m", time.Minute + deepvue.WindowMargin(time.Minute)},
-		{"per day", deepvue.Plan{PerDay: 3}, "1d", 24*time.Hour + deepvue.WindowMargin(24*time.Hour)},
+		{"per minute", deepvue.Plan{PerMinute: 3}, "1m", time.Minute + slots.Margin(time.Minute)},
+		{"per day", deepvue.Plan{PerDay: 3}, "1d", 24*time.Hour + slots.Margin(24*time.Hour)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := fakeDeepvue(t)
@@ -313,7 +314,7 @@ func TestWaitHonoursTheContext(t *testing.T) {
 	assert.ErrorIs(t, lim.Wait(dctx), context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 100*time.Millisecond, "fails at once")
 
-	time.Sleep(time.Second + deepvue.WindowMargin(time.Second))
+	time.Sleep(time.Second + slots.Margin(time.Second))
 	assert.NoError(t, lim.Wait(context.Background()))
 }
 

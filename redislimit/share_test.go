@@ -13,9 +13,9 @@ import (
 // the replicas (rounded down, so the fleet's sum stays within the plan); a
 // share below one is one request in a longer window.
 func TestShare(t *testing.T) {
-	second := time.Second + deepvue.WindowMargin(time.Second)
-	minute := time.Minute + deepvue.WindowMargin(time.Minute)
-	day := 24*time.Hour + deepvue.WindowMargin(24*time.Hour)
+	second := time.Second + slots.Margin(time.Second)
+	minute := time.Minute + slots.Margin(time.Minute)
+	day := 24*time.Hour + slots.Margin(24*time.Hour)
 	for _, tt := range []struct {
 		plan     deepvue.Plan
 		replicas int
@@ -27,13 +27,18 @@ func TestShare(t *testing.T) {
 		{deepvue.PlanStarter, 2, []slots.Window{{Limit: 1, Per: 2 * second}, {Limit: 15, Per: minute}, {Limit: 500, Per: day}}},
 		{deepvue.Plan{PerSecond: 2}, 3, []slots.Window{{Limit: 1, Per: (3*second + 1) / 2}}},
 	} {
-		got := share(tt.plan.Windows(), tt.replicas)
+		got := share(planWindows(tt.plan), tt.replicas)
 		assert.Equal(t, tt.want, got, "%+v / %d", tt.plan, tt.replicas)
 		// The fleet's sum in each window never exceeds the plan.
 		for i, w := range got {
-			pw := tt.plan.Windows()[i]
+			pw := planWindows(tt.plan)[i]
 			n := max(tt.replicas, 1)
 			assert.LessOrEqual(t, float64(n*w.Limit)/w.Per.Seconds(), float64(pw.Limit)/pw.Per.Seconds()+1e-9)
 		}
 	}
+}
+
+// planWindows is plan's windows as New enforces them.
+func planWindows(plan deepvue.Plan) []slots.Window {
+	return slots.PlanWindows(plan.PerSecond, plan.PerMinute, plan.PerDay)
 }

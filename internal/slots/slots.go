@@ -16,10 +16,12 @@ import (
 )
 
 // Window is one limit: at most Limit slots in any span of Per. A Limit of
-// zero or less is not enforced.
+// zero or less is not enforced. Base, when set, is Deepvue's window that Per
+// widens (see PlanWindows); a Book ignores it.
 type Window struct {
 	Limit int
 	Per   time.Duration
+	Base  time.Duration
 }
 
 // Slot is one reservation in a Book.
