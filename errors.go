@@ -95,6 +95,155 @@ const (
 	SubCodeSourceFailure       = "SOURCE_FAILURE"
 )
 
+// The table of answers: every sentinel the SDK returns, in one place. Each
+// row is one kind of answer: what selects it, the sentinel it matches (and
+// so its Outcome name), whether it is Temporary, and the OTPState a
+// GenerateOTP error of this kind leaves. classify, (*APIError).Unwrap, Is
+// and Temporary, apiOTPState (OTPStateOf) and Outcome all read it, and the
+// tests are driven from it: a sentinel cannot be added without a row.
+//
+// The rows of one sentinel stand together, in the order in which Outcome
+// names the sentinels.
+var answers = [...]answerRow{
+	{err: ErrAuditFailed, name: "ErrAuditFailed", by: byLocal, state: OTPNotSent},
+
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: bySubCode, subCode: SubCodeInvalidInput, statuses: []int{400, 422}, state: OTPNotSent},
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: byDetail, statuses: []int{422}, detail: anyDetail, state: OTPNotSent}, // a string or a validation list
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: byDetail, statuses: []int{400}, detail: "Bad Request", state: OTPNotSent},
+
+	{err: ErrMobileNotLinked, name: "ErrMobileNotLinked", by: bySubCode, subCode: SubCodeMobileNotLinked, statuses: []int{400}, state: OTPNotSent},
+
+	{err: ErrVerificationPending, name: "ErrVerificationPending", by: bySubCode, subCode: SubCodeVerificationPending, statuses: []int{409}, state: OTPPending},
+
+	{err: ErrSourceFailure, name: "ErrSourceFailure", by: bySubCode, subCode: SubCodeSourceFailure, statuses: []int{500}, temporary: true, state: OTPNotSent},
+
+	{err: ErrUnauthorized, name: "ErrUnauthorized", by: byStatus, statuses: []int{401, 403}, state: OTPNotSent}, // credentials, IP not allow-listed
+	{err: ErrUnauthorized, name: "ErrUnauthorized", by: byDetail, statuses: []int{400}, detail: "Inactive client_id", state: OTPNotSent},
+
+	{err: ErrRateLimited, name: "ErrRateLimited", by: byStatus, statuses: []int{429}, temporary: true, state: OTPNotSent},
+
+	// Deepvue's 503 says "Source Unavailable"; another 503 may be a proxy's,
+	// sent after it forwarded the request ("upstream connect error or
+	// disconnect/reset before headers"): the same sentinel, maybe sent.
+	{err: ErrServiceUnavailable, name: "ErrServiceUnavailable", by: byStatus, statuses: []int{503}, detail: "Source Unavailable", temporary: true, state: OTPNotSent},
+
+	{err: ErrUnexpectedResponse, name: "ErrUnexpectedResponse", by: byUnusable, state: OTPMaybeSent},
+	{err: ErrClientClosed, name: "ErrClientClosed", by: byLocal, state: OTPNotSent},
+	{err: ErrOTPRejected, name: "ErrOTPRejected", by: byVerify, statuses: []int{400, 404, 410, 422}, state: OTPMaybeSent},
+	{err: ErrResendBlocked, name: "ErrResendBlocked", by: byLocal, state: OTPMaybeSent},
+	// ErrNotSent is matched in addition to the others; Outcome names it as a
+	// class, after "timeout", "canceled" and "nil_context".
+	{err: ErrNotSent, name: "not_sent", by: byLocal, state: OTPNotSent},
+}
+
+// answerRow is one row of the table of answers.
+type answerRow struct {
+	err  error  // the sentinel
+	name string // Outcome's name for it: its Go name
+	by   selector
+	// statuses: for byStatus and byDetail, the statuses that select the
+	// row; for bySubCode, the statuses Deepvue documents the sub_code with
+	// (at another status it keeps its sentinel but leaves OTPMaybeSent); for
+	// byVerify, the verify-otp statuses that match.
+	statuses []int
+	subCode  string // bySubCode: the sub_code that selects the row (any case)
+	// detail: for byDetail, the detail that selects the row (any case;
+	// anyDetail: any that is not empty); for byStatus, the detail the state
+	// needs (another detail leaves OTPMaybeSent).
+	detail    string
+	temporary bool     // the same call may succeed later without any change
+	state     OTPState // with a documented status (and detail)
+}
+
+// selector says what selects a row. classify tries byStatus rows first, then
+// bySubCode, then byDetail: a 401 is ErrUnauthorized whatever its sub_code,
+// and a sub_code wins over a detail.
+type selector uint8
+
+const (
+	byStatus   selector = iota + 1 // the status, whatever the body says
+	bySubCode                      // the sub_code, at any status
+	byDetail                       // the detail, with one of the statuses
+	byUnusable                     // (*APIError).Unwrap: a 2xx or 3xx no other row selects
+	byVerify                       // (*APIError).Is: a verify-otp answer with one of the statuses
+	byLocal                        // no answer: the SDK's own errors
+)
+
+// anyDetail in a byDetail row selects any detail that is not empty.
+const anyDetail = "*"
+
+// hasStatus reports whether status is one of the row's.
+func (r *answerRow) hasStatus(status int) bool {
+	for _, s := range r.statuses {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// detailIs reports whether detail (trimmed) is the row's.
+func (r *answerRow) detailIs(detail string) bool {
+	if r.detail == anyDetail {
+		return detail != ""
+	}
+	return strings.EqualFold(detail, r.detail)
+}
+
+// stateOf is the OTPState an answer of this row with status and detail
+// leaves: the row's, at a documented status and detail; else OTPMaybeSent.
+func (r *answerRow) stateOf(status int, detail string) OTPState {
+	if !r.hasStatus(status) || (r.detail != "" && !r.detailIs(strings.TrimSpace(detail))) {
+		return OTPMaybeSent
+	}
+	return r.state
+}
+
+// rowOf returns the first row of a sentinel (nil for nil or an error no row
+// names). The rows of one sentinel agree on its name and on Temporary.
+func rowOf(sentinel error) *answerRow {
+	for i := range answers {
+		if answers[i].err == sentinel && sentinel != nil {
+			return &answers[i]
+		}
+	}
+	return nil
+}
+
+// classifyRow picks the row an answer selects, from its status, sub_code
+// and detail; nil for an answer no row documents.
+func classifyRow(status int, subCode, detail string) *answerRow {
+	for i := range answers {
+		if r := &answers[i]; r.by == byStatus && r.hasStatus(status) {
+			return r
+		}
+	}
+	if subCode = strings.ToUpper(strings.TrimSpace(subCode)); subCode != "" {
+		for i := range answers {
+			if r := &answers[i]; r.by == bySubCode && r.subCode == subCode {
+				return r
+			}
+		}
+	}
+	detail = strings.TrimSpace(detail)
+	for i := range answers {
+		if r := &answers[i]; r.by == byDetail && r.hasStatus(status) && r.detailIs(detail) {
+			return r
+		}
+	}
+	return nil
+}
+
+// classify picks the one sentinel an answer matches, from its status,
+// sub_code and detail (see the table of answers); nil for an answer nothing
+// documents.
+func classify(status int, subCode, detail string) error {
+	if r := classifyRow(status, subCode, detail); r != nil {
+		return r.err
+	}
+	return nil
+}
+
 // APIError is the error for every answer from Deepvue that is not a success:
 // every non-2xx status, and a 2xx answer the SDK cannot use. Its fields hold
 // what Deepvue said, with any Aadhaar number, OTP, mobile number or secret
@@ -175,14 +324,11 @@ func (e *APIError) Unwrap() error {
 	if e == nil {
 		return nil
 	}
-	switch e.StatusCode / 100 {
-	case 2, 3:
-		if k := classify(e.StatusCode, e.SubCode, e.Detail); k != nil {
-			return k
-		}
-		return ErrUnexpectedResponse
+	k := classify(e.StatusCode, e.SubCode, e.Detail)
+	if k == nil && (e.StatusCode/100 == 2 || e.StatusCode/100 == 3) {
+		return ErrUnexpectedResponse // the byUnusable row
 	}
-	return classify(e.StatusCode, e.SubCode, e.Detail)
+	return k
 }
 
 // Is reports whether e matches ErrOTPRejected: a verify-otp answer with
@@ -193,11 +339,7 @@ func (e *APIError) Is(target error) bool {
 	if e == nil || target != ErrOTPRejected || e.Operation != opVerify {
 		return false
 	}
-	switch e.StatusCode {
-	case 400, 404, 410, 422:
-		return true
-	}
-	return false
+	return rowOf(ErrOTPRejected).hasStatus(e.StatusCode)
 }
 
 // Temporary reports whether the same call may succeed later without any
@@ -206,45 +348,8 @@ func (e *APIError) Temporary() bool {
 	if e == nil {
 		return false
 	}
-	switch e.Unwrap() {
-	case ErrSourceFailure, ErrRateLimited, ErrServiceUnavailable:
-		return true
-	}
-	return false
-}
-
-// classify picks the one sentinel an answer matches, from its status,
-// sub_code and detail.
-func classify(status int, subCode, detail string) error {
-	switch status {
-	case 401, 403:
-		return ErrUnauthorized
-	case 429:
-		return ErrRateLimited
-	case 503:
-		return ErrServiceUnavailable
-	}
-	switch strings.ToUpper(strings.TrimSpace(subCode)) {
-	case SubCodeInvalidInput:
-		return ErrInvalidInput
-	case SubCodeMobileNotLinked:
-		return ErrMobileNotLinked
-	case SubCodeVerificationPending:
-		return ErrVerificationPending
-	case SubCodeSourceFailure:
-		return ErrSourceFailure
-	}
-	detail = strings.TrimSpace(detail)
-	switch {
-	case status == 422 && detail != "":
-		// A validation list, or a string such as "Invalid Pan pattern".
-		return ErrInvalidInput
-	case status == 400 && strings.EqualFold(detail, "Inactive client_id"):
-		return ErrUnauthorized
-	case status == 400 && strings.EqualFold(detail, "Bad Request"):
-		return ErrInvalidInput
-	}
-	return nil
+	r := rowOf(e.Unwrap())
+	return r != nil && r.temporary
 }
 
 // newAPIError turns an answer that is not a success into an *APIError: every
