@@ -129,15 +129,15 @@ var answers = [...]answerRow{
 	{err: ErrClientClosed, name: "ErrClientClosed", by: byLocal, state: OTPNotSent},
 	{err: ErrOTPRejected, name: "ErrOTPRejected", by: byVerify, statuses: []int{400, 404, 410, 422}, state: OTPMaybeSent},
 	{err: ErrResendBlocked, name: "ErrResendBlocked", by: byLocal, state: OTPMaybeSent},
-	// ErrNotSent is matched in addition to the others; Outcome names it as a
-	// class, after "timeout", "canceled" and "nil_context".
-	{err: ErrNotSent, name: "not_sent", by: byLocal, state: OTPNotSent},
+	// ErrNotSent is matched in addition to the others: Outcome reports it as
+	// the class "not_sent", after "timeout", "canceled" and "nil_context".
+	{err: ErrNotSent, name: "ErrNotSent", by: byLocal, state: OTPNotSent},
 }
 
 // answerRow is one row of the table of answers.
 type answerRow struct {
 	err  error  // the sentinel
-	name string // Outcome's name for it: its Go name
+	name string // its Go name: Outcome's name for it (ErrNotSent apart)
 	by   selector
 	// statuses: for byStatus and byDetail, the statuses that select the
 	// row; for bySubCode, the statuses Deepvue documents the sub_code with

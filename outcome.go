@@ -38,7 +38,7 @@ func Outcome(err error) string {
 	case err == errNilContext:
 		return "nil_context"
 	case errors.Is(err, ErrNotSent):
-		return rowOf(ErrNotSent).name
+		return "not_sent"
 	case errors.As(err, &ae) && ae != nil:
 		return "http_" + strconv.Itoa(ae.StatusCode)
 	}
