@@ -83,7 +83,7 @@ var documentedAnswers = []documentedAnswer{
 // generateWith makes one GenerateOTP call answered with status and body by
 // a server on a real socket (through httpmock, which reports no trace
 // events, a 429 or 5xx "may have been sent more than once").
-func generateWith(t *testing.T, status int, body string) (error, *APIError) {
+func generateWith(t *testing.T, status int, body string) (*APIError, error) {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -99,7 +99,7 @@ func generateWith(t *testing.T, status int, body string) (error, *APIError) {
 	var ae *APIError
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, status, ae.StatusCode)
-	return err, ae
+	return ae, err
 }
 
 // checkRow checks what the SDK answers for err against row r, the row of
@@ -129,7 +129,7 @@ func TestAnswersTableAgainstDocumentedAnswers(t *testing.T) {
 	reached := map[*answerRow]bool{}
 	for _, d := range documentedAnswers {
 		t.Run(d.name, func(t *testing.T) {
-			err, ae := generateWith(t, d.status, d.body)
+			ae, err := generateWith(t, d.status, d.body)
 			r := classifyRow(ae.StatusCode, ae.SubCode, ae.Detail)
 			require.NotNil(t, r, "no row for a documented answer")
 			require.Equal(t, d.want, r.err, "the row selected")
@@ -157,7 +157,7 @@ func TestAnswersTableAgainstDocumentedAnswers(t *testing.T) {
 		for _, status := range []int{418, 502} {
 			t.Run(r.subCode+" at "+strconv.Itoa(status), func(t *testing.T) {
 				require.False(t, r.hasStatus(status))
-				err, ae := generateWith(t, status, `{"code":`+strconv.Itoa(status)+`,"sub_code":"`+r.subCode+`","message":"x"}`)
+				ae, err := generateWith(t, status, `{"code":`+strconv.Itoa(status)+`,"sub_code":"`+r.subCode+`","message":"x"}`)
 				assert.ErrorIs(t, err, r.err)
 				assert.Equal(t, r.name, Outcome(err))
 				assert.Equal(t, r.temporary, ae.Temporary())
@@ -173,7 +173,7 @@ func TestAnswersTableAgainstDocumentedAnswers(t *testing.T) {
 			continue
 		}
 		for _, status := range r.statuses {
-			err, ae := generateWith(t, status, `{"detail":"upstream connect error or disconnect/reset before headers"}`)
+			ae, err := generateWith(t, status, `{"detail":"upstream connect error or disconnect/reset before headers"}`)
 			assert.ErrorIs(t, err, r.err)
 			assert.Equal(t, r.name, Outcome(err))
 			assert.Equal(t, r.temporary, ae.Temporary())
@@ -210,7 +210,7 @@ func TestAnswersTableRowsNoAnswerSelects(t *testing.T) {
 				status int
 				body   string
 			}{{200, `{"code":200,"sub_code":"OTP_QUEUED","message":"queued","reference_id":"29756208"}`}, {302, ""}} {
-				err, ae := generateWith(t, a.status, a.body)
+				ae, err := generateWith(t, a.status, a.body)
 				check(t, r, err)
 				assert.Nil(t, classify(ae.StatusCode, ae.SubCode, ae.Detail), "Unwrap's row, not classify's")
 			}

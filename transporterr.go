@@ -96,7 +96,7 @@ func (e *safeError) As(target any) bool {
 		return false
 	}
 	found := probe.Elem()
-	if !e.clean(found.Interface()) {
+	if !e.sec.clean(found.Interface()) {
 		return false
 	}
 	tv.Elem().Set(found)
