@@ -2,11 +2,7 @@ package deepvue
 
 import (
 	"errors"
-	"net/url"
-	"reflect"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // Sentinel errors. Every error the SDK returns for a documented answer, and
@@ -97,234 +93,153 @@ const (
 	SubCodeSourceFailure       = "SOURCE_FAILURE"
 )
 
-// APIError is the error for every answer from Deepvue that is not a success:
-// every non-2xx status, and a 2xx answer the SDK cannot use. Its fields hold
-// what Deepvue said, with any Aadhaar number, OTP, mobile number or secret
-// that the server echoed replaced by a mask. It never holds the raw body.
+// The table of answers: every sentinel the SDK returns, in one place. Each
+// row is one kind of answer: what selects it, the sentinel it matches (and
+// so its Outcome name), whether it is Temporary, and the OTPState a
+// GenerateOTP error of this kind leaves. classify, (*APIError).Unwrap, Is
+// and Temporary, apiOTPState (OTPStateOf) and Outcome all read it, and the
+// tests are driven from it: a sentinel cannot be added without a row.
 //
-// Which sentinel it matches is decided from its public fields, so an
-// *APIError built by hand (in a test double, say) matches the same sentinel
-// as one the SDK returns.
-type APIError struct {
-	// StatusCode is the HTTP status of the answer.
-	StatusCode int
-	// Code is the "code" field of the body, when there is one.
-	Code int
-	// SubCode is the raw "sub_code" field (e.g. "VERIFICATION_PENDING").
-	SubCode string
-	// Message is the "message" field.
-	Message string
-	// Detail is the "detail" field of platform errors. A validation list is
-	// summarised as "query.purpose: field required; ...".
-	Detail string
-	// TransactionID is Deepvue's transaction id; quote it to Deepvue support.
-	TransactionID string
-	// ReferenceID is the "reference_id" field, when the answer carries one.
-	ReferenceID string
-	// Operation is the SDK call that failed: "generate-otp" or "verify-otp".
-	Operation string
-	// RetryAfter is the wait the answer's Retry-After header asked for (in
-	// seconds, or an HTTP date less the answer's Date, or the time it was
-	// read), capped at MaxRetryAfter; 0 when the answer had no readable
-	// header. The function RetryAfter says when it applies.
-	RetryAfter time.Duration
+// The rows of one sentinel stand together, in the order in which Outcome
+// names the sentinels.
+var answers = [...]answerRow{
+	{err: ErrAuditFailed, name: "ErrAuditFailed", by: byLocal, state: OTPNotSent},
+
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: bySubCode, subCode: SubCodeInvalidInput, statuses: []int{400, 422}, state: OTPNotSent},
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: byDetail, statuses: []int{422}, detail: anyDetail, state: OTPNotSent}, // a string or a validation list
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: byDetail, statuses: []int{400}, detail: "Bad Request", state: OTPNotSent},
+
+	{err: ErrMobileNotLinked, name: "ErrMobileNotLinked", by: bySubCode, subCode: SubCodeMobileNotLinked, statuses: []int{400}, state: OTPNotSent},
+
+	{err: ErrVerificationPending, name: "ErrVerificationPending", by: bySubCode, subCode: SubCodeVerificationPending, statuses: []int{409}, state: OTPPending},
+
+	{err: ErrSourceFailure, name: "ErrSourceFailure", by: bySubCode, subCode: SubCodeSourceFailure, statuses: []int{500}, temporary: true, state: OTPNotSent},
+
+	{err: ErrUnauthorized, name: "ErrUnauthorized", by: byStatus, statuses: []int{401, 403}, state: OTPNotSent}, // credentials, IP not allow-listed
+	{err: ErrUnauthorized, name: "ErrUnauthorized", by: byDetail, statuses: []int{400}, detail: "Inactive client_id", state: OTPNotSent},
+
+	{err: ErrRateLimited, name: "ErrRateLimited", by: byStatus, statuses: []int{429}, temporary: true, state: OTPNotSent},
+
+	// Deepvue's 503 says "Source Unavailable"; another 503 may be a proxy's,
+	// sent after it forwarded the request ("upstream connect error or
+	// disconnect/reset before headers"): the same sentinel, maybe sent.
+	{err: ErrServiceUnavailable, name: "ErrServiceUnavailable", by: byStatus, statuses: []int{503}, detail: "Source Unavailable", temporary: true, state: OTPNotSent},
+
+	{err: ErrUnexpectedResponse, name: "ErrUnexpectedResponse", by: byUnusable, state: OTPMaybeSent},
+	{err: ErrClientClosed, name: "ErrClientClosed", by: byLocal, state: OTPNotSent},
+	{err: ErrOTPRejected, name: "ErrOTPRejected", by: byVerify, statuses: []int{400, 404, 410, 422}, state: OTPMaybeSent},
+	{err: ErrResendBlocked, name: "ErrResendBlocked", by: byLocal, state: OTPMaybeSent},
+	// ErrNotSent is matched in addition to the others: Outcome reports it as
+	// the class "not_sent", after "timeout", "canceled" and "nil_context".
+	{err: ErrNotSent, name: "ErrNotSent", by: byLocal, state: OTPNotSent},
 }
 
-// maxErrorText bounds Message and Detail inside Error().
-const maxErrorText = 200
-
-// Error returns a short, single-line description: status, sub_code, message
-// or detail, and transaction id. It never contains a response body. The
-// text is scrubbed as a whole, not field by field, so that an Aadhaar number
-// split across fields (sub_code "AADHAAR_2341_2341", message "2346 not
-// linked") is masked too; the transaction id is printed as an identifier
-// (see scrubIdent), after a letter, so it joins no other field.
-func (e *APIError) Error() string {
-	if e == nil {
-		return "deepvue: <nil *APIError>"
-	}
-	var b strings.Builder
-	b.WriteString("deepvue: ")
-	if e.Operation != "" {
-		b.WriteString(e.Operation)
-		b.WriteString(": ")
-	}
-	b.WriteString("HTTP ")
-	b.WriteString(strconv.Itoa(e.StatusCode))
-	if e.SubCode != "" {
-		b.WriteByte(' ')
-		b.WriteString(clip(e.SubCode, 64))
-	}
-	text := e.Message
-	if text == "" {
-		text = e.Detail
-	}
-	if text != "" {
-		b.WriteString(": ")
-		b.WriteString(clip(text, maxErrorText))
-	}
-	var none *secrets // a hand-built error: only what could be an Aadhaar number is known
-	out := none.scrubText(b.String())
-	if e.TransactionID != "" {
-		out += " (transaction_id " + none.scrubIdent(e.TransactionID, 64) + ")"
-	}
-	return out
+// answerRow is one row of the table of answers.
+type answerRow struct {
+	err  error  // the sentinel
+	name string // its Go name: Outcome's name for it (ErrNotSent apart)
+	by   selector
+	// statuses: for byStatus and byDetail, the statuses that select the
+	// row; for bySubCode, the statuses Deepvue documents the sub_code with
+	// (at another status it keeps its sentinel but leaves OTPMaybeSent); for
+	// byVerify, the verify-otp statuses that match.
+	statuses []int
+	subCode  string // bySubCode: the sub_code that selects the row (any case)
+	// detail: for byDetail, the detail that selects the row (any case;
+	// anyDetail: any that is not empty); for byStatus, the detail the state
+	// needs (another detail leaves OTPMaybeSent).
+	detail    string
+	temporary bool     // the same call may succeed later without any change
+	state     OTPState // with a documented status (and detail)
 }
 
-// Unwrap returns the sentinel this error matches (nil for an answer nothing
-// documents), so errors.Is(err, ErrVerificationPending) works.
-func (e *APIError) Unwrap() error {
-	if e == nil {
-		return nil
-	}
-	switch e.StatusCode / 100 {
-	case 2, 3:
-		if k := classify(e.StatusCode, e.SubCode, e.Detail); k != nil {
-			return k
+// selector says what selects a row. classify tries byStatus rows first, then
+// bySubCode, then byDetail: a 401 is ErrUnauthorized whatever its sub_code,
+// and a sub_code wins over a detail.
+type selector uint8
+
+const (
+	byStatus   selector = iota + 1 // the status, whatever the body says
+	bySubCode                      // the sub_code, at any status
+	byDetail                       // the detail, with one of the statuses
+	byUnusable                     // (*APIError).Unwrap: a 2xx or 3xx no other row selects
+	byVerify                       // (*APIError).Is: a verify-otp answer with one of the statuses
+	byLocal                        // no answer: the SDK's own errors
+)
+
+// anyDetail in a byDetail row selects any detail that is not empty.
+const anyDetail = "*"
+
+// hasStatus reports whether status is one of the row's.
+func (r *answerRow) hasStatus(status int) bool {
+	for _, s := range r.statuses {
+		if s == status {
+			return true
 		}
-		return ErrUnexpectedResponse
-	}
-	return classify(e.StatusCode, e.SubCode, e.Detail)
-}
-
-// Is reports whether e matches ErrOTPRejected: a verify-otp answer with
-// status 400, 404, 410 or 422. Decided from the public fields Operation
-// and StatusCode only, so a hand-built *APIError matches too. What Unwrap
-// returns is matched as well.
-func (e *APIError) Is(target error) bool {
-	if e == nil || target != ErrOTPRejected || e.Operation != opVerify {
-		return false
-	}
-	switch e.StatusCode {
-	case 400, 404, 410, 422:
-		return true
 	}
 	return false
 }
 
-// Temporary reports whether the same call may succeed later without any
-// change: SOURCE_FAILURE, 429 and 503.
-func (e *APIError) Temporary() bool {
-	if e == nil {
-		return false
+// detailIs reports whether detail (trimmed) is the row's.
+func (r *answerRow) detailIs(detail string) bool {
+	if r.detail == anyDetail {
+		return detail != ""
 	}
-	switch e.Unwrap() {
-	case ErrSourceFailure, ErrRateLimited, ErrServiceUnavailable:
-		return true
-	}
-	return false
+	return strings.EqualFold(detail, r.detail)
 }
 
-// classify picks the one sentinel an answer matches, from its status,
-// sub_code and detail.
-func classify(status int, subCode, detail string) error {
-	switch status {
-	case 401, 403:
-		return ErrUnauthorized
-	case 429:
-		return ErrRateLimited
-	case 503:
-		return ErrServiceUnavailable
+// stateOf is the OTPState an answer of this row with status and detail
+// leaves: the row's, at a documented status and detail; else OTPMaybeSent.
+func (r *answerRow) stateOf(status int, detail string) OTPState {
+	if !r.hasStatus(status) || (r.detail != "" && !r.detailIs(strings.TrimSpace(detail))) {
+		return OTPMaybeSent
 	}
-	switch strings.ToUpper(strings.TrimSpace(subCode)) {
-	case SubCodeInvalidInput:
-		return ErrInvalidInput
-	case SubCodeMobileNotLinked:
-		return ErrMobileNotLinked
-	case SubCodeVerificationPending:
-		return ErrVerificationPending
-	case SubCodeSourceFailure:
-		return ErrSourceFailure
-	}
-	detail = strings.TrimSpace(detail)
-	switch {
-	case status == 422 && detail != "":
-		// A validation list, or a string such as "Invalid Pan pattern".
-		return ErrInvalidInput
-	case status == 400 && strings.EqualFold(detail, "Inactive client_id"):
-		return ErrUnauthorized
-	case status == 400 && strings.EqualFold(detail, "Bad Request"):
-		return ErrInvalidInput
+	return r.state
+}
+
+// rowOf returns the first row of a sentinel (nil for nil or an error no row
+// names). The rows of one sentinel agree on its name and on Temporary.
+func rowOf(sentinel error) *answerRow {
+	for i := range answers {
+		if answers[i].err == sentinel && sentinel != nil {
+			return &answers[i]
+		}
 	}
 	return nil
 }
 
-// newAPIError turns an answer that is not a success into an *APIError: every
-// non-2xx status, and a 2xx answer that cannot be used (go-github's
-// CheckResponse is the model). env is the decoded envelope when the caller
-// has one; problem, when set, says what was wrong with a 2xx answer. Every
-// field is scrubbed of the values sec knows.
-func newAPIError(op string, a *answer, env *envelope, problem string, sec *secrets) *APIError {
-	e := &APIError{StatusCode: a.status, Operation: op, RetryAfter: a.retryAfter}
-	if env == nil {
-		env = a.env // decoded by the retry check
-	}
-	switch {
-	case a.tooLarge != "":
-		e.Message = a.tooLarge
-	case env == nil:
-		if dec, ok := decodeEnvelope(a.body); ok {
-			env = &dec
-		} else {
-			e.Message = describeUndecodable(a, sec)
-			problem = "" // the description says it all
+// classifyRow picks the row an answer selects, from its status, sub_code
+// and detail; nil for an answer no row documents.
+func classifyRow(status int, subCode, detail string) *answerRow {
+	for i := range answers {
+		if r := &answers[i]; r.by == byStatus && r.hasStatus(status) {
+			return r
 		}
 	}
-	if env != nil {
-		e.Code = int(env.Code.n)
-		e.SubCode = sec.scrubIdent(env.SubCode.s, 64)
-		e.Message = sec.scrubTextClip(env.Message.s, maxFieldText)
-		e.TransactionID = sec.scrubIdent(env.TransactionID.s, 128)
-		e.ReferenceID = sec.scrubIdent(env.ReferenceID.s, 64)
-		e.Detail = sec.scrubTextClip(env.Detail.text, maxFieldText)
-	}
-	if a.status/100 == 3 {
-		problem = "redirect refused"
-	}
-	if problem != "" {
-		if e.Message != "" {
-			e.Message = problem + ": " + e.Message
-		} else {
-			e.Message = problem
+	if subCode = strings.ToUpper(strings.TrimSpace(subCode)); subCode != "" {
+		for i := range answers {
+			if r := &answers[i]; r.by == bySubCode && r.subCode == subCode {
+				return r
+			}
 		}
 	}
-	// Each field was scrubbed alone; Error() joins them. A value the call
-	// knows, split across fields (sub_code "BAD_91234", message "56780 not
-	// linked"), shows only in the joined text: then no digit of those fields
-	// is kept.
-	if joined := e.Error(); sec.scrubText(joined) != joined {
-		e.SubCode, e.Message, e.Detail = maskDigits(e.SubCode), maskDigits(e.Message), maskDigits(e.Detail)
+	detail = strings.TrimSpace(detail)
+	for i := range answers {
+		if r := &answers[i]; r.by == byDetail && r.hasStatus(status) && r.detailIs(detail) {
+			return r
+		}
 	}
-	return e
+	return nil
 }
 
-// maskDigits replaces every digit of s, of any script or form, with X.
-func maskDigits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if _, ok := digitValue(r); ok {
-			return 'X'
-		}
-		return r
-	}, s)
-}
-
-// maxFieldText bounds Message and Detail of an *APIError.
-const maxFieldText = 500
-
-// describeUndecodable says what an answer that is not a JSON object was; its
-// content type is the server's, and is scrubbed as free text.
-func describeUndecodable(a *answer, sec *secrets) string {
-	ct := a.contentType
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
+// classify picks the one sentinel an answer matches, from its status,
+// sub_code and detail (see the table of answers); nil for an answer nothing
+// documents.
+func classify(status int, subCode, detail string) error {
+	if r := classifyRow(status, subCode, detail); r != nil {
+		return r.err
 	}
-	if ct == "" {
-		ct = "no content type"
-	}
-	if len(a.body) == 0 {
-		return "empty answer"
-	}
-	return "answer is not a valid JSON object (" + sec.scrubTextClip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
+	return nil
 }
 
 // ValidationError is returned, before any request is sent, for input the SDK
@@ -354,122 +269,3 @@ func (e *ValidationError) Unwrap() error { return ErrInvalidInput }
 func (e *ValidationError) Is(target error) bool { return target == ErrNotSent }
 
 func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
-
-// transportError is the error for a call that got no usable answer: it
-// could not connect, the connection broke, the context ended, the limiter
-// refused. Everything a caller can reach through it is scrubbed: its text,
-// and the chain below it (a *url.Error whose URL has no query and whose Err
-// is a *safeError). errors.Is(err, context.DeadlineExceeded), context.Canceled,
-// ErrNotSent and net.Error's Timeout keep working.
-type transportError struct {
-	text    string
-	err     error // *url.Error or *safeError
-	notSent bool  // the SDK knows no request left the process
-	limiter bool  // the Limiter's Wait failed (Outcome "limiter")
-}
-
-// Error returns the scrubbed text.
-func (e *transportError) Error() string { return e.text }
-
-// Unwrap returns the scrubbed cause.
-func (e *transportError) Unwrap() error { return e.err }
-
-// Is matches ErrNotSent when the SDK knows nothing was sent.
-func (e *transportError) Is(target error) bool { return target == ErrNotSent && e.notSent }
-
-// GoString keeps %#v to the scrubbed text.
-func (e *transportError) GoString() string {
-	return "deepvue.transportError{" + strconv.Quote(e.text) + "}"
-}
-
-// newTransportError builds the transportError for a call to endpoint (which
-// carries no query). doing says what the SDK was doing ("sending the
-// request").
-func newTransportError(op string, endpoint *url.URL, doing string, err error, notSent bool, sec *secrets) error {
-	var cause error
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = &url.Error{Op: ue.Op, URL: endpoint.String(), Err: newSafeError(ue.Err, sec)}
-	} else {
-		cause = newSafeError(err, sec)
-	}
-	return &transportError{
-		text:    sec.scrubText("deepvue: " + op + ": " + doing + ": " + cause.Error()),
-		err:     cause,
-		notSent: notSent,
-	}
-}
-
-// safeError stands in for an error from below the SDK (net/http, a
-// transport, a limiter), whose text may quote what a server sent (a
-// malformed header line, an HTTP/2 GOAWAY's debug data) and so the URL
-// query or a header. Its text is scrubbed; it does not unwrap to the
-// original. errors.Is reaches the original (sentinels carry no server
-// bytes); errors.As hands out an error of the original chain only when that
-// error's text is clean; Timeout and Temporary answer as the original does.
-type safeError struct {
-	text string
-	orig error
-	sec  *secrets
-}
-
-// newSafeError wraps err with its text scrubbed by scrubBelow: every string
-// it quotes (server bytes, in net/http's texts) replaced by a placeholder,
-// the rest scrubbed as free text, at most maxBelowText bytes.
-func newSafeError(err error, sec *secrets) *safeError {
-	return &safeError{text: sec.scrubBelow(err.Error(), maxBelowText), orig: err, sec: sec}
-}
-
-// Error returns the scrubbed text.
-func (e *safeError) Error() string { return e.text }
-
-// GoString keeps %#v to the scrubbed text.
-func (e *safeError) GoString() string { return "deepvue.safeError{" + strconv.Quote(e.text) + "}" }
-
-// Is reports whether the original error matches target, except for
-// ErrNotSent: whether a call was sent is the SDK's own decision
-// (transportError), never that of an error from below it (a limiter or a
-// transport whose error wraps ErrNotSent after a request went out).
-func (e *safeError) Is(target error) bool { return target != ErrNotSent && errors.Is(e.orig, target) }
-
-// As finds target in the original error's chain, and sets it only if that
-// error's text holds nothing to scrub.
-func (e *safeError) As(target any) bool {
-	tv := reflect.ValueOf(target)
-	if tv.Kind() != reflect.Pointer || tv.IsNil() {
-		return false
-	}
-	probe := reflect.New(tv.Type().Elem())
-	if !errors.As(e.orig, probe.Interface()) {
-		return false
-	}
-	found := probe.Elem()
-	if !e.clean(found.Interface()) {
-		return false
-	}
-	tv.Elem().Set(found)
-	return true
-}
-
-// Timeout reports whether the original error is a timeout.
-func (e *safeError) Timeout() bool {
-	var t interface{ Timeout() bool }
-	return errors.As(e.orig, &t) && t.Timeout()
-}
-
-// Temporary reports whether the original error says it is temporary.
-func (e *safeError) Temporary() bool {
-	var t interface{ Temporary() bool }
-	return errors.As(e.orig, &t) && t.Temporary()
-}
-
-// clip shortens s to at most n bytes on a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}

@@ -129,11 +129,10 @@ var testHandlerOptions = &slog.HandlerOptions{
 	},
 }
 
-// sentinels lists every sentinel, to check that an error matches exactly one.
-var sentinels = []error{
-	ErrInvalidInput, ErrMobileNotLinked, ErrVerificationPending, ErrSourceFailure,
-	ErrUnauthorized, ErrRateLimited, ErrServiceUnavailable, ErrUnexpectedResponse,
-}
+// sentinels lists every sentinel an answer or a validation failure selects,
+// from the table of answers (errors.go), to check that an error matches
+// exactly one.
+var sentinels = answerSentinels()
 
 // matched returns the sentinels err matches.
 func matched(err error) []error {

@@ -3,7 +3,6 @@ package deepvue
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -116,65 +115,6 @@ type CallResult struct {
 	// customer's phone. It is meaningful for generate-otp only; for
 	// verify-otp it is left at its zero value.
 	OTPState OTPState
-}
-
-// Outcome names what happened to a call, for metrics and traces, never with
-// any of an error's text: "ok" for nil; "limiter" when the rate limiter's
-// Wait failed (a refusal, or a wait that ran into the deadline or a
-// cancel: one name for all); the name of the sentinel the error matches
-// ("ErrVerificationPending", "ErrInvalidInput", ..., and "ErrOTPRejected"
-// for a verify-otp answer no other sentinel names); otherwise a
-// class: "ErrResendBlocked" (the transport tried to send a request twice),
-// "timeout" (a deadline), "canceled", "not_sent" (nothing left the process:
-// a refused connection, DNS, TLS, the limiter), "http_502" (an *APIError
-// for an undocumented answer, by status), "nil_context" or "transport".
-func Outcome(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	if te := (*transportError)(nil); errors.As(err, &te) && te.limiter {
-		return "limiter"
-	}
-	for _, s := range []struct {
-		err  error
-		name string
-	}{
-		{ErrAuditFailed, "ErrAuditFailed"},
-		{ErrInvalidInput, "ErrInvalidInput"},
-		{ErrMobileNotLinked, "ErrMobileNotLinked"},
-		{ErrVerificationPending, "ErrVerificationPending"},
-		{ErrSourceFailure, "ErrSourceFailure"},
-		{ErrUnauthorized, "ErrUnauthorized"},
-		{ErrRateLimited, "ErrRateLimited"},
-		{ErrServiceUnavailable, "ErrServiceUnavailable"},
-		{ErrUnexpectedResponse, "ErrUnexpectedResponse"},
-		{ErrClientClosed, "ErrClientClosed"},
-		{ErrOTPRejected, "ErrOTPRejected"},
-	} {
-		if errors.Is(err, s.err) {
-			return s.name
-		}
-	}
-	var ae *APIError
-	switch {
-	case errors.Is(err, ErrResendBlocked):
-		return "ErrResendBlocked"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case err == errNilContext:
-		return "nil_context"
-	case errors.Is(err, ErrNotSent):
-		return "not_sent"
-	case errors.As(err, &ae) && ae != nil:
-		return "http_" + strconv.Itoa(ae.StatusCode)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
-	}
-	return "transport"
 }
 
 // callInfo describes a call to endpoint.

@@ -1,10 +1,6 @@
 package deepvue
 
-import (
-	"errors"
-	"net/http"
-	"strings"
-)
+import "errors"
 
 // OTPState says what a GenerateOTP outcome means for the customer's phone:
 // whether an OTP went out. OTPStateOf gives it for any error GenerateOTP
@@ -88,28 +84,15 @@ func OTPStateOf(err error) OTPState {
 	return apiOTPState(ae)
 }
 
-// apiOTPState is the table of documented generate-otp answers: each
-// sentinel counts only with the status Deepvue documents it with.
+// apiOTPState reads the table of answers (errors.go): the state of the row
+// the answer selects, which counts only with the status (and, for 503, the
+// detail) Deepvue documents it with.
 func apiOTPState(ae *APIError) OTPState {
 	if ae == nil {
 		return OTPMaybeSent
 	}
-	switch kind := classify(ae.StatusCode, ae.SubCode, ae.Detail); {
-	case kind == ErrVerificationPending && ae.StatusCode == http.StatusConflict:
-		return OTPPending
-	case kind == ErrInvalidInput && (ae.StatusCode == http.StatusBadRequest || ae.StatusCode == http.StatusUnprocessableEntity),
-		kind == ErrMobileNotLinked && ae.StatusCode == http.StatusBadRequest,
-		kind == ErrSourceFailure && ae.StatusCode == http.StatusInternalServerError,
-		kind == ErrUnauthorized && ae.StatusCode >= 400, // 401, 403, 400 Inactive client_id
-		kind == ErrRateLimited: // 429 (classify keys it on the status)
-		return OTPNotSent
-	case kind == ErrServiceUnavailable:
-		// Deepvue's 503 says {"detail":"Source Unavailable"}. Any other 503 may
-		// be a proxy's after it forwarded the request ("upstream connect error
-		// or disconnect/reset before headers").
-		if strings.EqualFold(strings.TrimSpace(ae.Detail), "Source Unavailable") {
-			return OTPNotSent
-		}
+	if r := classifyRow(ae.StatusCode, ae.SubCode, ae.Detail); r != nil {
+		return r.stateOf(ae.StatusCode, ae.Detail)
 	}
 	return OTPMaybeSent
 }

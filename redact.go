@@ -217,3 +217,24 @@ func (k *secrets) maskSecret(s string) string {
 }
 
 func containsValue(s, v string) bool { return v != "" && strings.Contains(s, v) }
+
+// maskDigits replaces every digit of s, of any script or form, with X.
+func maskDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if _, ok := digitValue(r); ok {
+			return 'X'
+		}
+		return r
+	}, s)
+}
+
+// clip shortens s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

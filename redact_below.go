@@ -82,15 +82,15 @@ const maxBelowText = 1000
 // quotes nothing and holds nothing to scrub, and so does its %#v, where a
 // quoted field value may not hold an escape (a server's bytes hiding a
 // spelling, as an HTTP/2 GOAWAY's debug data does).
-func (e *safeError) clean(v any) bool {
+func (k *secrets) clean(v any) bool {
 	if err, ok := v.(error); ok && err != nil {
 		text := err.Error()
-		if len(text) > maxBelowText || e.sec.scrubBelow(text, maxBelowText) != text {
+		if len(text) > maxBelowText || k.scrubBelow(text, maxBelowText) != text {
 			return false
 		}
 	}
 	gs := fmt.Sprintf("%#v", v)
-	return len(gs) <= 4*maxBelowText && e.sec.scrubText(gs) == gs && !quotesEscape(gs)
+	return len(gs) <= 4*maxBelowText && k.scrubText(gs) == gs && !quotesEscape(gs)
 }
 
 // quotesEscape reports whether a Go-quoted string in s holds an escape.

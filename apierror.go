@@ -1,0 +1,218 @@
+package deepvue
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// APIError is the error for every answer from Deepvue that is not a success:
+// every non-2xx status, and a 2xx answer the SDK cannot use. Its fields hold
+// what Deepvue said, with any Aadhaar number, OTP, mobile number or secret
+// that the server echoed replaced by a mask. It never holds the raw body.
+//
+// Which sentinel it matches is decided from its public fields, so an
+// *APIError built by hand (in a test double, say) matches the same sentinel
+// as one the SDK returns.
+type APIError struct {
+	// StatusCode is the HTTP status of the answer.
+	StatusCode int
+	// Code is the "code" field of the body, when there is one.
+	Code int
+	// SubCode is the raw "sub_code" field (e.g. "VERIFICATION_PENDING").
+	SubCode string
+	// Message is the "message" field.
+	Message string
+	// Detail is the "detail" field of platform errors. A validation list is
+	// summarised as "query.purpose: field required; ...".
+	Detail string
+	// TransactionID is Deepvue's transaction id; quote it to Deepvue support.
+	TransactionID string
+	// ReferenceID is the "reference_id" field, when the answer carries one.
+	ReferenceID string
+	// Operation is the SDK call that failed: "generate-otp" or "verify-otp".
+	Operation string
+	// RetryAfter is the wait the answer's Retry-After header asked for (in
+	// seconds, or an HTTP date less the answer's Date, or the time it was
+	// read), capped at MaxRetryAfter; 0 when the answer had no readable
+	// header. The function RetryAfter says when it applies.
+	RetryAfter time.Duration
+}
+
+// maxErrorText bounds Message and Detail inside Error().
+const maxErrorText = 200
+
+// Error returns a short, single-line description: status, sub_code, message
+// or detail, and transaction id. It never contains a response body. The
+// text is scrubbed as a whole, not field by field, so that an Aadhaar number
+// split across fields (sub_code "AADHAAR_2341_2341", message "2346 not
+// linked") is masked too; the transaction id is printed as an identifier
+// (see scrubIdent), after a letter, so it joins no other field.
+func (e *APIError) Error() string {
+	if e == nil {
+		return "deepvue: <nil *APIError>"
+	}
+	var b strings.Builder
+	e.writeHead(&b)
+	var none *secrets // a hand-built error: only what could be an Aadhaar number is known
+	out := none.scrubText(b.String())
+	if e.TransactionID != "" {
+		out += " (transaction_id " + none.scrubIdent(e.TransactionID, 64) + ")" // as writeTxn
+	}
+	return out
+}
+
+// writeHead writes the text Error() scrubs: operation, status, sub_code,
+// message or detail.
+func (e *APIError) writeHead(b *strings.Builder) {
+	text := e.Message
+	if text == "" {
+		text = e.Detail
+	}
+	b.Grow(len("deepvue: : HTTP 000 : …") + len(e.Operation) + min(len(e.SubCode), 64) + min(len(text), maxErrorText) + 4 +
+		len(" (transaction_id )") + min(len(e.TransactionID), 64))
+	b.WriteString("deepvue: ")
+	if e.Operation != "" {
+		b.WriteString(e.Operation)
+		b.WriteString(": ")
+	}
+	b.WriteString("HTTP ")
+	b.WriteString(strconv.Itoa(e.StatusCode))
+	if e.SubCode != "" {
+		b.WriteByte(' ')
+		b.WriteString(clip(e.SubCode, 64))
+	}
+	if text != "" {
+		b.WriteString(": ")
+		b.WriteString(clip(text, maxErrorText))
+	}
+}
+
+// writeTxn writes what Error() appends for the transaction id.
+func (e *APIError) writeTxn(b *strings.Builder) {
+	var none *secrets
+	b.WriteString(" (transaction_id ")
+	b.WriteString(none.scrubIdent(e.TransactionID, 64))
+	b.WriteByte(')')
+}
+
+// Unwrap returns the sentinel this error matches (nil for an answer nothing
+// documents), so errors.Is(err, ErrVerificationPending) works.
+func (e *APIError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	k := classify(e.StatusCode, e.SubCode, e.Detail)
+	if k == nil && (e.StatusCode/100 == 2 || e.StatusCode/100 == 3) {
+		return ErrUnexpectedResponse // the byUnusable row
+	}
+	return k
+}
+
+// Is reports whether e matches ErrOTPRejected: a verify-otp answer with
+// status 400, 404, 410 or 422. Decided from the public fields Operation
+// and StatusCode only, so a hand-built *APIError matches too. What Unwrap
+// returns is matched as well.
+func (e *APIError) Is(target error) bool {
+	if e == nil || target != ErrOTPRejected || e.Operation != opVerify {
+		return false
+	}
+	return rowOf(ErrOTPRejected).hasStatus(e.StatusCode)
+}
+
+// Temporary reports whether the same call may succeed later without any
+// change: SOURCE_FAILURE, 429 and 503.
+func (e *APIError) Temporary() bool {
+	if e == nil {
+		return false
+	}
+	r := rowOf(e.Unwrap())
+	return r != nil && r.temporary
+}
+
+// newAPIError turns an answer that is not a success into an *APIError: every
+// non-2xx status, and a 2xx answer that cannot be used (go-github's
+// CheckResponse is the model). env is the decoded envelope when the caller
+// has one; problem, when set, says what was wrong with a 2xx answer. Every
+// field is scrubbed of the values sec knows.
+func newAPIError(op string, a *answer, env *envelope, problem string, sec *secrets) *APIError {
+	e := &APIError{StatusCode: a.status, Operation: op, RetryAfter: a.retryAfter}
+	if env == nil {
+		env = a.env // decoded by the retry check
+	}
+	switch {
+	case a.tooLarge != "":
+		e.Message = a.tooLarge
+	case env == nil:
+		if dec, ok := decodeEnvelope(a.body); ok {
+			env = &dec
+		} else {
+			e.Message = describeUndecodable(a, sec)
+			problem = "" // the description says it all
+		}
+	}
+	if env != nil {
+		e.Code = int(env.Code.n)
+		e.SubCode = sec.scrubIdent(env.SubCode.s, 64)
+		e.Message = sec.scrubTextClip(env.Message.s, maxFieldText)
+		e.TransactionID = sec.scrubIdent(env.TransactionID.s, 128)
+		e.ReferenceID = sec.scrubIdent(env.ReferenceID.s, 64)
+		e.Detail = sec.scrubTextClip(env.Detail.text, maxFieldText)
+	}
+	if a.status/100 == 3 {
+		problem = "redirect refused"
+	}
+	if problem != "" {
+		if e.Message != "" {
+			e.Message = problem + ": " + e.Message
+		} else {
+			e.Message = problem
+		}
+	}
+	// Each field was scrubbed alone; Error() joins them. A value the call
+	// knows, split across fields (sub_code "BAD_91234", message "56780 not
+	// linked"), shows only in the joined text: then no digit of those fields
+	// is kept.
+	if e.joinedShows(sec) {
+		e.SubCode, e.Message, e.Detail = maskDigits(e.SubCode), maskDigits(e.Message), maskDigits(e.Detail)
+	}
+	return e
+}
+
+// joinedShows reports whether Error() shows a value sec knows. The joined
+// text is built once and scrubbed once, with the call's secrets; when that
+// changes nothing (every answer whose fields do not join into something to
+// mask), Error() is that text and shows nothing. Only when it does is
+// Error() itself scrubbed, to decide as before whether its own mask (of
+// what could be an Aadhaar number) already hides what the call knows.
+func (e *APIError) joinedShows(sec *secrets) bool {
+	var b strings.Builder
+	e.writeHead(&b)
+	if e.TransactionID != "" {
+		e.writeTxn(&b)
+	}
+	if joined := b.String(); sec.scrubText(joined) == joined {
+		return false
+	}
+	text := e.Error()
+	return sec.scrubText(text) != text
+}
+
+// maxFieldText bounds Message and Detail of an *APIError.
+const maxFieldText = 500
+
+// describeUndecodable says what an answer that is not a JSON object was; its
+// content type is the server's, and is scrubbed as free text.
+func describeUndecodable(a *answer, sec *secrets) string {
+	ct := a.contentType
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	if ct == "" {
+		ct = "no content type"
+	}
+	if len(a.body) == 0 {
+		return "empty answer"
+	}
+	return "answer is not a valid JSON object (" + sec.scrubTextClip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
+}

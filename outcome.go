@@ -1,0 +1,64 @@
+package deepvue
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+)
+
+// Outcome names what happened to a call, for metrics and traces, never with
+// any of an error's text: "ok" for nil; "limiter" when the rate limiter's
+// Wait failed (a refusal, or a wait that ran into the deadline or a
+// cancel: one name for all); the name of the sentinel the error matches
+// ("ErrVerificationPending", "ErrInvalidInput", ..., and "ErrOTPRejected"
+// for a verify-otp answer no other sentinel names); otherwise a
+// class: "ErrResendBlocked" (the transport tried to send a request twice),
+// "timeout" (a deadline), "canceled", "not_sent" (nothing left the process:
+// a refused connection, DNS, TLS, the limiter), "http_502" (an *APIError
+// for an undocumented answer, by status), "nil_context" or "transport".
+func Outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if te := (*transportError)(nil); errors.As(err, &te) && te.limiter {
+		return "limiter"
+	}
+	for _, r := range outcomeRows {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	var ae *APIError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case err == errNilContext:
+		return "nil_context"
+	case errors.Is(err, ErrNotSent):
+		return "not_sent"
+	case errors.As(err, &ae) && ae != nil:
+		return "http_" + strconv.Itoa(ae.StatusCode)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "transport"
+}
+
+// outcomeRows are the sentinels Outcome names, one row each, in the order
+// of the table of answers (errors.go), which is the order in which they are
+// tried. ErrNotSent is left out: it is matched in addition to others, and
+// named as a class, after a deadline, a cancel and a nil context.
+var outcomeRows = func() []*answerRow {
+	var rows []*answerRow
+	for i := range answers {
+		if r := &answers[i]; r.err != ErrNotSent && rowOf(r.err) == r {
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}()

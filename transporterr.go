@@ -1,0 +1,116 @@
+package deepvue
+
+import (
+	"errors"
+	"net/url"
+	"reflect"
+	"strconv"
+)
+
+// transportError is the error for a call that got no usable answer: it
+// could not connect, the connection broke, the context ended, the limiter
+// refused. Everything a caller can reach through it is scrubbed: its text,
+// and the chain below it (a *url.Error whose URL has no query and whose Err
+// is a *safeError). errors.Is(err, context.DeadlineExceeded), context.Canceled,
+// ErrNotSent and net.Error's Timeout keep working.
+type transportError struct {
+	text    string
+	err     error // *url.Error or *safeError
+	notSent bool  // the SDK knows no request left the process
+	limiter bool  // the Limiter's Wait failed (Outcome "limiter")
+}
+
+// Error returns the scrubbed text.
+func (e *transportError) Error() string { return e.text }
+
+// Unwrap returns the scrubbed cause.
+func (e *transportError) Unwrap() error { return e.err }
+
+// Is matches ErrNotSent when the SDK knows nothing was sent.
+func (e *transportError) Is(target error) bool { return target == ErrNotSent && e.notSent }
+
+// GoString keeps %#v to the scrubbed text.
+func (e *transportError) GoString() string {
+	return "deepvue.transportError{" + strconv.Quote(e.text) + "}"
+}
+
+// newTransportError builds the transportError for a call to endpoint (which
+// carries no query). doing says what the SDK was doing ("sending the
+// request").
+func newTransportError(op string, endpoint *url.URL, doing string, err error, notSent bool, sec *secrets) error {
+	var cause error
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = &url.Error{Op: ue.Op, URL: endpoint.String(), Err: newSafeError(ue.Err, sec)}
+	} else {
+		cause = newSafeError(err, sec)
+	}
+	return &transportError{
+		text:    sec.scrubText("deepvue: " + op + ": " + doing + ": " + cause.Error()),
+		err:     cause,
+		notSent: notSent,
+	}
+}
+
+// safeError stands in for an error from below the SDK (net/http, a
+// transport, a limiter), whose text may quote what a server sent (a
+// malformed header line, an HTTP/2 GOAWAY's debug data) and so the URL
+// query or a header. Its text is scrubbed; it does not unwrap to the
+// original. errors.Is reaches the original (sentinels carry no server
+// bytes); errors.As hands out an error of the original chain only when that
+// error's text is clean; Timeout and Temporary answer as the original does.
+type safeError struct {
+	text string
+	orig error
+	sec  *secrets
+}
+
+// newSafeError wraps err with its text scrubbed by scrubBelow: every string
+// it quotes (server bytes, in net/http's texts) replaced by a placeholder,
+// the rest scrubbed as free text, at most maxBelowText bytes.
+func newSafeError(err error, sec *secrets) *safeError {
+	return &safeError{text: sec.scrubBelow(err.Error(), maxBelowText), orig: err, sec: sec}
+}
+
+// Error returns the scrubbed text.
+func (e *safeError) Error() string { return e.text }
+
+// GoString keeps %#v to the scrubbed text.
+func (e *safeError) GoString() string { return "deepvue.safeError{" + strconv.Quote(e.text) + "}" }
+
+// Is reports whether the original error matches target, except for
+// ErrNotSent: whether a call was sent is the SDK's own decision
+// (transportError), never that of an error from below it (a limiter or a
+// transport whose error wraps ErrNotSent after a request went out).
+func (e *safeError) Is(target error) bool { return target != ErrNotSent && errors.Is(e.orig, target) }
+
+// As finds target in the original error's chain, and sets it only if that
+// error's text holds nothing to scrub.
+func (e *safeError) As(target any) bool {
+	tv := reflect.ValueOf(target)
+	if tv.Kind() != reflect.Pointer || tv.IsNil() {
+		return false
+	}
+	probe := reflect.New(tv.Type().Elem())
+	if !errors.As(e.orig, probe.Interface()) {
+		return false
+	}
+	found := probe.Elem()
+	if !e.sec.clean(found.Interface()) {
+		return false
+	}
+	tv.Elem().Set(found)
+	return true
+}
+
+// Timeout reports whether the original error is a timeout.
+func (e *safeError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.orig, &t) && t.Timeout()
+}
+
+// Temporary reports whether the original error says it is temporary.
+func (e *safeError) Temporary() bool {
+	var t interface{ Temporary() bool }
+	return errors.As(e.orig, &t) && t.Temporary()
+}
