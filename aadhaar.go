@@ -69,11 +69,16 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	if !c.usable() {
 		return nil, errNilClient
 	}
-	cl := c.newCall(opGenerate)
-	cl.gen = generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}
-	res, err := c.run(ctx, cl)
+	gc := &generateCall{in: generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}}
+	res, err := c.run(ctx, c.initCall(&gc.call, opGenerate, &gc.in))
 	r, _ := res.(*OTPResponse)
 	return r, err
+}
+
+// generateCall is a generate-otp call's record and input, allocated together.
+type generateCall struct {
+	call
+	in generateInput
 }
 
 // generateInput is GenerateOTP's input: the operation of a generate-otp call.
@@ -110,6 +115,17 @@ func (g *generateInput) query() string {
 }
 
 func (g *generateInput) auditFields() (purpose, ref string) { return g.purpose, "" }
+
+func (g *generateInput) done(result any, au *auditCall) string {
+	r, _ := result.(*OTPResponse)
+	if r == nil {
+		return ""
+	}
+	if au != nil {
+		au.ref = r.ReferenceID
+	}
+	return r.TransactionID
+}
 
 func (g *generateInput) decode(a *answer, sec *secrets) (any, error) {
 	r, err := generateResult(a, sec)

@@ -216,3 +216,9 @@ func describeUndecodable(a *answer, sec *secrets) string {
 	}
 	return "answer is not a valid JSON object (" + sec.scrubTextClip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
 }
+
+// operation names.
+const (
+	opGenerate = "generate-otp"
+	opVerify   = "verify-otp"
+)

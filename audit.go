@@ -13,12 +13,6 @@ import (
 	"github.com/deepvue-go/deepvue/internal/uid"
 )
 
-// ErrAuditFailed is matched by the error of a call whose consent record
-// could not be written (see WithAuditLog): the AuditFunc returned an error,
-// or the context ended first. Such a call sent nothing, so the error also
-// matches ErrNotSent.
-var ErrAuditFailed = errors.New("deepvue: audit record not written")
-
 // AuditFunc stores one audit record (see WithAuditLog). It must be safe for
 // concurrent use and should honour ctx. deepvueaudit.(*Log).Record is one,
 // keeping the trail in PostgreSQL.

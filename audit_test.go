@@ -511,8 +511,8 @@ func BenchmarkAuditHookAlone(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	cl := c.newCall(opGenerate)
-	cl.gen = generateInput{number: validNumber, consent: ConsentYes, purpose: testPurpose}
+	gc := &generateCall{in: generateInput{number: validNumber, consent: ConsentYes, purpose: testPurpose}}
+	cl := c.initCall(&gc.call, opGenerate, &gc.in)
 	if err := cl.in.check(&cl.sec); err != nil {
 		b.Fatal(err)
 	}

@@ -19,8 +19,8 @@ import (
 //	audit     the consent record, before anything is sent (audit.go)
 //	deadline  the caller's, or the Client's default (client.go)
 //	limit     the rate limiter's slot (ratelimit.go)
+//	guard     the send-once guard on the call's context (guard.go)
 //	build     the request, its query from the checked input (request.go)
-//	guard     the send-once guard on the request's context (guard.go)
 //	send      go-retryablehttp's attempts: each one goes through the guarded
 //	          transport (transport.go, guard.go); after each answer,
 //	          checkRetry reads a 500 within the budget and decides (retry.go)
@@ -34,27 +34,19 @@ import (
 // Observer's attempt live in the call record and are reset at each
 // attempt's start (guard.go); an answer checkRetry read comes back to do on
 // the response itself (keptAnswer), and a failure to read it as the error.
-
-// operation is what GenerateOTP or VerifyOTP contributes to the story: its
-// input, checked (recording the values the call must scrub), the query that
-// carries it, and the decoding of its answer.
-type operation interface {
-	// check validates the input and records in sec what must be scrubbed.
-	check(sec *secrets) error
-	// query returns the request's URL query; called after check.
-	query() string
-	// auditFields returns the purpose and the reference id (verify-otp)
-	// for the consent record.
-	auditFields() (purpose, ref string)
-	// decode turns the final answer into the operation's result or an
-	// *APIError.
-	decode(a *answer, sec *secrets) (any, error)
-}
+//
+// The files stand on floors (layers_test.go lists them): the scrubber and
+// the wire decoding at the bottom, then the bounded read, what an answer
+// means (errors.go's table of answers), the input rules and results, the
+// steps, each attempt, the Client, this story, and the two operations on
+// top. A file uses only what lies on its own floor or below, except the two
+// records every step works on, the Client and the call.
 
 // call is the record of one logical call: what it sends, the values it must
 // scrub, its send-once guard and Observer state, and what its attempts
-// found. One is allocated per call; the operation's input and the final
-// answer live inside it, so they cost no allocation of their own.
+// found. The operation allocates it together with its input (generateCall,
+// verifyCall), and the final answer lives inside it: neither costs an
+// allocation of its own.
 type call struct {
 	op       string
 	endpoint *url.URL // without query
@@ -63,9 +55,6 @@ type call struct {
 	sec      secrets
 	start    time.Time
 	client   *Client
-
-	gen generateInput // the input of a GenerateOTP (in points here)
-	ver verifyInput   // the input of a VerifyOTP (in points here)
 
 	url   url.URL // the request's URL, query included
 	guard sendGuard
@@ -78,24 +67,14 @@ type call struct {
 	limiterWait time.Duration
 }
 
-// callKey finds the call in the request's context: go-retryablehttp's hooks
-// and the guarded transport get only a context or a request.
-type callKey struct{}
-
-// operation names.
-const (
-	opGenerate = "generate-otp"
-	opVerify   = "verify-otp"
-)
-
-// newCall returns the record of a call of op.
-func (c *Client) newCall(op string) *call {
-	cl := &call{op: op, sec: c.secrets(), start: time.Now(), client: c}
+// initCall fills in cl, the record of a call of op with input in.
+func (c *Client) initCall(cl *call, op string, in operation) *call {
+	cl.op, cl.in, cl.sec, cl.start, cl.client = op, in, c.secrets(), time.Now(), c
 	switch op {
 	case opGenerate:
-		cl.endpoint, cl.limit, cl.in = c.generateURL, MaxResponseBytes, &cl.gen
+		cl.endpoint, cl.limit = c.generateURL, MaxResponseBytes
 	default:
-		cl.endpoint, cl.limit, cl.in = c.verifyURL, MaxVerifyResponseBytes, &cl.ver
+		cl.endpoint, cl.limit = c.verifyURL, MaxVerifyResponseBytes
 	}
 	return cl
 }
@@ -136,7 +115,6 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 		return nil, cl.transportError("before sending the request", err, true)
 	}
 	// guard, then build
-	ctx = context.WithValue(ctx, callKey{}, cl)
 	if !c.noGuard {
 		ctx = cl.guard.install(ctx, cancel)
 	}
@@ -207,24 +185,13 @@ func (cl *call) transportError(doing string, err error, notSent bool) error {
 // than once when the transport hid what it sent (mayHaveResent).
 func (c *Client) end(ctx context.Context, cl *call, result any, err error) error {
 	err = mayHaveResent(cl, err)
-	status, subCode, txn := http.StatusOK, SubCodeSuccess, ""
-	switch r := result.(type) {
-	case *OTPResponse:
-		txn = r.TransactionID
-		if cl.audit != nil {
-			cl.audit.ref = r.ReferenceID
-		}
-	case *AadhaarData:
-		txn = r.TransactionID
-		if cl.audit != nil {
-			cl.audit.kyc = r
-		}
-	}
+	status, subCode := http.StatusOK, SubCodeSuccess
+	txn := cl.in.done(result, cl.audit)
 	if err != nil {
 		status, subCode, txn = errorFields(err)
 	}
 	c.auditOutcome(ctx, cl, txn, err)
-	c.endCall(cl, status, subCode, txn, err)
+	c.endCall(cl, status, subCode, txn, err, cl.guard.attemptMaybeSent() || c.noGuard)
 	if c.logger == nil || ctx == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
 		return err
 	}

@@ -204,10 +204,6 @@ func maskID(id string) string {
 	return id[:4] + "****"
 }
 
-// ErrClientClosed is returned by every call made after Close. It also
-// matches ErrNotSent: nothing was sent.
-var ErrClientClosed error = notSent("deepvue: Client is closed")
-
 // Close ends the Client's use. Calls made after it fail at once with
 // ErrClientClosed (which matches ErrNotSent), once their input is checked:
 // they neither wait on the rate limiter nor send anything. Calls already in

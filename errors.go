@@ -74,6 +74,26 @@ var (
 // An error that does not match ErrNotSent is "may have been sent".
 var ErrNotSent = errors.New("deepvue: request not sent")
 
+// ErrAuditFailed is matched by the error of a call whose consent record
+// could not be written (see WithAuditLog): the AuditFunc returned an error,
+// or the context ended first. Such a call sent nothing, so the error also
+// matches ErrNotSent.
+var ErrAuditFailed = errors.New("deepvue: audit record not written")
+
+// ErrClientClosed is returned by every call made after Close. It also
+// matches ErrNotSent: nothing was sent.
+var ErrClientClosed error = notSent("deepvue: Client is closed")
+
+// ErrResendBlocked is matched by the error of a call whose request the
+// transport below the SDK began to send a second time (net/http resends on
+// its own after an HTTP/2 RST_STREAM or GOAWAY, and replays an HTTP/1.1 POST
+// carrying an Idempotency-Key; a caller's retrying transport may resend a
+// 5xx). The first send may have reached Deepvue, so it never matches
+// ErrNotSent. The second was stopped by the send-once guard, unless the
+// error's text says the transport sent it anyway (a transport that does not
+// pass the request's context down to the connection it writes on).
+var ErrResendBlocked = errors.New("deepvue: the transport tried to send the request a second time")
+
 // errNilContext is returned for a nil context: a programming error, not bad
 // input (net/http's "nil Context" is the model). Nothing is sent.
 var errNilContext error = notSent("deepvue: nil Context")
@@ -269,3 +289,41 @@ func (e *ValidationError) Unwrap() error { return ErrInvalidInput }
 func (e *ValidationError) Is(target error) bool { return target == ErrNotSent }
 
 func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
+
+// OTPState says what a GenerateOTP outcome means for the customer's phone:
+// whether an OTP went out. OTPStateOf gives it for any error GenerateOTP
+// returns.
+type OTPState int
+
+// OTP states.
+const (
+	// OTPMaybeSent: the request may have reached Deepvue and an OTP may be on
+	// its way (a connection broken after the request was written, a deadline
+	// with no answer, an answer nobody documents). The zero value: the
+	// conservative answer. Do not send again at once: ask the customer to
+	// check their SMS and offer "send again" only after a wait.
+	OTPMaybeSent OTPState = iota
+	// OTPNotSent: no OTP went to the customer's phone: nothing reached
+	// Deepvue, or Deepvue's documented answer means it generated none.
+	OTPNotSent
+	// OTPSent: Deepvue sent an OTP (GenerateOTP returned no error).
+	OTPSent
+	// OTPPending: Deepvue answered 409 VERIFICATION_PENDING: an earlier OTP
+	// for this number is still valid; ask the customer to enter it.
+	OTPPending
+)
+
+// String returns "maybe_sent", "not_sent", "sent" or "pending".
+func (s OTPState) String() string {
+	switch s {
+	case OTPMaybeSent:
+		return "maybe_sent"
+	case OTPNotSent:
+		return "not_sent"
+	case OTPSent:
+		return "sent"
+	case OTPPending:
+		return "pending"
+	}
+	return "OTPState(invalid)"
+}

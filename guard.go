@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -59,7 +58,7 @@ func (cl *call) attempt(rt http.RoundTripper, req *http.Request) (*http.Response
 			// Classified as the call's error would be, with what the guard knows
 			// of this attempt (only the error's kind is used, never its text).
 			notSent := !g.attemptMaybeSent()
-			cl.client.endAttempt(cl, 0, "", "", Outcome(&transportError{err: err, notSent: notSent}), 0)
+			cl.client.endAttempt(cl, 0, "", "", Outcome(&transportError{err: err, notSent: notSent}), 0, !notSent || cl.client.noGuard)
 		} else {
 			cl.obs.attCode = resp.StatusCode
 		}
@@ -195,16 +194,6 @@ func isHTTP2(c net.Conn) bool {
 	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
 }
 
-// ErrResendBlocked is matched by the error of a call whose request the
-// transport below the SDK began to send a second time (net/http resends on
-// its own after an HTTP/2 RST_STREAM or GOAWAY, and replays an HTTP/1.1 POST
-// carrying an Idempotency-Key; a caller's retrying transport may resend a
-// 5xx). The first send may have reached Deepvue, so it never matches
-// ErrNotSent. The second was stopped by the send-once guard, unless the
-// error's text says the transport sent it anyway (a transport that does not
-// pass the request's context down to the connection it writes on).
-var ErrResendBlocked = errors.New("deepvue: the transport tried to send the request a second time")
-
 // resendBlocked is the transport error of an attempt whose second write the
 // guard saw: a fixed text that matches ErrResendBlocked.
 type resendBlocked string
@@ -264,23 +253,4 @@ func mayHaveResent(cl *call, err error) error {
 		return err
 	}
 	return &resendUnknownError{err: err}
-}
-
-// resendUnknownError is an error of a call whose transport hides what it
-// sends: the request may have been sent more than once.
-type resendUnknownError struct{ err error }
-
-// resendUnknownText is what resendUnknownError adds to the call's error.
-const resendUnknownText = " (the request may have been sent more than once: " +
-	"the transport below the SDK reports no trace events, so the send-once guard cannot see its resends)"
-
-// Error returns the call's error text with the warning.
-func (e *resendUnknownError) Error() string { return e.err.Error() + resendUnknownText }
-
-// Unwrap returns the call's error.
-func (e *resendUnknownError) Unwrap() error { return e.err }
-
-// GoString keeps %#v to the text.
-func (e *resendUnknownError) GoString() string {
-	return "deepvue.resendUnknownError{" + strconv.Quote(e.Error()) + "}"
 }

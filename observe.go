@@ -183,12 +183,12 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 }
 
 // endCall ends the open attempt, if any, and the call.
-func (c *Client) endCall(cl *call, status int, subCode, txn string, err error) {
+func (c *Client) endCall(cl *call, status int, subCode, txn string, err error, lastMaybeSent bool) {
 	if c.observer == nil {
 		return
 	}
 	outcome := Outcome(err)
-	c.endAttempt(cl, status, subCode, txn, outcome, cl.ans.size)
+	c.endAttempt(cl, status, subCode, txn, outcome, cl.ans.size, lastMaybeSent)
 	res := CallResult{
 		Outcome: outcome, StatusCode: status, SubCode: subCode, TransactionID: txn, Attempts: cl.attempts,
 		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.limiterWait,
@@ -230,7 +230,7 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 }
 
 // endAttempt ends the open attempt, if any.
-func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, size int64) {
+func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, size int64, maybeSent bool) {
 	o := cl.obs
 	if cl.observer == nil || !o.attOpen {
 		return
@@ -243,10 +243,9 @@ func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, 
 	if f == nil {
 		return
 	}
-	g := &cl.guard
 	f(o.attCtx, o.att, AttemptResult{
 		StatusCode: status, SubCode: subCode, TransactionID: txn, Outcome: outcome,
-		MaybeSent: status != 0 || g.attemptMaybeSent() || c.noGuard, ResponseBytes: size,
+		MaybeSent: status != 0 || maybeSent, ResponseBytes: size,
 		Duration: time.Since(o.attStart),
 	})
 }

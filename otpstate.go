@@ -1,44 +1,9 @@
 package deepvue
 
-import "errors"
-
-// OTPState says what a GenerateOTP outcome means for the customer's phone:
-// whether an OTP went out. OTPStateOf gives it for any error GenerateOTP
-// returns.
-type OTPState int
-
-// OTP states.
-const (
-	// OTPMaybeSent: the request may have reached Deepvue and an OTP may be on
-	// its way (a connection broken after the request was written, a deadline
-	// with no answer, an answer nobody documents). The zero value: the
-	// conservative answer. Do not send again at once: ask the customer to
-	// check their SMS and offer "send again" only after a wait.
-	OTPMaybeSent OTPState = iota
-	// OTPNotSent: no OTP went to the customer's phone: nothing reached
-	// Deepvue, or Deepvue's documented answer means it generated none.
-	OTPNotSent
-	// OTPSent: Deepvue sent an OTP (GenerateOTP returned no error).
-	OTPSent
-	// OTPPending: Deepvue answered 409 VERIFICATION_PENDING: an earlier OTP
-	// for this number is still valid; ask the customer to enter it.
-	OTPPending
+import (
+	"errors"
+	"time"
 )
-
-// String returns "maybe_sent", "not_sent", "sent" or "pending".
-func (s OTPState) String() string {
-	switch s {
-	case OTPMaybeSent:
-		return "maybe_sent"
-	case OTPNotSent:
-		return "not_sent"
-	case OTPSent:
-		return "sent"
-	case OTPPending:
-		return "pending"
-	}
-	return "OTPState(invalid)"
-}
 
 // OTPStateOf returns the state a GenerateOTP outcome leaves the customer's
 // phone in. Every outcome falls in exactly one state:
@@ -95,4 +60,38 @@ func apiOTPState(ae *APIError) OTPState {
 		return r.stateOf(ae.StatusCode, ae.Detail)
 	}
 	return OTPMaybeSent
+}
+
+// RetryAfter returns how long until the same call may succeed, when the SDK
+// knows it, and false when it does not (then it never guesses):
+//
+//   - a refusal by the rate limiter, or any other error in err's chain with a
+//     method RetryAfter() time.Duration that returns a positive value (the
+//     limiter's next slot), found through the SDK's wrapping;
+//   - an *APIError for HTTP 429, HTTP 503, SOURCE_FAILURE or 409
+//     VERIFICATION_PENDING whose answer carried a Retry-After header (in
+//     seconds or as an HTTP date), capped at MaxRetryAfter. For 409 it is
+//     when the pending OTP's window ends and a new one may be requested.
+//
+// Deepvue documents no Retry-After header: for its answers RetryAfter
+// reports false unless the server sends one. A Retry-After on any other
+// answer, a missing, unreadable, zero or past value all give false.
+func RetryAfter(err error) (time.Duration, bool) {
+	if err == nil {
+		return 0, false
+	}
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		if d := ra.RetryAfter(); d > 0 {
+			return d, true
+		}
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae == nil || ae.RetryAfter <= 0 {
+		return 0, false
+	}
+	if !ae.Temporary() && ae.Unwrap() != ErrVerificationPending {
+		return 0, false
+	}
+	return min(ae.RetryAfter, MaxRetryAfter), true
 }

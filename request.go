@@ -7,13 +7,37 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 )
 
+// operation is what GenerateOTP or VerifyOTP contributes to the story: its
+// input, checked (recording the values the call must scrub), the query that
+// carries it, and the decoding of its answer.
+type operation interface {
+	// check validates the input and records in sec what must be scrubbed.
+	check(sec *secrets) error
+	// query returns the request's URL query; called after check.
+	query() string
+	// auditFields returns the purpose and the reference id (verify-otp)
+	// for the consent record.
+	auditFields() (purpose, ref string)
+	// decode turns the final answer into the operation's result or an
+	// *APIError.
+	decode(a *answer, sec *secrets) (any, error)
+	// done returns the transaction id of the operation's result (nil
+	// without one) and records in au, when set, what its outcome audit
+	// record needs of it.
+	done(result any, au *auditCall) (txn string)
+}
+
+// callKey finds the call in the request's context: go-retryablehttp's hooks
+// and the guarded transport get only a context or a request.
+type callKey struct{}
+
 // contentTypeJSON is the Content-Type Deepvue's documented calls send
 // (with no body).
 var contentTypeJSON = []string{"application/json"}
 
 // newRequest is the story's build step: the POST to the call's endpoint,
-// its query from the checked input, the credentials' headers and the
-// guarded context ctx.
+// its query from the checked input, the credentials' headers, and a
+// context that carries the call (callKey) below the guarded ctx.
 func (c *Client) newRequest(ctx context.Context, cl *call) (*retryablehttp.Request, error) {
 	creds := c.creds()
 	cl.url = *cl.endpoint
@@ -32,5 +56,5 @@ func (c *Client) newRequest(ctx context.Context, cl *call) (*retryablehttp.Reque
 			"Content-Type": contentTypeJSON,
 		},
 	}
-	return retryablehttp.FromRequest(hreq.WithContext(ctx))
+	return retryablehttp.FromRequest(hreq.WithContext(context.WithValue(ctx, callKey{}, cl)))
 }

@@ -1,7 +1,6 @@
 package deepvue
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,38 +13,13 @@ import (
 // customer for days.
 const MaxRetryAfter = time.Hour
 
-// RetryAfter returns how long until the same call may succeed, when the SDK
-// knows it, and false when it does not (then it never guesses):
-//
-//   - a refusal by the rate limiter, or any other error in err's chain with a
-//     method RetryAfter() time.Duration that returns a positive value (the
-//     limiter's next slot), found through the SDK's wrapping;
-//   - an *APIError for HTTP 429, HTTP 503, SOURCE_FAILURE or 409
-//     VERIFICATION_PENDING whose answer carried a Retry-After header (in
-//     seconds or as an HTTP date), capped at MaxRetryAfter. For 409 it is
-//     when the pending OTP's window ends and a new one may be requested.
-//
-// Deepvue documents no Retry-After header: for its answers RetryAfter
-// reports false unless the server sends one. A Retry-After on any other
-// answer, a missing, unreadable, zero or past value all give false.
-func RetryAfter(err error) (time.Duration, bool) {
-	if err == nil {
-		return 0, false
-	}
-	var ra interface{ RetryAfter() time.Duration }
-	if errors.As(err, &ra) {
-		if d := ra.RetryAfter(); d > 0 {
-			return d, true
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
 		}
 	}
-	var ae *APIError
-	if !errors.As(err, &ae) || ae == nil || ae.RetryAfter <= 0 {
-		return 0, false
-	}
-	if !ae.Temporary() && ae.Unwrap() != ErrVerificationPending {
-		return 0, false
-	}
-	return min(ae.RetryAfter, MaxRetryAfter), true
+	return s != ""
 }
 
 // parseRetryAfter reads a Retry-After header as RFC 9110 defines it:
@@ -77,13 +51,4 @@ func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 		return 0
 	}
 	return min(d, MaxRetryAfter)
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }

@@ -114,3 +114,22 @@ func (e *safeError) Temporary() bool {
 	var t interface{ Temporary() bool }
 	return errors.As(e.orig, &t) && t.Temporary()
 }
+
+// resendUnknownError is an error of a call whose transport hides what it
+// sends: the request may have been sent more than once.
+type resendUnknownError struct{ err error }
+
+// resendUnknownText is what resendUnknownError adds to the call's error.
+const resendUnknownText = " (the request may have been sent more than once: " +
+	"the transport below the SDK reports no trace events, so the send-once guard cannot see its resends)"
+
+// Error returns the call's error text with the warning.
+func (e *resendUnknownError) Error() string { return e.err.Error() + resendUnknownText }
+
+// Unwrap returns the call's error.
+func (e *resendUnknownError) Unwrap() error { return e.err }
+
+// GoString keeps %#v to the text.
+func (e *resendUnknownError) GoString() string {
+	return "deepvue.resendUnknownError{" + strconv.Quote(e.Error()) + "}"
+}

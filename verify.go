@@ -89,11 +89,16 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 	if !c.usable() {
 		return nil, errNilClient
 	}
-	cl := c.newCall(opVerify)
-	cl.ver = verifyInput{req: req}
-	res, err := c.run(ctx, cl)
+	vc := &verifyCall{in: verifyInput{req: req}}
+	res, err := c.run(ctx, c.initCall(&vc.call, opVerify, &vc.in))
 	d, _ := res.(*AadhaarData)
 	return d, err
+}
+
+// verifyCall is a verify-otp call's record and input, allocated together.
+type verifyCall struct {
+	call
+	in verifyInput
 }
 
 // verifyInput is VerifyOTP's input: the operation of a verify-otp call.
@@ -149,6 +154,17 @@ func (v *verifyInput) query() string {
 }
 
 func (v *verifyInput) auditFields() (purpose, ref string) { return v.req.Purpose, v.ref }
+
+func (v *verifyInput) done(result any, au *auditCall) string {
+	d, _ := result.(*AadhaarData)
+	if d == nil {
+		return ""
+	}
+	if au != nil {
+		au.kyc = d
+	}
+	return d.TransactionID
+}
 
 func (v *verifyInput) decode(a *answer, sec *secrets) (any, error) {
 	d, err := verifyResult(a, sec)
