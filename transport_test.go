@@ -1,7 +1,6 @@
 package deepvue
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,7 +22,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // ---- a hand-driven server that makes net/http resend ----
@@ -82,55 +80,23 @@ func (s *h2Server) serve(c *tls.Conn) {
 }
 
 func (s *h2Server) serveH2(c *tls.Conn) {
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(c, preface); err != nil || string(preface) != http2.ClientPreface {
-		return
-	}
-	fr := http2.NewFramer(c, c)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	if fr.WriteSettings() != nil {
-		return
-	}
-	var hbuf bytes.Buffer
-	enc := hpack.NewEncoder(&hbuf)
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
+	serveH2Frames(c, func(h *h2Conn, f *http2.MetaHeadersFrame) bool {
+		id := f.StreamID
+		if !s.misbehaveNow() {
+			h.answer(id, s.success)
+			return true
 		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				_ = fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				_ = fr.WritePing(true, f.Data)
-			}
-		case *http2.GoAwayFrame:
-			return
-		case *http2.MetaHeadersFrame:
-			id := f.StreamID
-			if !s.misbehaveNow() {
-				hbuf.Reset()
-				_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-				_ = enc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/json"})
-				_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(s.success))})
-				_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hbuf.Bytes(), EndHeaders: true})
-				_ = fr.WriteData(id, true, []byte(s.success))
-				continue
-			}
-			switch s.mode {
-			case rstProtocol:
-				_ = fr.WriteRSTStream(id, http2.ErrCodeProtocol)
-			case rstRefused:
-				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
-			case goAway:
-				// Debug data quoting the request: Go puts it in the error text.
-				_ = fr.WriteGoAway(0, http2.ErrCodeNo, []byte("bye "+f.PseudoValue("path")+" "+testSecret))
-			}
+		switch s.mode {
+		case rstProtocol:
+			_ = h.WriteRSTStream(id, http2.ErrCodeProtocol)
+		case rstRefused:
+			_ = h.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+		case goAway:
+			// Debug data quoting the request: Go puts it in the error text.
+			_ = h.WriteGoAway(0, http2.ErrCodeNo, []byte("bye "+f.PseudoValue("path")+" "+testSecret))
 		}
-	}
+		return true
+	})
 }
 
 // callerTransports are the HTTP/2 transports a caller may pass through
