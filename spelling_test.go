@@ -118,13 +118,9 @@ func readDigits(s string) string {
 	})
 	var b strings.Builder
 	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r >= '０' && r <= '９':
-			b.WriteRune('0' + r - '０')
-		case r >= '०' && r <= '९':
-			b.WriteRune('0' + r - '०')
+		switch d, ok := scriptDigit(r); {
+		case ok:
+			b.WriteByte(d)
 		case strings.ContainsRune("⁰¹²³⁴⁵⁶⁷⁸⁹", r):
 			b.WriteByte('0' + byte(strings.Index("⁰¹²³⁴⁵⁶⁷⁸⁹", string(r))/len("⁰")))
 		case strings.ContainsRune("⓪①②③④⑤⑥⑦⑧⑨", r):
