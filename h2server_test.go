@@ -2,9 +2,13 @@ package deepvue
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"testing"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -69,4 +73,20 @@ func serveH2Frames(c net.Conn, onStream func(h *h2Conn, f *http2.MetaHeadersFram
 			}
 		}
 	}
+}
+
+// newTLSServerH2 starts an httptest TLS server (the test CA) with handler,
+// offering HTTP/2 when h2 is set, and returns it with a transport that
+// trusts it and attempts HTTP/2 when h2 is set. Cleanup closes the
+// transport's idle connections, then the server.
+func newTLSServerH2(t *testing.T, h2 bool, handler http.Handler) (*httptest.Server, *http.Transport) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(handler)
+	srv.EnableHTTP2 = h2
+	srv.TLS = serverTLS()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{ForceAttemptHTTP2: h2, TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return srv, tr
 }

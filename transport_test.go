@@ -297,7 +297,7 @@ func TestSendOnceGuardLetsSourceFailureRetriesThrough(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
 			var n atomic.Int32
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv, tr := newTLSServerH2(t, h2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				if n.Add(1) < 3 {
 					w.WriteHeader(500)
@@ -306,12 +306,6 @@ func TestSendOnceGuardLetsSourceFailureRetriesThrough(t *testing.T) {
 				}
 				_, _ = io.WriteString(w, successOTP)
 			}))
-			srv.EnableHTTP2 = h2
-			srv.TLS = serverTLS()
-			srv.StartTLS()
-			defer srv.Close()
-			tr := &http.Transport{ForceAttemptHTTP2: h2, TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}
-			defer tr.CloseIdleConnections()
 			c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithRetryWait(0, 0),
 				WithHTTPClient(&http.Client{Transport: tr}))
 			require.NoError(t, err)
