@@ -149,37 +149,15 @@ func TestMemoryBudget100ConcurrentVerifiesOf15MiB(t *testing.T) {
 	}
 	body, photoLen := bigVerifyBody(15 << 20)
 	require.Less(t, len(body), MaxVerifyResponseBytes)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body)
-	}))
-	defer srv.Close()
-	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithTimeout(5*time.Minute))
-	require.NoError(t, err)
-	defer c.CloseIdleConnections()
-
-	stop := sampleHeap()
-	var wg sync.WaitGroup
-	var ok atomic.Int32
-	start := time.Now()
-	for i := 0; i < 100; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d, err := c.VerifyOTP(context.Background(), validVerifyRequest())
-			if assert.NoError(t, err) && assert.Len(t, d.Photo, photoLen) {
-				ok.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	growth := stop()
+	run := runUnderHeapWatch(t, http.StatusOK, body, 100, func(c *Client) bool {
+		d, err := c.VerifyOTP(context.Background(), validVerifyRequest())
+		return assert.NoError(t, err) && assert.Len(t, d.Photo, photoLen)
+	})
 	t.Logf("100 concurrent verify calls of %.1f MiB each: %d succeeded in %v; heap grew by at most %d MiB (budget %d MiB)",
-		float64(len(body))/(1<<20), ok.Load(), time.Since(start).Round(time.Millisecond), growth>>20, DefaultMaxBufferedBytes>>20)
-	assert.Equal(t, int32(100), ok.Load())
-	assert.LessOrEqual(t, growth, uint64(1<<30), "heap growth")
-	assert.Zero(t, c.budget.inUse())
+		float64(len(body))/(1<<20), run.ok, run.elapsed.Round(time.Millisecond), run.growth>>20, DefaultMaxBufferedBytes>>20)
+	assert.Equal(t, int32(100), run.ok)
+	assert.LessOrEqual(t, run.growth, uint64(1<<30), "heap growth")
+	assert.Zero(t, run.c.budget.inUse())
 }
 
 // sampleHeap records the Go heap (live and not yet swept objects) every

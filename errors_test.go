@@ -5,11 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,37 +169,14 @@ func TestMemoryBudget300ConcurrentErrorPagesOf1MiB(t *testing.T) {
 		t.Skip("moves 300 MiB: skipped with -short and under the race detector (the bound does not depend on it)")
 	}
 	body := errorPage(MaxResponseBytes - 1024)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write(body)
-	}))
-	defer srv.Close()
-	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithTimeout(5*time.Minute))
-	require.NoError(t, err)
-	defer c.CloseIdleConnections()
-
-	stop := sampleHeap()
-	var wg sync.WaitGroup
-	var failed atomic.Int32
-	start := time.Now()
-	for i := 0; i < 300; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
-			var ae *APIError
-			if assert.ErrorAs(t, err, &ae) && assert.ErrorIs(t, err, ErrInvalidInput) && assert.LessOrEqual(t, len(ae.Message), maxFieldText+len("…")) {
-				failed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	growth := stop()
+	run := runUnderHeapWatch(t, http.StatusBadRequest, body, 300, func(c *Client) bool {
+		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		var ae *APIError
+		return assert.ErrorAs(t, err, &ae) && assert.ErrorIs(t, err, ErrInvalidInput) && assert.LessOrEqual(t, len(ae.Message), maxFieldText+len("…"))
+	})
 	t.Logf("300 concurrent GenerateOTP calls answered with %.2f MiB HTTP 400 pages: %d failed as expected in %v; heap grew by at most %d MiB (budget %d MiB)",
-		float64(len(body))/(1<<20), failed.Load(), time.Since(start).Round(time.Millisecond), growth>>20, DefaultMaxBufferedBytes>>20)
-	assert.Equal(t, int32(300), failed.Load())
-	assert.LessOrEqual(t, growth, uint64(384<<20), "heap growth")
-	assert.Zero(t, c.budget.inUse())
+		float64(len(body))/(1<<20), run.ok, run.elapsed.Round(time.Millisecond), run.growth>>20, DefaultMaxBufferedBytes>>20)
+	assert.Equal(t, int32(300), run.ok)
+	assert.LessOrEqual(t, run.growth, uint64(384<<20), "heap growth")
+	assert.Zero(t, run.c.budget.inUse())
 }

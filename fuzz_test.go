@@ -251,18 +251,25 @@ var digitScripts = []rune{'0', '０', '०'}
 func oracleDigits(s string) string {
 	var b strings.Builder
 	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r >= '０' && r <= '９':
-			b.WriteRune('0' + r - '０')
-		case r >= '०' && r <= '९':
-			b.WriteRune('0' + r - '०')
+		switch d, ok := scriptDigit(r); {
+		case ok:
+			b.WriteByte(d)
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			b.WriteByte('|')
 		}
 	}
 	return b.String()
+}
+
+// scriptDigit reads r as a digit of digitScripts: the ASCII digit, and
+// whether r is one.
+func scriptDigit(r rune) (byte, bool) {
+	for _, zero := range digitScripts {
+		if r >= zero && r <= zero+9 {
+			return byte('0' + r - zero), true
+		}
+	}
+	return 0, false
 }
 
 // FuzzScrubKnownValues spells the Aadhaar number, OTP and mobile number with

@@ -3,16 +3,13 @@
 package deepvue
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +20,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // smallBuffers sets a socket's buffer (SO_RCVBUF or SO_SNDBUF) to the
@@ -72,59 +68,26 @@ func (s *stallServer) serve(c *tls.Conn) {
 	if c.Handshake() != nil || c.ConnectionState().NegotiatedProtocol != "h2" {
 		return
 	}
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(c, preface); err != nil || string(preface) != http2.ClientPreface {
-		return
-	}
-	fr := http2.NewFramer(c, c)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	if fr.WriteSettings() != nil {
-		return
-	}
-	var hbuf bytes.Buffer
-	enc := hpack.NewEncoder(&hbuf)
-	answer := func(id uint32) {
-		hbuf.Reset()
-		_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-		_ = enc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/json"})
-		_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(successOTP))})
-		_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hbuf.Bytes(), EndHeaders: true})
-		_ = fr.WriteData(id, true, []byte(successOTP))
-	}
-	for {
-		f, err := fr.ReadFrame()
+	serveH2Frames(c, func(h *h2Conn, f *http2.MetaHeadersFrame) bool {
+		u, err := url.Parse(f.PseudoValue("path"))
 		if err != nil {
-			return
+			return false
 		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				_ = fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				_ = fr.WritePing(true, f.Data)
-			}
-		case *http2.MetaHeadersFrame:
-			u, err := url.Parse(f.PseudoValue("path"))
-			if err != nil {
-				return
-			}
-			purpose := u.Query().Get("purpose")
-			s.mu.Lock()
-			s.decoded[purpose] = true
-			s.mu.Unlock()
-			switch {
-			case s.answers.Add(1) == 1: // the warm-up: then stop reading
-				answer(f.StreamID)
-				time.Sleep(s.stall)
-				close(s.resumed)
-			case purpose == "final":
-				answer(f.StreamID)
-				close(s.final)
-			}
+		purpose := u.Query().Get("purpose")
+		s.mu.Lock()
+		s.decoded[purpose] = true
+		s.mu.Unlock()
+		switch {
+		case s.answers.Add(1) == 1: // the warm-up: then stop reading
+			h.answer(f.StreamID, successOTP)
+			time.Sleep(s.stall)
+			close(s.resumed)
+		case purpose == "final":
+			h.answer(f.StreamID, successOTP)
+			close(s.final)
 		}
-	}
+		return true
+	})
 }
 
 // TestNoFalseErrNotSentOverStalledHTTP2 is issue 14's first case: a caller

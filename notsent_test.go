@@ -2,7 +2,6 @@ package deepvue
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -335,18 +334,12 @@ func TestTransportsThatResendBelowTheSDK(t *testing.T) {
 		for _, h2 := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/http2=%v", tt.name, h2), func(t *testing.T) {
 				var reqs atomic.Int32
-				srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				srv, tr := newTLSServerH2(t, h2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					reqs.Add(1)
 					w.Header().Set("Content-Type", "text/html")
 					w.WriteHeader(http.StatusBadGateway)
 					_, _ = io.WriteString(w, "<html>bad gateway</html>")
 				}))
-				srv.EnableHTTP2 = h2
-				srv.TLS = serverTLS()
-				srv.StartTLS()
-				defer srv.Close()
-				tr := &http.Transport{ForceAttemptHTTP2: h2, TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}
-				defer tr.CloseIdleConnections()
 				logs := &logBuffer{}
 				c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithLogger(logs.logger()),
 					WithHTTPClient(&http.Client{Transport: tt.wrap(tr)}))

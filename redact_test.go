@@ -102,14 +102,22 @@ func TestDigitValueTables(t *testing.T) {
 		n++
 	}
 	assert.Greater(t, n, 50)
-	for r, want := range map[rune]byte{'7': 7, '０': 0, '９': 9, '०': 0, '६': 6, '٣': 3, '߂': 2, '𝟘': 0, '𝟡': 9} {
+	assertDigitValues(t, map[rune]byte{'7': 7, '０': 0, '９': 9, '०': 0, '६': 6, '٣': 3, '߂': 2, '𝟘': 0, '𝟡': 9},
+		[]rune{'a', 'Ⅷ', '½', ' '}, "%q")
+}
+
+// assertDigitValues checks that digitValue reads each rune of digits as its
+// value and none of notDigits; notMsg formats the rune of a failure there.
+func assertDigitValues(t *testing.T, digits map[rune]byte, notDigits []rune, notMsg string) {
+	t.Helper()
+	for r, want := range digits {
 		got, ok := digitValue(r)
 		assert.True(t, ok, "%q", r)
 		assert.Equal(t, want, got, "%q", r)
 	}
-	for _, r := range []rune{'a', 'Ⅷ', '½', ' '} {
+	for _, r := range notDigits {
 		_, ok := digitValue(r)
-		assert.False(t, ok, "%q", r)
+		assert.False(t, ok, notMsg, r)
 	}
 }
 
@@ -125,15 +133,8 @@ func TestDigitFormsAreNumbers(t *testing.T) {
 			assert.Less(t, v, byte(10), "%U", r)
 		}
 	}
-	for r, want := range map[rune]byte{'²': 2, '³': 3, '¹': 1, '⁰': 0, '⁹': 9, '₄': 4, '①': 1, '⑨': 9, '⓪': 0, '❶': 1, '➊': 1, '⒈': 1, '⑴': 1} {
-		got, ok := digitValue(r)
-		assert.True(t, ok, "%q", r)
-		assert.Equal(t, want, got, "%q", r)
-	}
-	for _, r := range []rune{'½', 'Ⅷ', '⑩', '¼'} {
-		_, ok := digitValue(r)
-		assert.False(t, ok, "%q is no single digit", r)
-	}
+	assertDigitValues(t, map[rune]byte{'²': 2, '³': 3, '¹': 1, '⁰': 0, '⁹': 9, '₄': 4, '①': 1, '⑨': 9, '⓪': 0, '❶': 1, '➊': 1, '⒈': 1, '⑴': 1},
+		[]rune{'½', 'Ⅷ', '⑩', '¼'}, "%q is no single digit")
 	assert.Equal(t, "UID XXXXXXXX²³⁴⁶", testSecrets.scrubText("UID ²³⁴¹²³⁴¹²³⁴⁶"))
 	assert.Equal(t, "UID XXXX\u3164XXXX\u31642346", testSecrets.scrubText("UID 2341\u31642341\u31642346"), "a Hangul filler is no letter")
 	assert.Equal(t, "otp ******", testSecrets.scrubText("otp ④⑧②⑨①③"))

@@ -20,7 +20,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // The spelling corpus: every value a call must not let out, written the ways
@@ -119,13 +118,9 @@ func readDigits(s string) string {
 	})
 	var b strings.Builder
 	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r >= '０' && r <= '９':
-			b.WriteRune('0' + r - '０')
-		case r >= '०' && r <= '९':
-			b.WriteRune('0' + r - '०')
+		switch d, ok := scriptDigit(r); {
+		case ok:
+			b.WriteByte(d)
 		case strings.ContainsRune("⁰¹²³⁴⁵⁶⁷⁸⁹", r):
 			b.WriteByte('0' + byte(strings.Index("⁰¹²³⁴⁵⁶⁷⁸⁹", string(r))/len("⁰")))
 		case strings.ContainsRune("⓪①②③④⑤⑥⑦⑧⑨", r):
@@ -441,36 +436,16 @@ func TestGoAwayDebugDataNeverLeaks(t *testing.T) {
 	srv := serveConns(t, ln, func(nc net.Conn) {
 		c := nc.(*tls.Conn)
 		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		preface := make([]byte, len(http2.ClientPreface))
 		if c.Handshake() != nil {
 			return
 		}
-		if _, err := io.ReadFull(c, preface); err != nil {
-			return
-		}
-		fr := http2.NewFramer(c, c)
-		fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-		if fr.WriteSettings() != nil {
-			return
-		}
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					_ = fr.WriteSettingsAck()
-				}
-			case *http2.MetaHeadersFrame:
-				// The stream is within LastStreamID: it fails with the
-				// GOAWAY's error (debug data included) when the connection
-				// closes, instead of being retried.
-				_ = fr.WriteGoAway(f.StreamID, http2.ErrCodeProtocol, []byte(<-debug))
-				return
-			}
-		}
+		serveH2Frames(c, func(h *h2Conn, f *http2.MetaHeadersFrame) bool {
+			// The stream is within LastStreamID: it fails with the
+			// GOAWAY's error (debug data included) when the connection
+			// closes, instead of being retried.
+			_ = h.WriteGoAway(f.StreamID, http2.ErrCodeProtocol, []byte(<-debug))
+			return false
+		})
 	})
 	var count leakCount
 	for name, newRT := range callerTransports() {

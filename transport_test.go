@@ -1,7 +1,6 @@
 package deepvue
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,7 +22,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // ---- a hand-driven server that makes net/http resend ----
@@ -82,55 +80,23 @@ func (s *h2Server) serve(c *tls.Conn) {
 }
 
 func (s *h2Server) serveH2(c *tls.Conn) {
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(c, preface); err != nil || string(preface) != http2.ClientPreface {
-		return
-	}
-	fr := http2.NewFramer(c, c)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	if fr.WriteSettings() != nil {
-		return
-	}
-	var hbuf bytes.Buffer
-	enc := hpack.NewEncoder(&hbuf)
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
+	serveH2Frames(c, func(h *h2Conn, f *http2.MetaHeadersFrame) bool {
+		id := f.StreamID
+		if !s.misbehaveNow() {
+			h.answer(id, s.success)
+			return true
 		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				_ = fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				_ = fr.WritePing(true, f.Data)
-			}
-		case *http2.GoAwayFrame:
-			return
-		case *http2.MetaHeadersFrame:
-			id := f.StreamID
-			if !s.misbehaveNow() {
-				hbuf.Reset()
-				_ = enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-				_ = enc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/json"})
-				_ = enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(s.success))})
-				_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hbuf.Bytes(), EndHeaders: true})
-				_ = fr.WriteData(id, true, []byte(s.success))
-				continue
-			}
-			switch s.mode {
-			case rstProtocol:
-				_ = fr.WriteRSTStream(id, http2.ErrCodeProtocol)
-			case rstRefused:
-				_ = fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
-			case goAway:
-				// Debug data quoting the request: Go puts it in the error text.
-				_ = fr.WriteGoAway(0, http2.ErrCodeNo, []byte("bye "+f.PseudoValue("path")+" "+testSecret))
-			}
+		switch s.mode {
+		case rstProtocol:
+			_ = h.WriteRSTStream(id, http2.ErrCodeProtocol)
+		case rstRefused:
+			_ = h.WriteRSTStream(id, http2.ErrCodeRefusedStream)
+		case goAway:
+			// Debug data quoting the request: Go puts it in the error text.
+			_ = h.WriteGoAway(0, http2.ErrCodeNo, []byte("bye "+f.PseudoValue("path")+" "+testSecret))
 		}
-	}
+		return true
+	})
 }
 
 // callerTransports are the HTTP/2 transports a caller may pass through
@@ -331,7 +297,7 @@ func TestSendOnceGuardLetsSourceFailureRetriesThrough(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
 			var n atomic.Int32
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv, tr := newTLSServerH2(t, h2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				if n.Add(1) < 3 {
 					w.WriteHeader(500)
@@ -340,12 +306,6 @@ func TestSendOnceGuardLetsSourceFailureRetriesThrough(t *testing.T) {
 				}
 				_, _ = io.WriteString(w, successOTP)
 			}))
-			srv.EnableHTTP2 = h2
-			srv.TLS = serverTLS()
-			srv.StartTLS()
-			defer srv.Close()
-			tr := &http.Transport{ForceAttemptHTTP2: h2, TLSClientConfig: &tls.Config{RootCAs: testPKI.pool}}
-			defer tr.CloseIdleConnections()
 			c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithRetryWait(0, 0),
 				WithHTTPClient(&http.Client{Transport: tr}))
 			require.NoError(t, err)
