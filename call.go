@@ -57,6 +57,7 @@ type call struct {
 	client   *Client
 
 	url   url.URL // the request's URL, query included
+	ctx   callCtx // the request's context (request.go)
 	guard sendGuard
 	ans   answer // the final answer's storage
 

@@ -31,6 +31,24 @@ type operation interface {
 // and the guarded transport get only a context or a request.
 type callKey struct{}
 
+// callCtx is the request's context: the guarded context of the call, which
+// also answers callKey with the call. It lives inside the call record (as
+// context.WithValue would, at the cost of an allocation of its own);
+// contexts derived from it still find the cancelable context below it
+// through Value, as net/http's do.
+type callCtx struct {
+	context.Context
+	cl *call
+}
+
+// Value returns the call for callKey, and asks the context below otherwise.
+func (c *callCtx) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return c.cl
+	}
+	return c.Context.Value(key)
+}
+
 // contentTypeJSON is the Content-Type Deepvue's documented calls send
 // (with no body).
 var contentTypeJSON = []string{"application/json"}
@@ -42,7 +60,7 @@ func (c *Client) newRequest(ctx context.Context, cl *call) (*retryablehttp.Reque
 	creds := c.creds()
 	cl.url = *cl.endpoint
 	cl.url.RawQuery = cl.in.query()
-	hreq := &http.Request{
+	hr := http.Request{ // on the stack: WithContext below makes the one copy sent
 		Method:     http.MethodPost,
 		URL:        &cl.url,
 		Proto:      "HTTP/1.1",
@@ -56,5 +74,6 @@ func (c *Client) newRequest(ctx context.Context, cl *call) (*retryablehttp.Reque
 			"Content-Type": contentTypeJSON,
 		},
 	}
-	return retryablehttp.FromRequest(hreq.WithContext(context.WithValue(ctx, callKey{}, cl)))
+	cl.ctx = callCtx{ctx, cl}
+	return retryablehttp.FromRequest(hr.WithContext(&cl.ctx))
 }
