@@ -99,7 +99,11 @@ func (g *generateInput) check(sec *secrets) error {
 		return err
 	}
 	g.n = n
-	sec.number = string(n[:])
+	if len(g.number) == len(n) {
+		sec.number = g.number // already compact: its 12 digits, no copy needed
+	} else {
+		sec.number = string(n[:])
+	}
 	return nil
 }
 
