@@ -138,3 +138,29 @@ func TestJoinedTextScrubbedOnceSameResult(t *testing.T) {
 	assert.Greater(t, rare-shownBefore, 0, "a joined text with something to mask that Error() already hides")
 	assert.Greater(t, cases-rare, rare, "most answers take the single scrub")
 }
+
+// BenchmarkNewAPIError is newAPIError alone for an HTTP 400 answer whose
+// message is free text full of digit runs (errorPage), its envelope already
+// decoded: the scrubbing of the fields and of the joined text.
+func BenchmarkNewAPIError(b *testing.B) {
+	sec := &secrets{number: validNumber, secret: testSecret}
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"100B", 100}, {"1KiB", 1 << 10}, {"10KiB", 10 << 10}, {"500KiB", 500 << 10}} {
+		body := errorPage(size.n)
+		env, ok := decodeEnvelope(body)
+		if !ok {
+			b.Fatal("errorPage does not decode")
+		}
+		b.Run(size.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				a := answer{status: 400, contentType: "application/json", body: body}
+				if e := newAPIError(opGenerate, &a, &env, "", sec); e.SubCode == "" {
+					b.Fatal("no sub_code")
+				}
+			}
+		})
+	}
+}
