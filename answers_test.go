@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -110,7 +111,7 @@ func checkRow(t *testing.T, r *answerRow, err error, ae *APIError) {
 	assert.Equal(t, []error{r.err}, matched(err), "exactly one answer sentinel")
 	assert.NotErrorIs(t, err, ErrNotSent)
 	assert.Equal(t, r.temporary, ae.Temporary(), "Temporary")
-	assert.Equal(t, r.name, Outcome(err), "Outcome")
+	assert.Equal(t, r.outcomeName(), Outcome(err), "Outcome")
 	assert.Equal(t, r.state.String(), OTPStateOf(err).String(), "OTPStateOf")
 	assert.Equal(t, r.err, classify(ae.StatusCode, ae.SubCode, ae.Detail), "classify")
 	assert.Equal(t, r.err, ae.Unwrap())
@@ -159,7 +160,7 @@ func TestAnswersTableAgainstDocumentedAnswers(t *testing.T) {
 				require.False(t, r.hasStatus(status))
 				ae, err := generateWith(t, status, `{"code":`+strconv.Itoa(status)+`,"sub_code":"`+r.subCode+`","message":"x"}`)
 				assert.ErrorIs(t, err, r.err)
-				assert.Equal(t, r.name, Outcome(err))
+				assert.Equal(t, r.outcomeName(), Outcome(err))
 				assert.Equal(t, r.temporary, ae.Temporary())
 				assert.Equal(t, OTPMaybeSent, OTPStateOf(err))
 			})
@@ -175,7 +176,7 @@ func TestAnswersTableAgainstDocumentedAnswers(t *testing.T) {
 		for _, status := range r.statuses {
 			ae, err := generateWith(t, status, `{"detail":"upstream connect error or disconnect/reset before headers"}`)
 			assert.ErrorIs(t, err, r.err)
-			assert.Equal(t, r.name, Outcome(err))
+			assert.Equal(t, r.outcomeName(), Outcome(err))
 			assert.Equal(t, r.temporary, ae.Temporary())
 			assert.Equal(t, OTPMaybeSent, OTPStateOf(err), "%d with another detail", status)
 		}
@@ -190,7 +191,7 @@ func TestAnswersTableRowsNoAnswerSelects(t *testing.T) {
 		require.Error(t, err)
 		assert.ErrorIs(t, err, r.err)
 		if r.err != ErrNotSent {
-			assert.Equal(t, r.name, Outcome(err), "Outcome")
+			assert.Equal(t, r.outcomeName(), Outcome(err), "Outcome")
 		}
 		assert.Equal(t, r.state.String(), OTPStateOf(err).String(), "OTPStateOf")
 		var ae *APIError
@@ -232,6 +233,24 @@ func TestAnswersTableRowsNoAnswerSelects(t *testing.T) {
 			c, _ := mockClient(t, WithAuditLog(func(context.Context, AuditRecord) error { return errors.New("database down") }))
 			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 			check(t, r, err)
+		case ErrLimiter:
+			// Refused: the next slot lies after the deadline.
+			c, mt := mockClient(t, WithRateLimiter(NewPlanLimiter(Plan{PerSecond: 1})))
+			mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			_, err = c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+			cancel()
+			check(t, r, err)
+			var le *LimitError
+			assert.ErrorAs(t, err, &le)
+			assert.ErrorIs(t, err, ErrNotSent)
+			// The caller's context ended while the call waited.
+			ctx, cancel = context.WithCancel(context.Background())
+			cancel()
+			_, err = c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+			assert.ErrorIs(t, err, ErrLimiter)
 		case ErrClientClosed:
 			c, _ := mockClient(t)
 			require.NoError(t, c.Close())
@@ -293,7 +312,7 @@ func TestAnswersTableIsConsistent(t *testing.T) {
 	for _, r := range outcomeRows {
 		names = append(names, r.name)
 	}
-	assert.Equal(t, []string{"ErrAuditFailed", "ErrInvalidInput", "ErrMobileNotLinked", "ErrVerificationPending",
+	assert.Equal(t, []string{"ErrLimiter", "ErrAuditFailed", "ErrInvalidInput", "ErrMobileNotLinked", "ErrVerificationPending",
 		"ErrSourceFailure", "ErrUnauthorized", "ErrRateLimited", "ErrServiceUnavailable", "ErrUnexpectedResponse",
 		"ErrClientClosed", "ErrOTPRejected", "ErrResendBlocked"}, names)
 }

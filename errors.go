@@ -94,6 +94,14 @@ var ErrClientClosed error = notSent("deepvue: Client is closed")
 // pass the request's context down to the connection it writes on).
 var ErrResendBlocked = errors.New("deepvue: the transport tried to send the request a second time")
 
+// ErrLimiter is matched by the error of a call that the Client's rate
+// limiter (WithRateLimiter) did not let through: the limiter refused it (a
+// *LimitError: its next slot lies after the context's deadline, and
+// RetryAfter gives the wait), or the context ended while the call waited.
+// Before the first attempt nothing was sent, and the error also matches
+// ErrNotSent. Outcome names it "limiter".
+var ErrLimiter = errors.New("deepvue: the client-side rate limiter did not let the call through")
+
 // errNilContext is returned for a nil context: a programming error, not bad
 // input (net/http's "nil Context" is the model). Nothing is sent.
 var errNilContext error = notSent("deepvue: nil Context")
@@ -123,6 +131,8 @@ const (
 // The rows of one sentinel stand together, in the order in which Outcome
 // names the sentinels.
 var answers = [...]answerRow{
+	{err: ErrLimiter, name: "ErrLimiter", outcome: "limiter", by: byLocal, state: OTPNotSent},
+
 	{err: ErrAuditFailed, name: "ErrAuditFailed", by: byLocal, state: OTPNotSent},
 
 	{err: ErrInvalidInput, name: "ErrInvalidInput", by: bySubCode, subCode: SubCodeInvalidInput, statuses: []int{400, 422}, state: OTPNotSent},
@@ -157,7 +167,10 @@ var answers = [...]answerRow{
 // answerRow is one row of the table of answers.
 type answerRow struct {
 	err  error  // the sentinel
-	name string // its Go name: Outcome's name for it (ErrNotSent apart)
+	name string // its Go name: Outcome's name for it (ErrNotSent apart), unless outcome is set
+	// outcome, when set, is Outcome's name for the sentinel instead of name
+	// ("limiter": the name Outcome gave before the sentinel existed).
+	outcome string
 	by   selector
 	// statuses: for byStatus and byDetail, the statuses that select the
 	// row; for bySubCode, the statuses Deepvue documents the sub_code with
@@ -189,6 +202,14 @@ const (
 
 // anyDetail in a byDetail row selects any detail that is not empty.
 const anyDetail = "*"
+
+// outcomeName is Outcome's name for the row's sentinel.
+func (r *answerRow) outcomeName() string {
+	if r.outcome != "" {
+		return r.outcome
+	}
+	return r.name
+}
 
 // hasStatus reports whether status is one of the row's.
 func (r *answerRow) hasStatus(status int) bool {

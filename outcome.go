@@ -9,8 +9,8 @@ import (
 
 // Outcome names what happened to a call, for metrics and traces, never with
 // any of an error's text: "ok" for nil; "limiter" when the rate limiter's
-// Wait failed (a refusal, or a wait that ran into the deadline or a
-// cancel: one name for all); the name of the sentinel the error matches
+// Wait failed (ErrLimiter: a refusal, or a wait that ran into the deadline
+// or a cancel: one name for all); the name of the sentinel the error matches
 // ("ErrVerificationPending", "ErrInvalidInput", ..., and "ErrOTPRejected"
 // for a verify-otp answer no other sentinel names); otherwise a
 // class: "ErrResendBlocked" (the transport tried to send a request twice),
@@ -21,12 +21,9 @@ func Outcome(err error) string {
 	if err == nil {
 		return "ok"
 	}
-	if te := (*transportError)(nil); errors.As(err, &te) && te.limiter {
-		return "limiter"
-	}
 	for _, r := range outcomeRows {
 		if errors.Is(err, r.err) {
-			return r.name
+			return r.outcomeName()
 		}
 	}
 	var ae *APIError

@@ -26,8 +26,11 @@ func (e *transportError) Error() string { return e.text }
 // Unwrap returns the scrubbed cause.
 func (e *transportError) Unwrap() error { return e.err }
 
-// Is matches ErrNotSent when the SDK knows nothing was sent.
-func (e *transportError) Is(target error) bool { return target == ErrNotSent && e.notSent }
+// Is matches ErrNotSent when the SDK knows nothing was sent, and ErrLimiter
+// when the rate limiter did not let the call through.
+func (e *transportError) Is(target error) bool {
+	return (target == ErrNotSent && e.notSent) || (target == ErrLimiter && e.limiter)
+}
 
 // GoString keeps %#v to the scrubbed text.
 func (e *transportError) GoString() string {

@@ -93,7 +93,7 @@ func otpFailure(err error) (int, errorBody) {
 	case errors.Is(err, deepvue.ErrUnauthorized):
 		b.Error, b.Message = "misconfigured", "the KYC service is not configured correctly; we are on it"
 		return http.StatusInternalServerError, b
-	case errors.Is(err, deepvue.ErrRateLimited), deepvue.Outcome(err) == "limiter":
+	case errors.Is(err, deepvue.ErrRateLimited), errors.Is(err, deepvue.ErrLimiter):
 		b.Error = "busy"
 		b.Message = "we are handling many verifications right now and no OTP was sent; please try again" + inSeconds(secs, known, " in a minute")
 		return http.StatusServiceUnavailable, b
@@ -127,7 +127,7 @@ func verifyFailure(err error) (int, errorBody) {
 	case errors.Is(err, deepvue.ErrUnauthorized):
 		b.Error, b.Message = "misconfigured", "the KYC service is not configured correctly; we are on it"
 		return http.StatusInternalServerError, b
-	case errors.Is(err, deepvue.ErrRateLimited), deepvue.Outcome(err) == "limiter":
+	case errors.Is(err, deepvue.ErrRateLimited), errors.Is(err, deepvue.ErrLimiter):
 		b.Error = "busy"
 		b.Message = "we are handling many verifications right now; please enter the OTP again" + inSeconds(secs, known, " in a minute")
 		return http.StatusServiceUnavailable, b
