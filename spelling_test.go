@@ -500,3 +500,20 @@ func TestRawServerLinesAreReplaced(t *testing.T) {
 	quoted := `malformed MIME header line: "482\x01913" (context deadline exceeded)`
 	assert.Equal(t, `malformed MIME header line: "[server bytes]" (context deadline exceeded)`, none.scrubBelow(quoted, maxBelowText))
 }
+
+// TestDigitOraclesReadEveryScript: the oracles the leak tests and fuzz
+// targets judge by read each digit script and escape they generate, so a
+// broken oracle cannot pass every leak test by seeing nothing.
+func TestDigitOraclesReadEveryScript(t *testing.T) {
+	for _, zero := range digitScripts {
+		var s strings.Builder
+		for _, d := range "234123412346" {
+			s.WriteRune(zero + d - '0')
+			s.WriteString(" - ")
+		}
+		assert.Equal(t, "234123412346", oracleDigits(s.String()), "script %U", zero)
+		assert.Equal(t, "234123412346", readDigits(s.String()), "script %U", zero)
+	}
+	assert.Equal(t, "2341", readDigits(`2\u0033\x34¹`))
+	assert.Equal(t, "12", readDigits("①②"))
+}
