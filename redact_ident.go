@@ -42,6 +42,20 @@ func identOK(s string) bool {
 	chain, sepInChain, lastDigit := 0, false, false
 	for i := 0; i < len(s); {
 		r, size := rune(s[i]), 1
+		if r < utf8.RuneSelf && !('0' <= r && r <= '9') {
+			// ASCII other than a digit (the common case, inlined): a letter
+			// or a separator, as isLetterRune and digitValue would say.
+			i++
+			if ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') {
+				chain, sepInChain, lastDigit = 0, false, false
+			} else {
+				if lastDigit {
+					sepInChain = true
+				}
+				lastDigit = false
+			}
+			continue
+		}
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
 		}

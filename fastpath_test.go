@@ -1,0 +1,100 @@
+package deepvue
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// The fast paths added for issue 18 (cost per call) must decide exactly as
+// the code they shortcut: each is checked here against that code, kept as
+// the reference.
+
+// identOKReference is identOK as it was before its ASCII fast path: every
+// rune goes through digitValue and isLetterRune.
+func identOKReference(s string) bool {
+	if isUUID(s) {
+		return true
+	}
+	chain, sepInChain, lastDigit := 0, false, false
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
+		switch _, digit := digitValue(r); {
+		case r >= '0' && r <= '9':
+			chain++
+			if chain >= minKnownDigits && sepInChain {
+				return false
+			}
+			lastDigit = true
+		case digit:
+			return false
+		case isLetterRune(r):
+			chain, sepInChain, lastDigit = 0, false, false
+		default:
+			if lastDigit {
+				sepInChain = true
+			}
+			lastDigit = false
+		}
+	}
+	if len(s) == aadhaarDigits {
+		var v [aadhaarDigits]byte
+		for i := range v {
+			if s[i] < '0' || s[i] > '9' {
+				return true
+			}
+			v[i] = s[i] - '0'
+		}
+		return !aadhaarLike(v[:])
+	}
+	return true
+}
+
+// identSamples are identifiers and near-identifiers: Deepvue's ids, numbers
+// written for a person, digits of other scripts, separators of every kind.
+var identSamples = []string{
+	"", "12815fb81c084fb7a35eedc0ef1c5a84", "29756208", "SUCCESS", "INVALID_INPUT",
+	"234123412346", "234123412347", "2341-2341-2346", "98765 43210", "482.913", "48.2913",
+	"123e4567-e89b-12d3-a456-426614174000", "ref:123456", "12345-6", "1-23456", "a1-23456",
+	"२३४१२३४१२३४६", "²³⁴¹²³", "①②③④⑤⑥", "x\u00a0123456", "12\u200b3456", "12ㅤ3456",
+	"12\u3164345678", "txn_0012_3456", "ab12-cd3456", "12/34/56/78", "\xff\xfe123456", "12\xff3456",
+}
+
+func TestIdentOKMatchesItsReference(t *testing.T) {
+	for _, s := range identSamples {
+		assert.Equal(t, identOKReference(s), identOK(s), "%q", s)
+	}
+	// Random strings over an alphabet of ASCII digits, letters, separators
+	// and a few non-ASCII digits, letters and separators.
+	alphabet := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "F", "z", "-", " ", ".", "_", ":", "/",
+		"\u00a0", "\u200b", "²", "४", "①", "é", "ㅤ", "\xff", "\\"}
+	rng := rand.New(rand.NewPCG(18, 5))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(20); n > 0; n-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		if identOKReference(s) != identOK(s) {
+			t.Fatalf("identOK(%q) = %v, reference %v", s, identOK(s), identOKReference(s))
+		}
+	}
+}
+
+func FuzzIdentOK(f *testing.F) {
+	for _, s := range identSamples {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := identOK(s), identOKReference(s); got != want {
+			t.Fatalf("identOK(%q) = %v, reference %v", s, got, want)
+		}
+	})
+}
