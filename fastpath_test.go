@@ -98,3 +98,72 @@ func FuzzIdentOK(f *testing.F) {
 		}
 	})
 }
+
+// scrubReference is scrub without its fast exit (nothingToMask).
+func (k *secrets) scrubReference(s string, generic, truncated bool) string {
+	if s == "" {
+		return s
+	}
+	if k != nil && k.secret != "" {
+		s = k.maskSecret(s)
+	}
+	return k.scrubScan(s, generic, truncated)
+}
+
+func fastPathSecrets() []*secrets {
+	return []*secrets{nil, {secret: testSecret}, {number: validNumber, secret: testSecret},
+		{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}}
+}
+
+// scrubSamples are the values a call scrubs on its common paths and the
+// near-misses around the fast exit's conditions.
+var scrubSamples = []string{
+	"", "OTP sent to your Registered Mobile number. Check your mobile.", "12815fb81c084fb7a35eedc0ef1c5a84",
+	"29756208", "SUCCESS", "Invalid UID. Please enter valid UID", "ref 12345", "ref 123456", "id234123412346",
+	"234123412346", "x234123412346y", "2341 2341 2346", "a" + testOTP + "b", "m" + testMobile, "12345\\u0036",
+	"１２３４５６", "२३४१२३४१२३४६", "12\u00a03456", "\xff123456", testSecret, "k" + testSecret + "1234567",
+	"Otp already generated for this aadhaar, please try after some time.", "999941057058", "0000000000000",
+	"48291\\u0033", "4829\\x313", "ref48291\\063",
+}
+
+func TestScrubFastExitMatchesTheScan(t *testing.T) {
+	check := func(k *secrets, s string) {
+		for _, generic := range []bool{false, true} {
+			for _, truncated := range []bool{false, true} {
+				if got, want := k.scrub(s, generic, truncated), k.scrubReference(s, generic, truncated); got != want {
+					t.Fatalf("scrub(%q, generic=%v, truncated=%v) = %q, the scan says %q", s, generic, truncated, got, want)
+				}
+			}
+		}
+	}
+	for _, k := range fastPathSecrets() {
+		for _, s := range scrubSamples {
+			check(k, s)
+		}
+	}
+	alphabet := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "Z", "x", " ", "-", ".", "\\", "u", "\t",
+		"\u00a0", "२", "²", "\xff", validNumber, testOTP, testMobile, testSecret, "2346", "99994"}
+	rng := rand.New(rand.NewPCG(18, 4))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(12); n > 0; n-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		for _, k := range fastPathSecrets() {
+			check(k, b.String())
+		}
+	}
+}
+
+func FuzzScrubFastExit(f *testing.F) {
+	for _, s := range scrubSamples {
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, s string, generic bool) {
+		for _, k := range fastPathSecrets() {
+			if got, want := k.scrub(s, generic, false), k.scrubReference(s, generic, false); got != want {
+				t.Fatalf("scrub(%q, generic=%v) = %q, the scan says %q", s, generic, got, want)
+			}
+		}
+	})
+}
