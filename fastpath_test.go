@@ -2,6 +2,7 @@ package deepvue
 
 import (
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -166,4 +167,29 @@ func FuzzScrubFastExit(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestWriteQueryEscapeIsQueryEscape(t *testing.T) {
+	check := func(s string) {
+		var b strings.Builder
+		writeQueryEscape(&b, s)
+		if b.String() != url.QueryEscape(s) {
+			t.Fatalf("writeQueryEscape(%q) = %q, url.QueryEscape says %q", s, b.String(), url.QueryEscape(s))
+		}
+	}
+	for _, s := range []string{"", "KYC onboarding", "a", " ", "  x  ", "loan/KYC & more: 100%", "~-_.", "é", "a+b=c"} {
+		check(s)
+	}
+	rng := rand.New(rand.NewPCG(18, 3))
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, rng.IntN(16))
+		for j := range b {
+			if rng.IntN(2) == 0 {
+				b[j] = "az09 -_.~+%&/"[rng.IntN(13)]
+			} else {
+				b[j] = byte(rng.IntN(256))
+			}
+		}
+		check(string(b))
+	}
 }

@@ -93,12 +93,18 @@ func checkCredential(name, v string) error {
 // writeQueryEscape writes s escaped as url.QueryEscape does.
 func writeQueryEscape(b *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
-			c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-			continue
+		// A run of unreserved bytes is written whole.
+		j := i
+		for j < len(s) && unreserved(s[j]) {
+			j++
 		}
+		if j > i {
+			b.WriteString(s[i:j])
+			if i = j; i == len(s) {
+				return
+			}
+		}
+		c := s[i]
 		if c == ' ' {
 			b.WriteByte('+')
 			continue
@@ -108,6 +114,12 @@ func writeQueryEscape(b *strings.Builder, s string) {
 		b.WriteByte(hex[c>>4])
 		b.WriteByte(hex[c&15])
 	}
+}
+
+// unreserved reports whether c stands for itself in a query (RFC 3986).
+func unreserved(c byte) bool {
+	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+		c == '-' || c == '_' || c == '.' || c == '~'
 }
 
 // equalFoldASCII is strings.EqualFold for ASCII, without allocating.
