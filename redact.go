@@ -134,13 +134,20 @@ var byteClass = func() (t [256]uint8) {
 // returns s unchanged at one of its first two exits (see there): fewer than
 // minKnownDigits ASCII digits and only ASCII, no backslash; or, outside free
 // text, only ASCII letters and digits and none of the known values as a
-// substring. Anything else goes to scrubScan.
+// substring. Anything else goes to scrubScan. A known value (ASCII digits)
+// is looked for only in a run of digits at least as long.
 func (k *secrets) nothingToMask(s string, generic bool) bool {
-	classes, digits := uint8(0), 0
+	classes, digits, run, longest := uint8(0), 0, 0, 0
 	for i := 0; i < len(s); i++ {
 		c := byteClass[s[i]]
 		classes |= c
-		digits += int(c & byteDigit)
+		if c == byteDigit {
+			digits++
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
 	}
 	if classes&(byteHigh|byteBackslash) != 0 {
 		return false
@@ -149,7 +156,13 @@ func (k *secrets) nothingToMask(s string, generic bool) bool {
 		return true
 	}
 	return classes&byteOther == 0 && !generic &&
-		(k == nil || !(containsValue(s, k.number) || containsValue(s, k.otp) || containsValue(s, k.mobile)))
+		(k == nil || !(holdsValue(s, k.number, longest) || holdsValue(s, k.otp, longest) || holdsValue(s, k.mobile, longest)))
+}
+
+// holdsValue reports whether s holds v, given the longest run of ASCII
+// digits in s (v is ASCII digits).
+func holdsValue(s, v string, longest int) bool {
+	return v != "" && len(v) <= longest && strings.Contains(s, v)
 }
 
 // scrubScan is scrub once the client secret is masked: the full scan.
