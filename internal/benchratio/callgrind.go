@@ -148,6 +148,7 @@ func callgrindTotals(file string) (total, idle float64, err error) {
 		return 0, 0, fmt.Errorf("callgrind_annotate: %w", err)
 	}
 	row := regexp.MustCompile(`^\s*([\d,]+)\s+\([^)]*\)\s+(.*)$`)
+	fnName := regexp.MustCompile(`^\S+:(\S+)`)
 	seen := map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
@@ -163,10 +164,8 @@ func callgrindTotals(file string) (total, idle float64, err error) {
 			continue
 		}
 		// "file:function [binary]"; recursive entries end in 'N.
-		if i := strings.LastIndex(name, ":"); i >= 0 {
-			name = strings.Fields(name[i+1:])[0]
-		}
-		if name == "runtime.sysmon" || name == "runtime.findRunnable" {
+		if f := fnName.FindStringSubmatch(name); f != nil && (f[1] == "runtime.sysmon" || f[1] == "runtime.findRunnable") {
+			name = f[1]
 			seen[name] = max(seen[name], v)
 		}
 	}
