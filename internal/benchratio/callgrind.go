@@ -100,7 +100,7 @@ func callgrindPerCall(bin, dir, bench string, n1, n2 int, gogcOff bool) (cgResul
 	for i, n := range []int{n1, n2} {
 		file := filepath.Join(dir, fmt.Sprintf("cg.%x.%d", len(bench)*131+n, n))
 		var err error
-		for try := 0; try < 4; try++ {
+		for try := 0; try < 8; try++ {
 			out, err = callgrindOnce(bin, file, bench, n, gogcOff)
 			if err == nil {
 				break
