@@ -193,3 +193,31 @@ func TestWriteQueryEscapeIsQueryEscape(t *testing.T) {
 		check(string(b))
 	}
 }
+
+func TestASCIIPurposeCheckMatchesTheFullCheck(t *testing.T) {
+	check := func(p string) {
+		if asciiPurposeOK(p) && checkPurpose(p) != nil {
+			t.Fatalf("asciiPurposeOK(%q) accepts what checkPurpose refuses: %v", p, checkPurpose(p))
+		}
+		isASCII := true
+		for i := 0; i < len(p); i++ {
+			isASCII = isASCII && p[i] < utf8.RuneSelf
+		}
+		if isASCII && !asciiPurposeOK(p) && checkPurpose(p) == nil {
+			t.Fatalf("asciiPurposeOK(%q) refuses what checkPurpose accepts", p)
+		}
+	}
+	for _, p := range []string{"", " ", "\t\n", "KYC for loan account opening", "a\tb", "a\x7f", "x\x00", " x ",
+		strings.Repeat("a", maxPurposeBytes), strings.Repeat("a", maxPurposeBytes+1), "\v\f\r", "é", "\x85"} {
+		check(p)
+	}
+	rng := rand.New(rand.NewPCG(18, 2))
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, rng.IntN(8))
+		for j := range b {
+			const alphabet = "a Z\t\n\v\f\r\x00\x1f\x7f~"
+			b[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		check(string(b))
+	}
+}

@@ -22,6 +22,37 @@ func checkConsentPurpose(consent Consent, purpose string) error {
 	default:
 		return invalid(FieldConsent, "must be ConsentYes")
 	}
+	if asciiPurposeOK(purpose) {
+		return nil
+	}
+	return checkPurpose(purpose) // non-ASCII, or refused: the full checks name what failed
+}
+
+// asciiPurposeOK is checkPurpose's one pass for ASCII text (the common
+// case): it reports true only for an all-ASCII purpose that checkPurpose
+// accepts: not blank (not only spaces, as unicode.IsSpace counts them),
+// within maxPurposeBytes, no control character.
+func asciiPurposeOK(purpose string) bool {
+	blank, ctrl := true, false
+	for i := 0; i < len(purpose); i++ {
+		c := purpose[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return false
+		case c == ' ' || ('\t' <= c && c <= '\r'):
+			ctrl = ctrl || c != ' '
+		case c < 0x20 || c == 0x7f:
+			blank, ctrl = false, true
+		default:
+			blank = false
+		}
+	}
+	return !blank && len(purpose) <= maxPurposeBytes && !ctrl
+}
+
+// checkPurpose requires a purpose that is not blank, at most 500 bytes of
+// valid UTF-8 without control characters.
+func checkPurpose(purpose string) error {
 	if strings.TrimSpace(purpose) == "" {
 		return invalid(FieldPurpose, "must not be blank (the purpose of the KYC check is required by regulation)")
 	}
