@@ -9,8 +9,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
@@ -55,16 +57,34 @@ func serveBench() {
 		os.Exit(1)
 	}
 	srv := &http.Server{Handler: benchHandler()}
-	go func() { _ = srv.Serve(ln) }()
+	if cert, key := os.Getenv(benchCertEnv), os.Getenv(benchKeyEnv); cert != "" {
+		pair, err := tls.X509KeyPair([]byte(cert), []byte(key))
+		if err != nil {
+			os.Exit(1)
+		}
+		// HTTP/2 and HTTP/1.1 offered, as benchTLSServer does.
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"h2", "http/1.1"}}
+		go func() { _ = srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { _ = srv.Serve(ln) }()
+	}
 	_, _ = os.Stdout.WriteString(ln.Addr().String() + "\n")
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	_ = srv.Close()
 }
 
+// benchCertEnv and benchKeyEnv pass the test server certificate and its
+// key (PEM) to the out-of-process server: with them it serves TLS.
+const (
+	benchCertEnv = "DEEPVUE_BENCH_CERT"
+	benchKeyEnv  = "DEEPVUE_BENCH_KEY"
+)
+
 // benchServer returns the base URL of the loopback server for benchmarks:
 // an in-process httptest server, or, with DEEPVUE_BENCH_SERVER=process, this
 // test binary re-executed as a separate process (GOMAXPROCS=1), so that
-// B/op and allocs/op count the client's allocations only.
+// B/op and allocs/op (and instructions under callgrind) count the client's
+// work only.
 func benchServer(b *testing.B) string {
 	b.Helper()
 	if os.Getenv("DEEPVUE_BENCH_SERVER") != "process" {
@@ -72,8 +92,15 @@ func benchServer(b *testing.B) string {
 		b.Cleanup(srv.Close)
 		return srv.URL
 	}
+	return "http://" + startBenchProcess(b)
+}
+
+// startBenchProcess re-executes this test binary as the benchmark server
+// and returns its address; extra is added to its environment.
+func startBenchProcess(b *testing.B, extra ...string) string {
+	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchServeEnv+"=1", "GOMAXPROCS=1")
+	cmd.Env = append(append(os.Environ(), benchServeEnv+"=1", "GOMAXPROCS=1"), extra...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -90,7 +117,7 @@ func benchServer(b *testing.B) string {
 	if err != nil {
 		b.Fatal("benchmark server did not start:", err)
 	}
-	return "http://" + strings.TrimSpace(addr)
+	return strings.TrimSpace(addr)
 }
 
 // handOTPResponse is what a hand-written integration decodes into.
@@ -153,8 +180,19 @@ func benchSDK(b *testing.B, srvURL string) *Client {
 
 // benchTLSServer starts a TLS server with the test CA's certificate that
 // offers HTTP/2 and HTTP/1.1, as Deepvue's front end may.
+// With DEEPVUE_BENCH_SERVER=process it runs in its own process, as
+// benchServer's does.
 func benchTLSServer(b *testing.B) string {
 	b.Helper()
+	if os.Getenv("DEEPVUE_BENCH_SERVER") == "process" {
+		key, err := x509.MarshalPKCS8PrivateKey(testPKI.leaf.PrivateKey)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testPKI.leaf.Certificate[0]})
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})
+		return "https://" + startBenchProcess(b, benchCertEnv+"="+string(cert), benchKeyEnv+"="+string(keyPEM))
+	}
 	srv := httptest.NewUnstartedServer(benchHandler())
 	srv.EnableHTTP2 = true
 	srv.TLS = serverTLS()

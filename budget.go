@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultMaxBufferedBytes is the default memory budget of a Client: the
@@ -15,11 +16,15 @@ const DefaultMaxBufferedBytes = 128 << 20
 // waits, in FIFO order, while the budget is spent; each call holds one
 // reservation at a time, taken whole, so the waits cannot deadlock. It is
 // golang.org/x/sync/semaphore's Weighted, kept here so the SDK has no
-// dependency beyond go-retryablehttp.
+// dependency beyond go-retryablehttp, with a lock-free fast path: while no
+// call waits, a reservation and its release are one atomic operation each,
+// and the lock is taken only when the budget is spent.
 type memBudget struct {
-	mu      sync.Mutex
 	size    int64
-	used    int64
+	used    atomic.Int64 // bytes reserved now
+	waiting atomic.Int64 // calls waiting or about to wait (>= waiters.Len())
+
+	mu      sync.Mutex
 	waiters list.List // of *budgetWaiter
 }
 
@@ -30,12 +35,32 @@ type budgetWaiter struct {
 
 func newMemBudget(size int64) *memBudget { return &memBudget{size: size} }
 
+// take reserves n bytes if they fit now.
+func (b *memBudget) take(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.size {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
 // acquire reserves n bytes (n <= size), waiting while the budget is spent,
 // until ctx ends.
 func (b *memBudget) acquire(ctx context.Context, n int64) error {
+	if b.waiting.Load() == 0 && b.take(n) {
+		return nil // the fast path: room, and no one queued before this call
+	}
 	b.mu.Lock()
-	if b.used+n <= b.size && b.waiters.Len() == 0 {
-		b.used += n
+	// Announced before the last look at used: a release that does not see
+	// this count made its room visible to that look (both are sequentially
+	// consistent atomics), and one that sees it grants under the lock.
+	b.waiting.Add(1)
+	if b.waiters.Len() == 0 && b.take(n) {
+		b.waiting.Add(-1)
 		b.mu.Unlock()
 		return nil
 	}
@@ -51,11 +76,12 @@ func (b *memBudget) acquire(ctx context.Context, n int64) error {
 		select {
 		case <-w.ready:
 			// Granted just as the context ended: give it back.
-			b.used -= n
+			b.used.Add(-n)
 			b.grantLocked()
 		default:
 			front := b.waiters.Front() == elem
 			b.waiters.Remove(elem)
+			b.waiting.Add(-1)
 			if front {
 				// The waiters behind this one may fit now.
 				b.grantLocked()
@@ -71,8 +97,11 @@ func (b *memBudget) release(n int64) {
 	if n <= 0 {
 		return
 	}
+	b.used.Add(-n)
+	if b.waiting.Load() == 0 {
+		return // no one to wake: no lock
+	}
 	b.mu.Lock()
-	b.used -= n
 	b.grantLocked()
 	b.mu.Unlock()
 }
@@ -81,18 +110,14 @@ func (b *memBudget) release(n int64) {
 func (b *memBudget) grantLocked() {
 	for e := b.waiters.Front(); e != nil; e = b.waiters.Front() {
 		w := e.Value.(*budgetWaiter)
-		if b.used+w.n > b.size {
+		if !b.take(w.n) {
 			return
 		}
-		b.used += w.n
 		b.waiters.Remove(e)
+		b.waiting.Add(-1)
 		close(w.ready)
 	}
 }
 
 // inUse returns the bytes reserved now (for tests).
-func (b *memBudget) inUse() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.used
-}
+func (b *memBudget) inUse() int64 { return b.used.Load() }

@@ -33,6 +33,37 @@ func checkConsentPurpose(consent Consent, purpose string) error {
 	default:
 		return invalid(FieldConsent, "must be ConsentYes")
 	}
+	if asciiPurposeOK(purpose) {
+		return nil
+	}
+	return checkPurpose(purpose) // non-ASCII, or refused: the full checks name what failed
+}
+
+// asciiPurposeOK is checkPurpose's one pass for ASCII text (the common
+// case): it reports true only for an all-ASCII purpose that checkPurpose
+// accepts: not blank (not only spaces, as unicode.IsSpace counts them),
+// within maxPurposeBytes, no control character.
+func asciiPurposeOK(purpose string) bool {
+	blank, ctrl := true, false
+	for i := 0; i < len(purpose); i++ {
+		c := purpose[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return false
+		case c == ' ' || ('\t' <= c && c <= '\r'):
+			ctrl = ctrl || c != ' '
+		case c < 0x20 || c == 0x7f:
+			blank, ctrl = false, true
+		default:
+			blank = false
+		}
+	}
+	return !blank && len(purpose) <= maxPurposeBytes && !ctrl
+}
+
+// checkPurpose requires a purpose that is not blank, at most 500 bytes of
+// valid UTF-8 without control characters.
+func checkPurpose(purpose string) error {
 	if strings.TrimSpace(purpose) == "" {
 		return invalid(FieldPurpose, "must not be blank (the purpose of the KYC check is required by regulation)")
 	}
@@ -104,12 +135,18 @@ func checkCredential(name, v string) error {
 // writeQueryEscape writes s escaped as url.QueryEscape does.
 func writeQueryEscape(b *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
-			c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-			continue
+		// A run of unreserved bytes is written whole.
+		j := i
+		for j < len(s) && unreserved(s[j]) {
+			j++
 		}
+		if j > i {
+			b.WriteString(s[i:j])
+			if i = j; i == len(s) {
+				return
+			}
+		}
+		c := s[i]
 		if c == ' ' {
 			b.WriteByte('+')
 			continue
@@ -119,6 +156,12 @@ func writeQueryEscape(b *strings.Builder, s string) {
 		b.WriteByte(hex[c>>4])
 		b.WriteByte(hex[c&15])
 	}
+}
+
+// unreserved reports whether c stands for itself in a query (RFC 3986).
+func unreserved(c byte) bool {
+	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+		c == '-' || c == '_' || c == '.' || c == '~'
 }
 
 // equalFoldASCII is strings.EqualFold for ASCII, without allocating.

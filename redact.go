@@ -95,6 +95,78 @@ func (k *secrets) scrub(s string, generic, truncated bool) string {
 	if k != nil && k.secret != "" {
 		s = k.maskSecret(s)
 	}
+	if !truncated && k.nothingToMask(s, generic) {
+		return s
+	}
+	return k.scrubScan(s, generic, truncated)
+}
+
+// Byte classes for nothingToMask.
+const (
+	byteDigit     = 1 << iota // ASCII 0-9
+	byteLetter                // ASCII a-z A-Z
+	byteOther                 // any other ASCII byte but the backslash
+	byteHigh                  // a byte of a multi-byte UTF-8 sequence (or invalid)
+	byteBackslash             // the backslash, which may start an escape
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = byteDigit
+		case (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
+			t[c] = byteLetter
+		case c >= utf8.RuneSelf:
+			t[c] = byteHigh
+		case c == '\\':
+			t[c] = byteBackslash
+		default:
+			t[c] = byteOther
+		}
+	}
+	return t
+}()
+
+// nothingToMask is scrub's fast exit for the common values (a message with
+// no digit, a transaction or reference id of ASCII letters and digits): one
+// pass over a table of byte classes. It reports true only where scrubScan
+// returns s unchanged at one of its first two exits (see there): fewer than
+// minKnownDigits ASCII digits and only ASCII, no backslash; or, outside free
+// text, only ASCII letters and digits and none of the known values as a
+// substring. Anything else goes to scrubScan. A known value (ASCII digits)
+// is looked for only in a run of digits at least as long.
+func (k *secrets) nothingToMask(s string, generic bool) bool {
+	classes, digits, run, longest := uint8(0), 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := byteClass[s[i]]
+		classes |= c
+		if c == byteDigit {
+			digits++
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	if classes&(byteHigh|byteBackslash) != 0 {
+		return false
+	}
+	if digits < minKnownDigits {
+		return true
+	}
+	return classes&byteOther == 0 && !generic &&
+		(k == nil || !(holdsValue(s, k.number, longest) || holdsValue(s, k.otp, longest) || holdsValue(s, k.mobile, longest)))
+}
+
+// holdsValue reports whether s holds v, given the longest run of ASCII
+// digits in s (v is ASCII digits).
+func holdsValue(s, v string, longest int) bool {
+	return v != "" && len(v) <= longest && strings.Contains(s, v)
+}
+
+// scrubScan is scrub once the client secret is masked: the full scan.
+func (k *secrets) scrubScan(s string, generic, truncated bool) string {
 	// Fast exits. Too few digits for any value to hide in; or only ASCII
 	// letters and digits (an id): letters break every spelling, so a known
 	// value can only stand as a substring and an Aadhaar-like run only as

@@ -41,18 +41,29 @@ func identOK(s string) bool {
 	}
 	chain, sepInChain, lastDigit := 0, false, false
 	for i := 0; i < len(s); {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
+		if c := s[i]; c < utf8.RuneSelf {
+			// ASCII (the common case, inlined): a digit, a letter or a
+			// separator, as digitValue and isLetterRune would say.
+			i++
+			if '0' <= c && c <= '9' {
+				chain++
+				if chain >= minKnownDigits && sepInChain {
+					return false
+				}
+				lastDigit = true
+			} else if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
+				chain, sepInChain, lastDigit = 0, false, false
+			} else {
+				if lastDigit {
+					sepInChain = true
+				}
+				lastDigit = false
+			}
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		switch _, digit := digitValue(r); {
-		case r >= '0' && r <= '9':
-			chain++
-			if chain >= minKnownDigits && sepInChain {
-				return false
-			}
-			lastDigit = true
 		case digit:
 			return false // a digit of another script or form
 		case isLetterRune(r):
