@@ -90,6 +90,10 @@ func trim(s string) string {
 // reports whether what is left is 12 ASCII digits. It does not check the
 // first digit, palindromes or the checksum; see Check.
 func Compact(s string) (n Number, r Reason) {
+	if len(s) == len(n) && copyDigits(&n, s) {
+		return n, OK // the common case: 12 ASCII digits, nothing to remove
+	}
+	n = Number{}
 	if needsClean(s) {
 		// Removing a space or hyphen can join the bytes around it into a
 		// multi-byte whitespace rune that strip() then removes; follow
@@ -116,6 +120,18 @@ func Compact(s string) (n Number, r Reason) {
 		return n, BadLength
 	}
 	return n, OK
+}
+
+// copyDigits copies s into n if s is only ASCII digits.
+func copyDigits(n *Number, s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		n[i] = c
+	}
+	return true
 }
 
 // needsClean reports whether s has a non-ASCII byte and a space or hyphen.

@@ -34,3 +34,21 @@ func TestMaskNeverShowsMoreThanFour(t *testing.T) {
 	n, _ := Compact("234123412346")
 	assert.Equal(t, "2346", n.Last4())
 }
+
+// TestCompactFastPathMatchesTheFullPath: 12 ASCII digits, taken by the fast
+// path, compact exactly as they do with separators around them (the full
+// path), and a 12-byte input with anything else falls through to it.
+func TestCompactFastPathMatchesTheFullPath(t *testing.T) {
+	for _, s := range []string{"234123412346", "000000000000", "999941057058", "123456789012"} {
+		fast, r1 := Compact(s)
+		full, r2 := Compact(" " + s + " ")
+		if fast != full || r1 != r2 || r1 != OK {
+			t.Errorf("Compact(%q) = %q, %v; with spaces around it: %q, %v", s, fast, r1, full, r2)
+		}
+	}
+	for _, s := range []string{"2341 2341 23", "23412341234a", "2341-2341-23", "२३४१२३४१२३४६"[:12]} {
+		if _, r := Compact(s); r == OK {
+			t.Errorf("Compact(%q) = OK, want a failure", s)
+		}
+	}
+}
