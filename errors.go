@@ -171,7 +171,7 @@ type answerRow struct {
 	// outcome, when set, is Outcome's name for the sentinel instead of name
 	// ("limiter": the name Outcome gave before the sentinel existed).
 	outcome string
-	by   selector
+	by      selector
 	// statuses: for byStatus and byDetail, the statuses that select the
 	// row; for bySubCode, the statuses Deepvue documents the sub_code with
 	// (at another status it keeps its sentinel but leaves OTPMaybeSent); for
