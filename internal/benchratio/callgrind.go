@@ -47,6 +47,8 @@ type cgPair struct {
 var cgPairs = []cgPair{
 	{"loopback serial", `BenchmarkGenerateOTP$/^SDK$/^serial$`, `BenchmarkGenerateOTP$/^HandTuned$/^serial$`, 300, 2300, false},
 	{"TLS serial (HTTP/1.1)", `BenchmarkGenerateOTPTLS/^SDK$/^serial$`, `BenchmarkGenerateOTPTLS/^HandTunedHTTP1$/^serial$`, 300, 1800, false},
+	{"loopback parallel32", `BenchmarkGenerateOTP$/^SDK$/^parallel32$`, `BenchmarkGenerateOTP$/^HandTuned$/^parallel32$`, 300, 2300, false},
+	{"TLS parallel32", `BenchmarkGenerateOTPTLS/^SDK$/^parallel32$`, `BenchmarkGenerateOTPTLS/^HandTunedHTTP1$/^parallel32$`, 300, 1800, false},
 	{"in-memory (GOGC=off)", `BenchmarkClientOverhead/^SDK$`, `BenchmarkClientOverhead/^Hand$`, 500, 3000, true},
 }
 
@@ -57,7 +59,7 @@ type cgResult struct {
 
 func runCallgrind(args []string) error {
 	fs := flag.NewFlagSet("callgrind", flag.ExitOnError)
-	only := fs.String("only", "", "run only the pairs whose label contains this")
+	only := fs.String("only", "", "run only the pairs whose label contains this (loopback, TLS, serial, parallel32, in-memory)")
 	keep := fs.String("dir", "", "keep callgrind's files in this directory (default: a temporary one, removed)")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 {
