@@ -15,7 +15,10 @@ package main
 // client waits for the server and grows with wall time, so on a loaded
 // machine the raw count drifts by a few per cent; the "net" column leaves
 // those two functions out (callgrind_annotate's inclusive counts) and is the
-// one to compare. The in-memory pair runs with GOGC=off: its figure is the
+// one to compare. The parallel32 pairs (32 goroutines on GOMAXPROCS=1) also
+// count the connections, and TLS handshakes, a run happens to open: they
+// move by 5-25 % between runs, so repeat them and look at the spread. The
+// in-memory pair runs with GOGC=off: its figure is the
 // client's own work without the collector, whose cost shows in B/op.
 //
 // valgrind 3.19 cannot run a Go 1.26 binary as it is: the runtime reads the
