@@ -39,26 +39,20 @@ func checkConsentPurpose(consent Consent, purpose string) error {
 	return checkPurpose(purpose) // non-ASCII, or refused: the full checks name what failed
 }
 
-// asciiPurposeOK is checkPurpose's one pass for ASCII text (the common
-// case): it reports true only for an all-ASCII purpose that checkPurpose
-// accepts: not blank (not only spaces, as unicode.IsSpace counts them),
-// within maxPurposeBytes, no control character.
+// asciiPurposeOK is checkPurpose's one pass for printable ASCII text (the
+// common case): it reports true only for a purpose of printable ASCII
+// (space to tilde), not only spaces, within maxPurposeBytes, which
+// checkPurpose accepts. Anything else goes to checkPurpose.
 func asciiPurposeOK(purpose string) bool {
-	blank, ctrl := true, false
+	blank := true
 	for i := 0; i < len(purpose); i++ {
 		c := purpose[i]
-		switch {
-		case c >= utf8.RuneSelf:
-			return false
-		case c == ' ' || ('\t' <= c && c <= '\r'):
-			ctrl = ctrl || c != ' '
-		case c < 0x20 || c == 0x7f:
-			blank, ctrl = false, true
-		default:
-			blank = false
+		if c-' ' > '~'-' ' {
+			return false // a control character, DEL or non-ASCII: the full check decides
 		}
+		blank = blank && c == ' '
 	}
-	return !blank && len(purpose) <= maxPurposeBytes && !ctrl
+	return !blank && len(purpose) <= maxPurposeBytes
 }
 
 // checkPurpose requires a purpose that is not blank, at most 500 bytes of
