@@ -82,7 +82,7 @@ func (e *readError) Unwrap() error { return e.err }
 // room while other calls hold the budget. An answer over a bound is not
 // read: a.tooLarge says so, and the caller turns it into an *APIError.
 func readAnswer(ctx context.Context, budget *memBudget, resp *http.Response, limit int64, a *answer) error {
-	*a = answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), budget: budget}
+	*a = answer{status: resp.StatusCode, contentType: headerValue(resp.Header, "Content-Type"), budget: budget}
 	if resp.StatusCode/100 != 2 {
 		limit = MaxResponseBytes
 		a.retryAfter = parseRetryAfter(resp.Header, time.Now())
@@ -195,4 +195,14 @@ func putBuffer(b *bytes.Buffer) {
 	}
 	b.Reset()
 	bufPool.Put(b)
+}
+
+// headerValue is h.Get(key) for a key already in canonical form, without
+// canonicalising it again (net/http stores the headers it reads under their
+// canonical keys).
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

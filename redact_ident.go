@@ -39,6 +39,15 @@ func identOK(s string) bool {
 	if isUUID(s) {
 		return true
 	}
+	// Only ASCII letters and digits (a 32-hex id): no separator can break a
+	// digit run, so only the whole-value Aadhaar check below applies.
+	classes := uint8(0)
+	for i := 0; i < len(s); i++ {
+		classes |= byteClass[s[i]]
+	}
+	if classes&^(byteDigit|byteLetter) == 0 {
+		return !wholeAadhaar(s)
+	}
 	chain, sepInChain, lastDigit := 0, false, false
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
@@ -75,17 +84,23 @@ func identOK(s string) bool {
 			lastDigit = false
 		}
 	}
-	if len(s) == aadhaarDigits {
-		var v [aadhaarDigits]byte
-		for i := range v {
-			if s[i] < '0' || s[i] > '9' {
-				return true
-			}
-			v[i] = s[i] - '0'
-		}
-		return !aadhaarLike(v[:])
+	return !wholeAadhaar(s)
+}
+
+// wholeAadhaar reports whether s, as a whole, is 12 ASCII digits that could
+// be an Aadhaar number (aadhaarLike).
+func wholeAadhaar(s string) bool {
+	if len(s) != aadhaarDigits {
+		return false
 	}
-	return true
+	var v [aadhaarDigits]byte
+	for i := range v {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		v[i] = s[i] - '0'
+	}
+	return aadhaarLike(v[:])
 }
 
 // isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
