@@ -1,0 +1,253 @@
+package deepvue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// retrying5xx is a caller transport that retries a 5xx answer up to twice,
+// building each retry's request with newCtx.
+type retrying5xx struct {
+	rt     http.RoundTripper
+	newCtx func(r *http.Request) (context.Context, context.CancelFunc)
+}
+
+func (t retrying5xx) RoundTrip(r *http.Request) (*http.Response, error) {
+	for try := 0; ; try++ {
+		ctx, cancel := t.newCtx(r)
+		resp, err := t.rt.RoundTrip(r.Clone(ctx))
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		if resp.StatusCode < 500 || try == 2 {
+			resp.Body = cancelOnClose{resp.Body, cancel}
+			return resp, nil
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		cancel()
+	}
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error { c.cancel(); return c.ReadCloser.Close() }
+
+// resendingTransports are the caller transports of issue 14's third case.
+// seen is what the SDK can see of their resends: "hidden" (no trace
+// events), "unstoppable" (a second write seen after the guard's cancel,
+// HTTP/2 only: over HTTP/1.1 the guard closes the connection first), or
+// "blocked" (the guard stopped it).
+func resendingTransports() []struct {
+	name string
+	wrap func(http.RoundTripper) http.RoundTripper
+	seen map[bool]string // by HTTP/2
+} {
+	noCancel := func() {}
+	return []struct {
+		name string
+		wrap func(http.RoundTripper) http.RoundTripper
+		seen map[bool]string
+	}{
+		{"req.Clone(context.Background())", func(rt http.RoundTripper) http.RoundTripper {
+			return retrying5xx{rt, func(*http.Request) (context.Context, context.CancelFunc) { return context.Background(), noCancel }}
+		}, map[bool]string{false: "hidden", true: "hidden"}},
+		{"context.WithTimeout(context.Background())", func(rt http.RoundTripper) http.RoundTripper {
+			return retrying5xx{rt, func(*http.Request) (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 10*time.Second)
+			}}
+		}, map[bool]string{false: "hidden", true: "hidden"}},
+		{"context.WithoutCancel(req.Context())", func(rt http.RoundTripper) http.RoundTripper {
+			return retrying5xx{rt, func(r *http.Request) (context.Context, context.CancelFunc) {
+				return context.WithoutCancel(r.Context()), noCancel
+			}}
+		}, map[bool]string{false: "blocked", true: "unstoppable"}},
+		{"hand-written, keeps req.Context()", func(rt http.RoundTripper) http.RoundTripper {
+			return retrying5xx{rt, func(r *http.Request) (context.Context, context.CancelFunc) { return r.Context(), noCancel }}
+		}, map[bool]string{false: "blocked", true: "blocked"}},
+		{"go-retryablehttp RoundTripper", func(rt http.RoundTripper) http.RoundTripper {
+			return &retryablehttp.RoundTripper{Client: &retryablehttp.Client{
+				HTTPClient: &http.Client{Transport: rt}, RetryMax: 2, Logger: nil,
+				CheckRetry: retryablehttp.DefaultRetryPolicy, Backoff: func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 },
+			}}
+		}, map[bool]string{false: "blocked", true: "blocked"}},
+	}
+}
+
+// TestTransportsThatResendBelowTheSDK is issue 14's third case: caller
+// transports that retry a 502 on their own, over HTTP/1.1 and HTTP/2. The
+// server counts the requests of one GenerateOTP. A resend the guard can
+// stop is stopped (1 request, ErrResendBlocked); one it cannot see
+// (a transport that drops the request's context) or cannot stop (one that
+// drops its cancel) is named: the error says the request may have been
+// sent more than once, and the Client logs one Warn, once.
+func TestTransportsThatResendBelowTheSDK(t *testing.T) {
+	for _, tt := range resendingTransports() {
+		for _, h2 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/http2=%v", tt.name, h2), func(t *testing.T) {
+				var reqs atomic.Int32
+				srv, tr := newTLSServerH2(t, h2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					reqs.Add(1)
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(http.StatusBadGateway)
+					_, _ = io.WriteString(w, "<html>bad gateway</html>")
+				}))
+				logs := &logBuffer{}
+				c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithLogger(logs.logger()),
+					WithHTTPClient(&http.Client{Transport: tt.wrap(tr)}))
+				require.NoError(t, err)
+
+				var perCall []int32
+				for i := 0; i < 2; i++ {
+					before := reqs.Load()
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					_, err = c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+					cancel()
+					perCall = append(perCall, reqs.Load()-before)
+					require.Error(t, err)
+					assert.NotErrorIs(t, err, ErrNotSent)
+					assertNoLeak(t, err)
+					switch tt.seen[h2] {
+					case "hidden":
+						assert.Equal(t, int32(3), perCall[i], "requests at the server: the transport's resends")
+						assert.Contains(t, err.Error(), "may have been sent more than once")
+						assert.NotErrorIs(t, err, ErrResendBlocked, "the guard saw no second write")
+						var ae *APIError
+						require.ErrorAs(t, err, &ae)
+						assert.Equal(t, http.StatusBadGateway, ae.StatusCode)
+					case "unstoppable":
+						assert.Greater(t, perCall[i], int32(1), "requests at the server: the resends went out")
+						assert.ErrorIs(t, err, ErrResendBlocked)
+						assert.Contains(t, err.Error(), "sent the request more than once")
+					case "blocked":
+						assert.Equal(t, int32(1), perCall[i], "requests at the server: the guard stopped the resends")
+						assert.ErrorIs(t, err, ErrResendBlocked)
+						assert.NotContains(t, err.Error(), "more than once")
+					}
+				}
+				for _, s := range append(sensitive, "aadhaar_number=2") {
+					assert.NotContains(t, logs.String(), s, "log records")
+				}
+				warns := strings.Count(logs.String(), `"msg":"deepvue: the send-once guard cannot see below this transport`)
+				if tt.seen[h2] == "blocked" {
+					assert.Zero(t, warns)
+				} else {
+					assert.Equal(t, 1, warns, "one Warn per Client: %s", logs.String())
+					assert.Contains(t, logs.String(), `"level":"WARN"`)
+				}
+				t.Logf("%s over HTTP/%d: requests at the server per call %v (%s): %v", tt.name, map[bool]int{false: 1, true: 2}[h2],
+					perCall, tt.seen[h2], err)
+			})
+		}
+	}
+}
+
+// TestUntracedTransportMarksOnlyRetryableAnswers: through a transport with
+// no trace events (httpmock), an error for no answer, a 429 or a 5xx says
+// the request may have been sent more than once; a documented final
+// answer (409) does not; the Warn is logged once per Client.
+func TestUntracedTransportMarksOnlyRetryableAnswers(t *testing.T) {
+	logs := &logBuffer{}
+	c, mt := mockClient(t, WithLogger(logs.logger()))
+	for status, marked := range map[int]bool{409: false, 429: true, 502: true, 503: true, 0: true} {
+		mt.Reset()
+		if status == 0 {
+			mt.RegisterResponder(http.MethodPost, genURL, func(*http.Request) (*http.Response, error) {
+				return nil, errors.New("connection reset by peer")
+			})
+		} else {
+			mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(status, `{"sub_code":"VERIFICATION_PENDING","detail":"x"}`))
+		}
+		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		require.Error(t, err)
+		assert.Equal(t, marked, strings.Contains(err.Error(), "may have been sent more than once"), "HTTP %d: %v", status, err)
+		assert.NotErrorIs(t, err, ErrNotSent)
+		if marked {
+			// A hidden resend may have sent an earlier attempt: a 429 or 503 at
+			// the end does not mean that no OTP went out.
+			assert.Equal(t, OTPMaybeSent, OTPStateOf(err), "HTTP %d", status)
+		}
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "the send-once guard cannot see below this transport"))
+}
+
+// ---- a nil or zero Client ----
+
+func TestNilAndZeroClientReturnErrors(t *testing.T) {
+	for name, c := range map[string]*Client{"nil": nil, "zero": {}} {
+		t.Run(name, func(t *testing.T) {
+			assert.NotPanics(t, func() {
+				res, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+				assert.Nil(t, res)
+				var ve *ValidationError
+				require.ErrorAs(t, err, &ve)
+				assert.Equal(t, "client", ve.Field)
+				assert.ErrorIs(t, err, ErrNotSent)
+
+				d, err := c.VerifyOTP(context.Background(), VerifyOTPRequest{ReferenceID: "1", OTP: testOTP, Consent: ConsentYes, Purpose: testPurpose})
+				assert.Nil(t, d)
+				require.ErrorAs(t, err, &ve)
+				assert.ErrorIs(t, err, ErrNotSent)
+				assert.Equal(t, OTPNotSent, OTPStateOf(err))
+
+				c.CloseIdleConnections()
+				for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+					assert.Contains(t, fmt.Sprintf(verb, c), "NewClient")
+				}
+				assert.Contains(t, c.String(), "NewClient")
+				assert.Equal(t, slog.KindString, c.LogValue().Kind())
+			})
+		})
+	}
+}
+
+func mustParseURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	return u
+}
+
+// TestCancelCauseWrappingErrNotSentAfterWriting: net/http returns the
+// context's cause; a caller that cancels with a cause wrapping ErrNotSent
+// once the request reached the server must not get ErrNotSent.
+func TestCancelCauseWrappingErrNotSentAfterWriting(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var reqs atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqs.Add(1)
+		cancel(fmt.Errorf("draining: %w", ErrNotSent))
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithHTTPClient(&http.Client{Transport: tr}))
+	require.NoError(t, err)
+	_, err = c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+	require.Error(t, err)
+	assert.Equal(t, int32(1), reqs.Load())
+	assert.NotErrorIs(t, err, ErrNotSent, "the server saw the request: %v", err)
+	assert.Equal(t, OTPMaybeSent, OTPStateOf(err))
+}
