@@ -55,11 +55,14 @@ func (e *APIError) Error() string {
 	var b strings.Builder
 	e.writeHead(&b)
 	var none *secrets // a hand-built error: only what could be an Aadhaar number is known
-	out := none.scrubText(b.String())
-	if e.TransactionID != "" {
-		out += " (transaction_id " + none.scrubIdent(e.TransactionID, 64) + ")" // as writeTxn
+	head := none.scrubText(b.String())
+	if e.TransactionID == "" {
+		return head
 	}
-	return out
+	b.Reset()
+	b.WriteString(head)
+	e.writeTxn(&b)
+	return b.String()
 }
 
 // writeHead writes the text Error() scrubs: operation, status, sub_code,

@@ -61,8 +61,7 @@ type call struct {
 	guard sendGuard
 	ans   answer // the final answer's storage
 
-	observer    *Observer // nil without WithObserver
-	obs         *observed // set with observer
+	obs         *observed // set with WithObserver (observe.go)
 	audit       *auditCall
 	attempts    int // HTTP attempts made (counted by checkRetry)
 	limiterWait time.Duration
@@ -151,12 +150,11 @@ func (c *Client) finalAnswer(ctx context.Context, cl *call, resp *http.Response,
 		if _, ok := err.(*limiterWaitError); ok {
 			doing = "waiting for the rate limiter before a retry"
 		}
-		return nil, cl.transportError(doing, err, !c.noGuard && !cl.guard.maybeSent.Load())
+		return nil, cl.transportError(doing, err, cl.sentNothing())
 	}
 	defer resp.Body.Close()
 	if k, ok := resp.Body.(*keptAnswer); ok {
-		cl.ans = *k.take() // the final answer's storage, which the Observer reads
-		return &cl.ans, nil
+		return k.take(), nil
 	}
 	if err := readAnswer(ctx, c.budget, resp, cl.limit, &cl.ans); err != nil {
 		return nil, cl.transportError("reading the HTTP "+strconv.Itoa(resp.StatusCode)+" answer", err, false)
@@ -171,11 +169,9 @@ func (cl *call) transportError(doing string, err error, notSent bool) error {
 	if isLimiter {
 		err = lw.err
 	}
-	e := newTransportError(cl.op, cl.endpoint, doing, err, notSent, &cl.sec)
-	if te, ok := e.(*transportError); ok && isLimiter {
-		te.limiter = true
-	}
-	return e
+	te := newTransportError(cl.op, cl.endpoint, doing, err, notSent, &cl.sec)
+	te.limiter = isLimiter
+	return te
 }
 
 // end reports the end of a call: the outcome audit record, the Observer's
@@ -192,7 +188,7 @@ func (c *Client) end(ctx context.Context, cl *call, result any, err error) error
 		status, subCode, txn = errorFields(err)
 	}
 	c.auditOutcome(ctx, cl, txn, err)
-	c.endCall(cl, status, subCode, txn, err, cl.guard.attemptMaybeSent() || c.noGuard)
+	c.endCall(cl, status, subCode, txn, err, cl.attemptMaybeSent())
 	if c.logger == nil || ctx == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
 		return err
 	}

@@ -27,7 +27,7 @@ func (cl *call) attempt(rt http.RoundTripper, req *http.Request) (*http.Response
 		return nil, err
 	}
 	g.startAttempt()
-	if cl.observer != nil {
+	if cl.obs != nil {
 		req = cl.startAttempt(req)
 	}
 	resp, err := rt.RoundTrip(req)
@@ -53,18 +53,26 @@ func (cl *call) attempt(rt http.RoundTripper, req *http.Request) (*http.Response
 			cl.client.warnBlind(req.Context(), blindUnstopped)
 		}
 	}
-	if cl.observer != nil {
+	if cl.obs != nil {
 		if err != nil {
 			// Classified as the call's error would be, with what the guard knows
 			// of this attempt (only the error's kind is used, never its text).
 			notSent := !g.attemptMaybeSent()
-			cl.client.endAttempt(cl, 0, "", "", Outcome(&transportError{err: err, notSent: notSent}), 0, !notSent || cl.client.noGuard)
+			cl.client.endAttempt(cl, 0, "", "", Outcome(&transportError{err: err, notSent: notSent}), 0, cl.attemptMaybeSent())
 		} else {
 			cl.obs.attCode = resp.StatusCode
 		}
 	}
 	return resp, err
 }
+
+// sentNothing reports whether the SDK knows that no attempt of the call
+// left the process (what ErrNotSent says).
+func (cl *call) sentNothing() bool { return !cl.client.noGuard && !cl.guard.maybeSent.Load() }
+
+// attemptMaybeSent reports whether the call's current attempt may have
+// reached the server (always, in tests that switch the guard off).
+func (cl *call) attemptMaybeSent() bool { return cl.client.noGuard || cl.guard.attemptMaybeSent() }
 
 // sendGuard watches the requests of one call through httptrace. Within one
 // attempt, once the transport has written the request's headers, any second

@@ -166,7 +166,6 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 	if c.observer == nil {
 		return ctx
 	}
-	cl.observer = c.observer
 	cl.obs = &observed{info: callInfo(cl.op, cl.endpoint)}
 	base := ctx
 	if base == nil {
@@ -209,7 +208,7 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: redactedURL(req.URL)}
 	var hdr http.Header
 	o.attCtx = req.Context()
-	if f := cl.observer.StartAttempt; f != nil {
+	if f := cl.client.observer.StartAttempt; f != nil {
 		hdr = http.Header{}
 		o.attCtx = f(req.Context(), o.att, hdr)
 	}
@@ -232,14 +231,14 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 // endAttempt ends the open attempt, if any.
 func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, size int64, maybeSent bool) {
 	o := cl.obs
-	if cl.observer == nil || !o.attOpen {
+	if o == nil || !o.attOpen {
 		return
 	}
 	o.attOpen = false
 	if status == 0 {
 		status = o.attCode
 	}
-	f := cl.observer.EndAttempt
+	f := c.observer.EndAttempt
 	if f == nil {
 		return
 	}

@@ -37,7 +37,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if err != nil || resp == nil || resp.StatusCode != http.StatusInternalServerError || ctx.Err() != nil {
 		return false, nil
 	}
-	a := new(answer)
+	a := &cl.ans // one answer is held at a time: a retried one is released below
 	rerr := readAnswer(ctx, c.budget, resp, MaxResponseBytes, a)
 	resp.Body.Close()
 	resp.Body = http.NoBody

@@ -40,7 +40,7 @@ func (e *transportError) GoString() string {
 // newTransportError builds the transportError for a call to endpoint (which
 // carries no query). doing says what the SDK was doing ("sending the
 // request").
-func newTransportError(op string, endpoint *url.URL, doing string, err error, notSent bool, sec *secrets) error {
+func newTransportError(op string, endpoint *url.URL, doing string, err error, notSent bool, sec *secrets) *transportError {
 	var cause error
 	var ue *url.Error
 	if errors.As(err, &ue) {
