@@ -14,8 +14,8 @@ import (
 // and hand it to run; run's steps, in do below, are the whole story of
 // every call, and each step is one call into the file named for it:
 //
+//	enter     a closed Client goes no further (client.go; in run, first)
 //	validate  the operation's input (aadhaar.go, verify.go, input.go)
-//	enter     a closed Client goes no further (client.go)
 //	audit     the consent record, before anything is sent (audit.go)
 //	deadline  the caller's, or the Client's default (client.go)
 //	limit     the rate limiter's slot (ratelimit.go)
@@ -52,6 +52,7 @@ type call struct {
 	endpoint *url.URL // without query
 	limit    int64    // bound on a 2xx answer's body
 	in       operation
+	creds    *credentials // read once per call (SetCredentials)
 	sec      secrets
 	start    time.Time
 	client   *Client
@@ -69,7 +70,9 @@ type call struct {
 
 // initCall fills in cl, the record of a call of op with input in.
 func (c *Client) initCall(cl *call, op string, in operation) *call {
-	cl.op, cl.in, cl.sec, cl.start, cl.client = op, in, c.secrets(), time.Now(), c
+	cl.op, cl.in, cl.start, cl.client = op, in, time.Now(), c
+	cl.creds = c.creds()
+	cl.sec = secrets{secret: cl.creds.secret}
 	switch op {
 	case opGenerate:
 		cl.endpoint, cl.limit = c.generateURL, MaxResponseBytes
@@ -79,10 +82,17 @@ func (c *Client) initCall(cl *call, op string, in operation) *call {
 	return cl
 }
 
-// run tells the Observer the call begins, runs its steps and ends it.
+// run enters the Client (a closed Client goes no further: client.go), tells
+// the Observer the call begins, runs its steps and ends it. The call is in
+// flight (Shutdown waits for it) from its first step to its end.
 func (c *Client) run(ctx context.Context, cl *call) (any, error) {
+	err := c.enter()
+	defer c.leave() // runs last: the answer's body is closed, the call ended
 	ctx = c.startCall(ctx, cl)
-	result, err := c.do(ctx, cl)
+	var result any
+	if err == nil {
+		result, err = c.do(ctx, cl)
+	}
 	return result, c.end(ctx, cl, result, err)
 }
 
@@ -93,11 +103,6 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 		return nil, errNilContext
 	}
 	if err := cl.in.check(&cl.sec); err != nil {
-		return nil, err
-	}
-	// enter
-	defer c.leave() // runs last: the answer's body is closed by then
-	if err := c.enter(); err != nil {
 		return nil, err
 	}
 	// audit

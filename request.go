@@ -57,7 +57,7 @@ var contentTypeJSON = []string{"application/json"}
 // its query from the checked input, the credentials' headers, and a
 // context that carries the call (callKey) below the guarded ctx.
 func (c *Client) newRequest(ctx context.Context, cl *call) (*retryablehttp.Request, error) {
-	creds := c.creds()
+	creds := cl.creds
 	cl.url = *cl.endpoint
 	cl.url.RawQuery = cl.in.query()
 	hr := http.Request{ // on the stack: WithContext below makes the one copy sent
