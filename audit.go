@@ -70,6 +70,8 @@ type AuditRecord struct {
 	OTPState OTPState
 	// Attempts is the number of HTTP attempts (0 at the consent stage).
 	Attempts int
+	// Tenant is the Client's WithTenant label ("" without one).
+	Tenant string
 }
 
 // auditOutcomeTimeout bounds writing an outcome record, which runs on a
@@ -137,6 +139,7 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 		Consent:      ConsentYes,
 		MaskedNumber: masked,
 		ReferenceID:  auditID(ref, &cl.sec),
+		Tenant:       c.tenant,
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)

@@ -205,6 +205,9 @@ func (c *Client) end(ctx context.Context, cl *call, result any, err error) error
 		slog.String("sub_code", subCode),
 		slog.String("transaction_id", txn),
 	}
+	if c.tenant != "" {
+		attrs = append(attrs, slog.String("tenant", c.tenant))
+	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", Outcome(err)), slog.Bool("not_sent", errors.Is(err, ErrNotSent)))
 	}

@@ -48,6 +48,7 @@ type Client struct {
 	limiter      Limiter
 	observer     *Observer
 	audit        AuditFunc
+	tenant       string // WithTenant
 	budget       *memBudget
 	redactedBase string
 
@@ -126,6 +127,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		limiter:      s.limiter,
 		observer:     s.observer,
 		audit:        s.audit,
+		tenant:       s.tenant,
 		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 		life:         &lifecycle{drained: make(chan struct{})},

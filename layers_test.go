@@ -26,6 +26,7 @@ var floors = [][]string{
 	{"observe.go", "audit.go", "ratelimit.go", "request.go"},                     // the steps around the send
 	{"guard.go", "retry.go"},                                                     // each attempt
 	{"transport.go", "options.go"},                                               // what a Client is made of
+	{"tenant.go"},                                                                // options with rules of their own
 	{"client.go"},                                                                // the Client
 	{"call.go"},                                                                  // the story of a call
 	{"aadhaar.go", "verify.go"},                                                  // the two operations

@@ -59,6 +59,8 @@ type CallInfo struct {
 	// ServerAddress and ServerPort are the API's host and port.
 	ServerAddress string
 	ServerPort    int
+	// Tenant is the Client's WithTenant label ("" without one).
+	Tenant string
 }
 
 // AttemptInfo describes one HTTP attempt of a call.
@@ -167,6 +169,7 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 		return ctx
 	}
 	cl.obs = &observed{info: callInfo(cl.op, cl.endpoint)}
+	cl.obs.info.Tenant = c.tenant
 	base := ctx
 	if base == nil {
 		base = context.Background()

@@ -144,6 +144,7 @@ func TestValidationErrorFieldConstants(t *testing.T) {
 		"user agent":         newClient(WithUserAgent("")),
 		"timeout":            newClient(WithTimeout(0)),
 		"max buffered bytes": newClient(WithMaxBufferedBytes(1)),
+		"tenant":             newClient(WithTenant("ops@example.com")),
 	} {
 		var ve *ValidationError
 		require.True(t, errors.As(err, &ve), "%s: %v", want, err)
@@ -152,10 +153,10 @@ func TestValidationErrorFieldConstants(t *testing.T) {
 	// The constants hold exactly these values.
 	assert.Equal(t, []string{"aadhaar_number", "consent", "purpose", "reference_id", "otp", "mobile_number",
 		"client ID", "client secret", "base URL", "HTTP client", "retry max", "retry wait", "user agent",
-		"timeout", "max buffered bytes", "audit log"},
+		"timeout", "max buffered bytes", "audit log", "tenant"},
 		[]string{FieldAadhaarNumber, FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP, FieldMobileNumber,
 			FieldClientID, FieldClientSecret, FieldBaseURL, FieldHTTPClient, FieldRetryMax, FieldRetryWait,
-			FieldUserAgent, FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog})
+			FieldUserAgent, FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog, FieldTenant})
 }
 
 func TestDebugRecordHasElapsedMilliseconds(t *testing.T) {

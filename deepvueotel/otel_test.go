@@ -381,3 +381,48 @@ func TestNewObserverSetsEveryFunction(t *testing.T) {
 	assert.NotNil(t, o.EndAttempt)
 	assert.NotNil(t, o.EndCall)
 }
+
+// TestTenantOnSpansAndMetrics: a Client made WithTenant puts deepvue.tenant
+// on the call's and the attempt's spans and on every metric data point; a
+// Client without one puts it nowhere.
+func TestTenantOnSpansAndMetrics(t *testing.T) {
+	e := newEnv(t, deepvue.WithTenant("merchant-0042"))
+	require.NoError(t, e.generate(context.Background()))
+	require.NoError(t, e.verify(context.Background()))
+	spans := e.spans.Ended()
+	require.Len(t, spans, 4) // two calls, one attempt each
+	for _, s := range spans {
+		v, ok := attr(s.Attributes(), string(deepvueotel.TenantKey))
+		assert.True(t, ok, "span %q has no tenant", s.Name())
+		assert.Equal(t, "merchant-0042", v.AsString())
+	}
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, e.reader.Collect(context.Background(), &rm))
+	points := 0
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			var sets []attribute.Set
+			switch d := m.Data.(type) {
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					sets = append(sets, p.Attributes)
+				}
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					sets = append(sets, p.Attributes)
+				}
+			}
+			for _, set := range sets {
+				points++
+				v, ok := set.Value(deepvueotel.TenantKey)
+				assert.True(t, ok, "metric %s has no tenant", m.Name)
+				assert.Equal(t, "merchant-0042", v.AsString())
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, points, 6, "calls, call duration and request duration, per operation")
+
+	plain := newEnv(t)
+	require.NoError(t, plain.generate(context.Background()))
+	assert.NotContains(t, plain.everything(t), "deepvue.tenant")
+}
