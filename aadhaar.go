@@ -2,6 +2,7 @@ package deepvue
 
 import (
 	"context"
+	"crypto/sha256"
 	"strings"
 	"time"
 
@@ -59,6 +60,10 @@ type OTPResponse struct {
 // can be retried at once; any other error may have sent the SMS, so do not
 // call again at once.
 //
+// Concurrent calls for the same number, consent and purpose on one Client
+// (a double click) send one request and share its result (see the Client
+// doc, "Double submits").
+//
 // In an HTTP handler, call it with a context that outlives the browser's
 // request but keeps a deadline, so that a customer who closes the page does
 // not cancel a call whose SMS may already be on its way:
@@ -72,6 +77,10 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	gc := &generateCall{in: generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}}
 	res, err := c.run(ctx, c.initCall(&gc.call, opGenerate, &gc.in))
 	r, _ := res.(*OTPResponse)
+	if r != nil && gc.joined { // the leader's result: a copy of one's own
+		cp := *r
+		r = &cp
+	}
 	return r, err
 }
 
@@ -116,6 +125,18 @@ func (g *generateInput) query() string {
 	q.WriteString("&consent=Y&purpose=")
 	writeQueryEscape(&q, g.purpose)
 	return q.String()
+}
+
+// flightKey hashes the number, consent and purpose.
+func (g *generateInput) flightKey(h *keyedHash) [sha256.Size]byte {
+	var buf [64 + maxPurposeBytes]byte
+	b := append(buf[:0], opGenerate...)
+	b = append(b, 0)
+	b = append(b, g.n[:]...)
+	b = append(b, 0)
+	b = append(b, g.consent...)
+	b = append(b, 0)
+	return h.sum(append(b, g.purpose...))
 }
 
 func (g *generateInput) auditFields() (purpose, ref string) { return g.purpose, "" }

@@ -16,8 +16,11 @@ import (
 //
 //	enter     a closed Client goes no further (client.go; in run, first)
 //	validate  the operation's input (aadhaar.go, verify.go, input.go)
+//	join      a call identical to one in flight waits for that one's result
+//	          instead of sending; any other leads a flight, the call's
+//	          context: the caller's deadline or the Client's default
+//	          (flight.go; run hands the result on)
 //	audit     the consent record, before anything is sent (audit.go)
-//	deadline  the caller's, or the Client's default (client.go)
 //	limit     the rate limiter's slot (ratelimit.go)
 //	guard     the send-once guard on the call's context (guard.go)
 //	build     the request, its query from the checked input (request.go)
@@ -62,7 +65,11 @@ type call struct {
 	guard sendGuard
 	ans   answer // the final answer's storage
 
-	obs         *observed // set with WithObserver (observe.go)
+	obs         *observed     // set with WithObserver (observe.go)
+	flight      *flight       // the request this call leads (&fl) or joined (flight.go)
+	fl          flight        // the flight this call leads, its context from the join step on
+	joined      bool          // the call joined another's request: it sends nothing
+	landed      chan struct{} // a joiner's: closed when the result is there
 	audit       *auditCall
 	attempts    int // HTTP attempts made (counted by checkRetry)
 	limiterWait time.Duration
@@ -93,7 +100,9 @@ func (c *Client) run(ctx context.Context, cl *call) (any, error) {
 	if err == nil {
 		result, err = c.do(ctx, cl)
 	}
-	return result, c.end(ctx, cl, result, err)
+	err = c.end(ctx, cl, result, err)
+	c.land(cl, result, err) // the calls that joined this one get its result
+	return result, err
 }
 
 // do is the story of every call, top to bottom (see the top of this file).
@@ -105,13 +114,17 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 	if err := cl.in.check(&cl.sec); err != nil {
 		return nil, err
 	}
+	// join: a call identical to one in flight waits for its result; any
+	// other leads a flight, its context from now on: the caller's values
+	// and deadline, or the Client's default (WithTimeout)
+	if c.join(ctx, cl) {
+		return cl.await(ctx)
+	}
+	ctx = &cl.fl
 	// audit
 	if err := c.auditConsent(ctx, cl); err != nil {
 		return nil, err
 	}
-	// deadline: one cancelable context per call, which the guard also cancels
-	ctx, cancel := c.withDeadline(ctx)
-	defer cancel()
 	// limit
 	if err := c.waitLimiter(ctx, cl); err != nil {
 		return nil, cl.transportError("waiting for the rate limiter", err, true)
@@ -121,7 +134,7 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 	}
 	// guard, then build
 	if !c.noGuard {
-		ctx = cl.guard.install(ctx, cancel)
+		ctx = cl.guard.install(ctx, cl.fl.cancel) // the guard may end the flight
 	}
 	req, err := c.newRequest(ctx, cl)
 	if err != nil {
@@ -207,6 +220,9 @@ func (c *Client) end(ctx context.Context, cl *call, result any, err error) error
 	}
 	if c.tenant != "" {
 		attrs = append(attrs, slog.String("tenant", c.tenant))
+	}
+	if cl.joined {
+		attrs = append(attrs, slog.Bool("joined", true))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", Outcome(err)), slog.Bool("not_sent", errors.Is(err, ErrNotSent)))

@@ -109,7 +109,8 @@ func TestConcurrentUseIsSafe(t *testing.T) {
 			if i%4 == 0 {
 				n = otherNumber
 			}
-			_, err := c.GenerateOTP(context.Background(), n, ConsentYes, testPurpose)
+			// A purpose of its own: identical calls would share one request (flight.go).
+			_, err := c.GenerateOTP(context.Background(), n, ConsentYes, testPurpose+" "+strconv.Itoa(i))
 			if err == nil {
 				ok.Add(1)
 			} else if errors.Is(err, ErrSourceFailure) {

@@ -56,6 +56,7 @@ type Client struct {
 
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 
+	flights    *flights   // the calls in flight, for double submits (flight.go)
 	sharedPool bool       // the transport is the process's shared one (no WithHTTPClient)
 	life       *lifecycle // behind a pointer, so that a Client value can still be copied (and printed)
 }
@@ -110,6 +111,10 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 	}
 	var current atomic.Pointer[credentials]
 	current.Store(creds)
+	fl, err := newFlights()
+	if err != nil {
+		return nil, err
+	}
 	endpoint := func(path string) *url.URL {
 		u := *s.baseURL
 		u.Path += path
@@ -132,6 +137,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 		life:         &lifecycle{drained: make(chan struct{})},
 		blindWarned:  new(atomic.Bool),
+		flights:      fl,
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays
@@ -294,16 +300,6 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// withDeadline is the story's deadline step: one cancelable context per
-// call, with the Client's default deadline (WithTimeout) when the caller
-// set none. The send-once guard cancels it too.
-func (c *Client) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, c.timeout)
 }
 
 // enter counts a call in flight and reports ErrClientClosed once Close or

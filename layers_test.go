@@ -20,13 +20,13 @@ import (
 // declare (composing the lower floors' state) and the steps receive.
 var floors = [][]string{
 	{"format.go", "decode.go", "budget.go", "retryafter.go", "redact.go", "redact_scan.go", "redact_below.go", "redact_ident.go"}, // text, wire, scrubbing
-	{"read.go"}, // a bounded answer
+	{"read.go", "hashkey.go"}, // a bounded answer, keyed hashes
 	{"errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
 	{"input.go", "kyc.go", "verify_decode.go"},                                   // input rules, results
 	{"observe.go", "audit.go", "ratelimit.go", "request.go"},                     // the steps around the send
 	{"guard.go", "retry.go"},                                                     // each attempt
 	{"transport.go", "options.go"},                                               // what a Client is made of
-	{"tenant.go"},                                                                // options with rules of their own
+	{"tenant.go", "pending.go", "flight.go"},                                     // the tenant, pending OTPs, double submits
 	{"client.go"},                                                                // the Client
 	{"call.go"},                                                                  // the story of a call
 	{"aadhaar.go", "verify.go"},                                                  // the two operations

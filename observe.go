@@ -117,6 +117,11 @@ type CallResult struct {
 	// customer's phone. It is meaningful for generate-otp only; for
 	// verify-otp it is left at its zero value.
 	OTPState OTPState
+	// Joined reports that the call was a double submit: identical to a call
+	// in flight on the same Client, it sent nothing of its own and returns
+	// that call's result (Attempts is 0; MaybeSent is that call's). Count
+	// requests, or SMS, from the calls that did not join.
+	Joined bool
 }
 
 // callInfo describes a call to endpoint.
@@ -194,7 +199,7 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error, l
 	res := CallResult{
 		Outcome: outcome, StatusCode: status, SubCode: subCode, TransactionID: txn, Attempts: cl.attempts,
 		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.limiterWait,
-		AuditFailed: cl.audit != nil && cl.audit.failed,
+		AuditFailed: cl.audit != nil && cl.audit.failed, Joined: cl.joined,
 	}
 	if cl.op == opGenerate {
 		res.OTPState = OTPStateOf(err)

@@ -41,7 +41,7 @@ func TestRateLimiter100ConcurrentCallsAt5PerSecond(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			_, err := c.GenerateOTP(context.Background(), deepvuetest.NewNumber(), ConsentYes, testPurpose)
 			errs <- err
 		}()
 	}
@@ -225,7 +225,7 @@ func TestPlanLimiterHoldsAtTheServer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			_, err := c.GenerateOTP(context.Background(), deepvuetest.NewNumber(), ConsentYes, testPurpose)
 			if errors.Is(err, ErrSourceFailure) {
 				spent.Add(1) // which request draws which scripted answer is up to the scheduler
 			} else {
@@ -274,7 +274,7 @@ func TestPlanLimiterFailsFastUnderContention(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			start := time.Now()
-			_, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+			_, err := c.GenerateOTP(ctx, deepvuetest.NewNumber(), ConsentYes, testPurpose)
 			took := time.Since(start)
 			mu.Lock()
 			defer mu.Unlock()

@@ -2,6 +2,7 @@ package deepvue
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -15,6 +16,9 @@ type operation interface {
 	check(sec *secrets) error
 	// query returns the request's URL query; called after check.
 	query() string
+	// flightKey is the keyed hash of what makes two calls of the operation
+	// the same request (for the join step, flight.go); called after check.
+	flightKey(h *keyedHash) [sha256.Size]byte
 	// auditFields returns the purpose and the reference id (verify-otp)
 	// for the consent record.
 	auditFields() (purpose, ref string)
