@@ -160,6 +160,16 @@ func (g *generateInput) decode(a *answer, sec *secrets) (any, error) {
 	return r, nil
 }
 
+// settle remembers the OTP a success sent, and gives a 409
+// VERIFICATION_PENDING the pending OTP the store remembers (pending.go).
+func (g *generateInput) settle(ctx context.Context, cl *call, result any, err error) (any, error) {
+	if r, ok := result.(*OTPResponse); ok && err == nil {
+		cl.client.rememberPending(ctx, cl, g.n[:], PendingOTP{ReferenceID: r.ReferenceID, SentAt: r.Timestamp, ExpiresAt: r.ExpiresAt})
+		return result, nil
+	}
+	return result, cl.client.recallPending(ctx, cl, g.n[:], err)
+}
+
 // generateResult turns a generate-otp answer into an OTPResponse or an
 // *APIError. It is the whole decoding of that answer (and a fuzz target).
 func generateResult(a *answer, sec *secrets) (*OTPResponse, error) {

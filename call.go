@@ -30,6 +30,8 @@ import (
 //	read      the final answer, bounded, within the memory budget (read.go)
 //	decode    classify and scrub: a result or an *APIError (aadhaar.go,
 //	          verify_decode.go, errors.go, redact.go)
+//	settle    generate-otp remembers the OTP it sent; a 409 gets the
+//	          pending one (pending.go)
 //	end       the Observer, the outcome audit record, the Debug record
 //	          (observe.go, audit.go, here)
 //
@@ -148,8 +150,9 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 		return nil, err
 	}
 	defer a.release()
-	// decode
-	return cl.in.decode(a, &cl.sec)
+	// decode, then settle
+	result, err := cl.in.decode(a, &cl.sec)
+	return cl.in.settle(ctx, cl, result, err)
 }
 
 // finalAnswer reads the answer go-retryablehttp ended with, or turns its

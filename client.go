@@ -48,7 +48,8 @@ type Client struct {
 	limiter      Limiter
 	observer     *Observer
 	audit        AuditFunc
-	tenant       string // WithTenant
+	tenant       string         // WithTenant
+	pending      *pendingConfig // the OTPs sent (pending.go); nil: none remembered
 	budget       *memBudget
 	redactedBase string
 
@@ -115,6 +116,12 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	pending := s.pending
+	if pending == nil && !s.noPending {
+		if pending, err = defaultPending(); err != nil {
+			return nil, err
+		}
+	}
 	endpoint := func(path string) *url.URL {
 		u := *s.baseURL
 		u.Path += path
@@ -138,6 +145,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		life:         &lifecycle{drained: make(chan struct{})},
 		blindWarned:  new(atomic.Bool),
 		flights:      fl,
+		pending:      pending,
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays

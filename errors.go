@@ -292,7 +292,8 @@ type ValidationError struct {
 	// FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP,
 	// FieldMobileNumber, FieldClientID, FieldClientSecret, FieldBaseURL,
 	// FieldHTTPClient, FieldRetryMax, FieldRetryWait, FieldUserAgent,
-	// FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog, FieldTenant.
+	// FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog, FieldTenant,
+	// FieldPendingStore.
 	Field string
 	// Reason says what is wrong, e.g. "has a wrong check digit".
 	Reason string

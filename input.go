@@ -198,4 +198,5 @@ const (
 	FieldMaxBufferedBytes = "max buffered bytes" // WithMaxBufferedBytes
 	FieldAuditLog         = "audit log"          // WithAuditLog
 	FieldTenant           = "tenant"             // WithTenant
+	FieldPendingStore     = "pending store"      // WithPendingStore
 )

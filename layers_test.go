@@ -25,8 +25,8 @@ var floors = [][]string{
 	{"input.go", "kyc.go", "verify_decode.go"},                                   // input rules, results
 	{"observe.go", "audit.go", "ratelimit.go", "request.go"},                     // the steps around the send
 	{"guard.go", "retry.go"},                                                     // each attempt
-	{"transport.go", "options.go"},                                               // what a Client is made of
-	{"tenant.go", "pending.go", "flight.go"},                                     // the tenant, pending OTPs, double submits
+	{"transport.go", "options.go", "pending.go"},                                 // what a Client is made of
+	{"tenant.go", "flight.go"},                                                   // the tenant label, double submits
 	{"client.go"},                                                                // the Client
 	{"call.go"},                                                                  // the story of a call
 	{"aadhaar.go", "verify.go"},                                                  // the two operations

@@ -35,7 +35,9 @@ type settings struct {
 	maxBuffered  int64
 	observer     *Observer
 	audit        AuditFunc
-	tenant       string // WithTenant (tenant.go)
+	tenant       string         // WithTenant (tenant.go)
+	pending      *pendingConfig // WithPendingStore (pending.go)
+	noPending    bool           // WithPendingStore(nil, nil)
 
 	plainRemote       bool // baseURL is plain http to a host that is not loopback
 	insecurePlainHTTP bool // WithInsecurePlainHTTP allows plainRemote

@@ -25,6 +25,10 @@ type operation interface {
 	// decode turns the final answer into the operation's result or an
 	// *APIError.
 	decode(a *answer, sec *secrets) (any, error)
+	// settle is the step after decode: generate-otp remembers the OTP it
+	// sent, and a 409 VERIFICATION_PENDING gets the pending one
+	// (pending.go); verify-otp returns what it is given.
+	settle(ctx context.Context, cl *call, result any, err error) (any, error)
 	// done returns the transaction id of the operation's result (nil
 	// without one) and records in au, when set, what its outcome audit
 	// record needs of it.

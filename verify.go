@@ -191,6 +191,10 @@ func (v *verifyInput) done(result any, au *auditCall) string {
 	return d.TransactionID
 }
 
+func (v *verifyInput) settle(_ context.Context, _ *call, result any, err error) (any, error) {
+	return result, err
+}
+
 func (v *verifyInput) decode(a *answer, sec *secrets) (any, error) {
 	d, err := verifyResult(a, sec)
 	if err != nil {
