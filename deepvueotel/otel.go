@@ -55,6 +55,10 @@ const (
 	// TenantKey is the Client's deepvue.WithTenant label, on the call's and
 	// the attempt's spans and on every metric, when the Client has one.
 	TenantKey = attribute.Key("deepvue.tenant")
+	// JoinedKey is true on the call span and the deepvue.client.calls point
+	// of a double submit (deepvue.CallResult.Joined): a call that shared
+	// another's request and sent nothing itself.
+	JoinedKey = attribute.Key("deepvue.joined")
 )
 
 // CallsMetric is the name of the counter of calls, by operation and outcome
@@ -253,6 +257,10 @@ func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.Ca
 		counted = append(counted, TenantKey.String(c.Tenant)) // on the span since StartCall
 	}
 	timed := attribute.NewSet(counted...)
+	if r.Joined {
+		attrs = append(attrs, JoinedKey.Bool(true))
+		counted = append(counted, JoinedKey.Bool(true))
+	}
 	if c.Operation == "generate-otp" {
 		state := OTPStateKey.String(r.OTPState.String())
 		attrs = append(attrs, state)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -425,4 +426,43 @@ func TestTenantOnSpansAndMetrics(t *testing.T) {
 	plain := newEnv(t)
 	require.NoError(t, plain.generate(context.Background()))
 	assert.NotContains(t, plain.everything(t), "deepvue.tenant")
+}
+
+// TestJoinedCallsAreMarked: two identical calls at once on one Client share
+// one request; the one that joined is counted with deepvue.joined=true and
+// has no attempt span, so requests (and SMS) are the calls without it.
+func TestJoinedCallsAreMarked(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	arrived := make(chan struct{})
+	inner := e.srv.Config.Handler
+	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		inner.ServeHTTP(w, r)
+	})
+	errs := make(chan error, 2)
+	go func() { errs <- e.generate(context.Background()) }()
+	<-arrived
+	go func() { errs <- e.generate(context.Background()) }()
+	// The second call joins the first once it has checked its input: wait
+	// until a goroutine waits for the first one's result, then let the
+	// answer through.
+	require.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "deepvue.(*call).await")
+	}, 10*time.Second, time.Millisecond)
+	close(release)
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	assert.Equal(t, 1, e.n, "one request")
+	joined := 0
+	for _, s := range e.spans.Ended() {
+		if v, ok := attr(s.Attributes(), string(deepvueotel.JoinedKey)); ok && v.AsBool() {
+			joined++
+			assert.Equal(t, "deepvue generate-otp", s.Name())
+		}
+	}
+	assert.Equal(t, 1, joined)
+	assert.Contains(t, e.everything(t), "value=1 [deepvue.joined=true deepvue.operation=generate-otp deepvue.otp_state=sent deepvue.outcome=ok]")
 }
