@@ -9,8 +9,19 @@ import (
 	"github.com/deepvue-go/deepvue/internal/uid"
 )
 
-// OTPValidity is how long an OTP stays valid after Deepvue sends it.
+// OTPValidity is how long an OTP stays valid after Deepvue sends it (10
+// minutes, as Deepvue documents): OTPResponse.ExpiresAt, and how long the
+// SDK remembers a pending OTP (PendingStore).
 const OTPValidity = 10 * time.Minute
+
+// ResendWait is how long to wait before offering the customer "send
+// again", after an OTP was sent or may have been, when RetryAfter gives no
+// better time. Deepvue documents no window for its 409 VERIFICATION_PENDING
+// answer (other providers document 45 to 60 seconds), so a minute. A send
+// within OTPValidity of the last may still meet a 409, whose pending
+// reference PendingReference gives; one that goes through costs the
+// customer an SMS of UIDAI's few per half hour.
+const ResendWait = time.Minute
 
 // ValidateAadhaar reports whether number is a valid Aadhaar number, exactly as
 // python-stdnum's aadhaar.validate decides: spaces and hyphens are removed and

@@ -27,7 +27,7 @@ import (
 )
 
 // Version is the SDK version sent in the User-Agent header.
-const Version = "0.3.0"
+const Version = "0.4.0"
 
 // Client calls Deepvue's Aadhaar eKYC V2 API. Create it with NewClient; it is
 // safe for concurrent use and should be shared (it holds a connection pool).

@@ -73,6 +73,10 @@ type AttemptInfo struct {
 	Method string
 	// URL is the full URL with every query value replaced by REDACTED.
 	URL string
+	// ResendCount is Attempt-1.
+	//
+	// Deprecated: use Attempt-1. ResendCount goes in 0.5.0.
+	ResendCount int
 }
 
 // AttemptResult is the outcome of one HTTP attempt.
@@ -213,7 +217,8 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error, l
 // request to send (a copy with the Observer's headers and context, if any).
 func (cl *call) startAttempt(req *http.Request) *http.Request {
 	o := cl.obs
-	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: redactedURL(req.URL)}
+	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: redactedURL(req.URL),
+		ResendCount: cl.attempts}
 	var hdr http.Header
 	o.attCtx = req.Context()
 	if f := cl.client.observer.StartAttempt; f != nil {
