@@ -241,7 +241,7 @@ func TestServerEchoOfNumberIsMasked(t *testing.T) {
 	c, mt := mockClient(t)
 	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(400, `{"sub_code":"INVALID_INPUT","message":"Invalid UID 234123412346"}`))
 	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
-	assert.Contains(t, err.Error(), "XXXXXXXX2346")
+	assert.Contains(t, err.Error(), "Invalid UID XXXX XXXX 2346")
 }
 
 // ---- GenerateOTP: hostile or broken answers ----

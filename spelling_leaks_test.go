@@ -196,8 +196,8 @@ func TestNetworkErrorsStayReadable(t *testing.T) {
 		assert.Equal(t, s, sec.scrubBelow(s, maxBelowText))
 	}
 	// A value the call knows, in any spelling, even as an address.
-	assert.Equal(t, "dial tcp XXX.XXX.XX2.346:9: refused", sec.scrubBelow("dial tcp 234.123.412.346:9: refused", maxBelowText))
-	assert.Equal(t, "id XXXX XXXX 7058 and XXXXXXXX7058", sec.scrubBelow("id 9999 4105 7058 and 999941057058", maxBelowText),
+	assert.Equal(t, "dial tcp XXXX XXXX 2346:9: refused", sec.scrubBelow("dial tcp 234.123.412.346:9: refused", maxBelowText))
+	assert.Equal(t, "id XXXX XXXX 7058 and XXXX XXXX 7058", sec.scrubBelow("id 9999 4105 7058 and 999941057058", maxBelowText),
 		"an unknown Aadhaar-like run, grouped or not")
 	assert.Equal(t, "id 9999 4105 7059", sec.scrubBelow("id 9999 4105 7059", maxBelowText), "a wrong check digit is no Aadhaar number")
 	assert.Equal(t, "id 9999 41057 058", sec.scrubBelow("id 9999 41057 058", maxBelowText), "nor are other groupings")
