@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -31,4 +32,25 @@ func TestSubmodulesRequireThisVersion(t *testing.T) {
 		}
 		assert.Regexp(t, repl, string(b), "%s builds against this tree", mod)
 	}
+}
+
+// TestReadmeTestTimeIsTheMeasuredOne: the README's claim of how long its
+// test command takes is the figure BENCHMARKS.md records with its
+// measurement ("The test suite's time"), rounded: re-measure and change
+// both together.
+func TestReadmeTestTimeIsTheMeasuredOne(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	bench, err := os.ReadFile("BENCHMARKS.md")
+	require.NoError(t, err)
+	claim := regexp.MustCompile(`# about (\d+) s built; -short: (\d+) s`).FindStringSubmatch(string(readme))
+	require.NotNil(t, claim, "README.md's Development block says how long the tests take")
+	measured := regexp.MustCompile(`takes about (\d+) s once built: measured ([\d.]+) s wall`).FindStringSubmatch(string(bench))
+	require.NotNil(t, measured, "BENCHMARKS.md records the measurement")
+	short := regexp.MustCompile("With `-short`[^:]*: ([\\d.]+) s").FindStringSubmatch(string(bench))
+	require.NotNil(t, short)
+	atof := func(s string) float64 { f, err := strconv.ParseFloat(s, 64); require.NoError(t, err); return f }
+	assert.Equal(t, claim[1], measured[1], "README and BENCHMARKS.md give the same figure")
+	assert.InEpsilon(t, atof(measured[2]), atof(claim[1]), 0.1, "the claim is the measurement, rounded")
+	assert.InEpsilon(t, atof(short[1]), atof(claim[2]), 0.1, "the -short claim is the measurement, rounded")
 }
