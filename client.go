@@ -11,6 +11,12 @@
 // number or credential into an error, a log record or a printed value. One
 // Client is safe for concurrent use; many Clients in one process (one per
 // tenant, or even per request) share one connection pool.
+//
+// Double submits: identical calls at once on one Client (a double click)
+// send one request and share its result. Pending OTPs: the SDK remembers
+// each OTP it sent until it expires (PendingStore), so that Deepvue's 409
+// VERIFICATION_PENDING, which may carry no reference id, gives the pending
+// one (PendingReference) and its time left (RetryAfter).
 package deepvue
 
 import (
