@@ -104,17 +104,17 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 			return true
 		}
 	}
+	// A new flight, set up before others can find it.
 	f := &cl.fl
 	f.key, f.parent = key, ctx
-	fs.m[key] = f
-	fs.mu.Unlock()
-	cl.flight = f
-
 	d, ok := ctx.Deadline()
 	if !ok {
 		d, f.ownTimer = time.Now().Add(c.timeout), true
 	}
 	f.deadline = d
+	fs.m[key] = f
+	fs.mu.Unlock()
+	cl.flight = f
 	if f.ownTimer {
 		f.mu.Lock()
 		f.timer = time.AfterFunc(time.Until(d), f.check)
