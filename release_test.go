@@ -15,7 +15,7 @@ import (
 // requires the core (and each other) at Version, the version they build
 // against: each replaces the core with this tree (../), so a requirement of
 // another version would claim a core they were never built with. .ci/run
-// builds each module with GOWORK=off, through those replace lines.
+// builds the library modules with GOWORK=off, through those replace lines.
 func TestSubmodulesRequireThisVersion(t *testing.T) {
 	req := regexp.MustCompile(`(?m)^\s*(?:require\s+)?(github\.com/deepvue-go/deepvue(?:/\w+)?)\s+(v\S+)`)
 	repl := regexp.MustCompile(`(?m)^\s*(?:replace\s+)?github\.com/deepvue-go/deepvue\s+=>\s+\.\./?\s*$`)
