@@ -219,7 +219,9 @@ func (p *pendingConfig) key(clientID string, number []byte) string {
 	b = append(b, clientID...)
 	b = append(b, 0)
 	sum := p.hash.sum(append(b, number...))
-	return hex.EncodeToString(sum[:])
+	var h [2 * len(sum)]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // rememberPending records an OTP the call sent (generate-otp's success).
@@ -228,7 +230,7 @@ func (c *Client) rememberPending(ctx context.Context, cl *call, number []byte, p
 	if c.pending == nil {
 		return
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pendingStoreTimeout)
+	wctx, cancel := storeContext(ctx, c.pending.store)
 	defer cancel()
 	if err := c.pending.store.Put(wctx, c.pending.key(cl.creds.clientID, number), p); err != nil {
 		c.warnPending(ctx, cl, "deepvue: the pending OTP was not stored", err)
@@ -243,7 +245,7 @@ func (c *Client) recallPending(ctx context.Context, cl *call, number []byte, err
 	if !ok || c.pending == nil || ae.Unwrap() != ErrVerificationPending {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pendingStoreTimeout)
+	rctx, cancel := storeContext(ctx, c.pending.store)
 	defer cancel()
 	p, found, serr := c.pending.store.Get(rctx, c.pending.key(cl.creds.clientID, number))
 	if serr != nil {
@@ -254,6 +256,17 @@ func (c *Client) recallPending(ctx context.Context, cl *call, number []byte, err
 		return err
 	}
 	return &pendingError{APIError: ae, p: p}
+}
+
+// storeContext is the context of a store's Put or Get within a call: the
+// call's values, not its cancel (an OTP sent must be remembered even if the
+// caller gave up), bounded by pendingStoreTimeout. The in-memory store
+// neither waits nor reads it: it gets ctx as it is, for free.
+func storeContext(ctx context.Context, store PendingStore) (context.Context, context.CancelFunc) {
+	if _, ok := store.(*MemoryPendingStore); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), pendingStoreTimeout)
 }
 
 func (c *Client) warnPending(ctx context.Context, cl *call, msg string, err error) {
