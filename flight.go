@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,6 +73,7 @@ type flight struct {
 
 	mu      sync.Mutex
 	timer   *time.Timer   // ends the flight at its deadline
+	timerOf *flightRef    // what the timer's function holds: cut at the end
 	joiners int           // joiners still waiting
 	landed  chan struct{} // made by the first joiner; closed once result and err are set
 	isDone  bool          // land was called
@@ -117,7 +119,7 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 	cl.flight = f
 	if f.ownTimer {
 		f.mu.Lock()
-		f.timer = time.AfterFunc(time.Until(d), f.check)
+		f.startTimerLocked()
 		f.mu.Unlock()
 	}
 	if ctx.Done() != nil {
@@ -190,6 +192,24 @@ func (f *flight) cancel() {
 	f.mu.Unlock()
 }
 
+// flightRef is what a flight's timer holds: a stopped timer may stay in the
+// runtime's heap for a while, and the flight lives in its leader's call
+// record, answer and result included; the flight's end cuts the link.
+type flightRef struct{ f atomic.Pointer[flight] }
+
+func (r *flightRef) check() {
+	if f := r.f.Load(); f != nil {
+		f.check()
+	}
+}
+
+// startTimerLocked makes a timer end the flight at its deadline.
+func (f *flight) startTimerLocked() {
+	f.timerOf = &flightRef{}
+	f.timerOf.f.Store(f)
+	f.timer = time.AfterFunc(time.Until(f.deadline), f.timerOf.check)
+}
+
 // endLocked ends the flight's context if it must end, and returns why: its
 // deadline passed, or no one waits for it (the leader's context ended with
 // no joiner waiting). A leader that left while joiners wait no longer
@@ -204,7 +224,7 @@ func (f *flight) endLocked() error {
 		if f.joiners == 0 {
 			f.endWithLocked(err)
 		} else if f.timer == nil {
-			f.timer = time.AfterFunc(time.Until(f.deadline), f.check)
+			f.startTimerLocked()
 		}
 	}
 	return f.ended
@@ -222,6 +242,7 @@ func (f *flight) endWithLocked(err error) {
 	close(f.endCh)
 	if f.timer != nil {
 		f.timer.Stop()
+		f.timerOf.f.Store(nil)
 	}
 	for fn := range f.afters {
 		go (*fn)()
@@ -268,8 +289,11 @@ func (c *Client) land(cl *call, result any, err error) {
 	}
 	f.mu.Lock()
 	f.endWithLocked(context.Canceled)
-	f.result, f.err, f.isDone = result, err, true
 	landed := f.landed
+	if landed != nil { // kept for the joiners only
+		f.result, f.err = result, err
+	}
+	f.isDone = true
 	f.mu.Unlock()
 	if landed != nil {
 		close(landed)
