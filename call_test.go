@@ -215,7 +215,9 @@ func TestBudgetMakesCallsWaitNotFail(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.VerifyOTP(context.Background(), validVerifyRequest())
+			req := validVerifyRequest()
+			req.ReferenceID = strconv.Itoa(29756200 + i) // a call of its own: identical ones would share one request
+			_, err := c.VerifyOTP(context.Background(), req)
 			assert.NoError(t, err)
 		}()
 	}
