@@ -38,6 +38,8 @@ type settings struct {
 
 	plainRemote       bool // baseURL is plain http to a host that is not loopback
 	insecurePlainHTTP bool // WithInsecurePlainHTTP allows plainRemote
+
+	singleAttempt bool // WithSingleAttemptTransport
 }
 
 func defaultSettings() settings {
@@ -254,9 +256,13 @@ func WithMaxBufferedBytes(n int64) Option {
 // WithRateLimiter makes every call wait on l before each request it sends
 // (retries included), so a busy backend stays inside its plan's limits
 // instead of collecting 429s. A *rate.Limiter from golang.org/x/time/rate
-// satisfies Limiter; see NewPlanLimiter. nil means no limiter.
+// satisfies Limiter; see NewPlanLimiter. nil means no limiter; a typed nil
+// (a nil *rate.Limiter in the interface) is refused, as its Wait would panic.
 func WithRateLimiter(l Limiter) Option {
 	return func(s *settings) error {
+		if isTypedNil(l) {
+			return invalid(FieldRateLimiter, "must not be a nil pointer (use nil for no limiter)")
+		}
 		s.limiter = l
 		return nil
 	}

@@ -37,9 +37,11 @@ func OTPStateOf(err error) OTPState {
 		return OTPNotSent
 	}
 	// A transport below the SDK that hides its resends may have sent an
-	// earlier attempt whatever the last answer says.
-	var ru *resendUnknownError
-	if errors.As(err, &ru) {
+	// earlier attempt whatever the last answer says; and an error from
+	// below the SDK is never an answer, whatever it holds (a transport
+	// that returns an *APIError of its own making).
+	var te *transportError
+	if errors.Is(err, ErrMaybeSentMoreThanOnce) || errors.As(err, &te) {
 		return OTPMaybeSent
 	}
 	var ae *APIError
