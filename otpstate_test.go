@@ -109,7 +109,27 @@ func TestOTPStateOfEveryGenerateOutcome(t *testing.T) {
 		{name: "deadline with no answer", ctx: 100 * time.Millisecond,
 			script: scripted(deepvuetest.Answer{Delay: time.Minute}), want: deepvue.OTPMaybeSent},
 	}
+	// What NextStep advises for each outcome (issue 25: every outcome of
+	// OTPStateOf's table has a test).
+	steps := map[string]deepvue.Action{
+		"success": deepvue.ActionDone, "400 INVALID_INPUT invalid UID": deepvue.ActionFixInput,
+		"422 INVALID_INPUT pattern": deepvue.ActionFixInput, "400 AADHAAR_MOBILE_NOT_LINKED": deepvue.ActionNoMobileLinked,
+		"500 SOURCE_FAILURE after retries": deepvue.ActionTryAgain, "409 VERIFICATION_PENDING": deepvue.ActionEnterOTP,
+		"409 VERIFICATION_PENDING by the fake's window": deepvue.ActionEnterOTP,
+		"429": deepvue.ActionTryAgain, "503": deepvue.ActionTryAgain,
+		"401 wrong credentials": deepvue.ActionFixConfiguration, "401 not authenticated": deepvue.ActionFixConfiguration,
+		"403 wrong credentials": deepvue.ActionFixConfiguration, "403 not authenticated": deepvue.ActionFixConfiguration,
+		"403 IP not allow-listed": deepvue.ActionCheckSMS, "400 Bad Request": deepvue.ActionFixInput,
+		"400 Inactive client_id": deepvue.ActionFixConfiguration, "422 string detail": deepvue.ActionFixInput,
+		"422 validation list": deepvue.ActionFixConfiguration, "validation": deepvue.ActionFixInput,
+		"limiter refusal": deepvue.ActionTryAgain, "limiter wait past the deadline": deepvue.ActionTryAgain,
+	}
 	for _, tt := range tests {
+		want, ok := steps[tt.name]
+		if !ok && tt.want == deepvue.OTPMaybeSent {
+			want, ok = deepvue.ActionCheckSMS, true
+		}
+		require.True(t, ok, "%s: no expected NextStep", tt.name)
 		t.Run(tt.name, func(t *testing.T) {
 			clock := deepvuetest.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
 			srv := deepvuetest.NewServer(deepvuetest.WithClock(clock.Now))
@@ -137,6 +157,7 @@ func TestOTPStateOfEveryGenerateOutcome(t *testing.T) {
 			}
 			_, err = c.GenerateOTP(ctx, number, deepvue.ConsentYes, statePurpose)
 			assert.Equal(t, tt.want.String(), deepvue.OTPStateOf(err).String(), "%v", err)
+			assert.Equal(t, want.String(), deepvue.NextStep(err).Action.String(), "%v", err)
 		})
 	}
 }
