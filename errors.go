@@ -66,17 +66,19 @@ var (
 )
 
 // ErrNotSent is matched, in addition to whatever else an error matches,
-// exactly when the SDK knows that no request of the call left the process:
-// every *ValidationError, a nil context, a call on a closed Client
-// (ErrClientClosed), a limiter refusal, a context that
-// ended before the request was written, a refused connection, a DNS failure,
-// a failed TLS handshake. Such a call can be made again at once: Deepvue saw
-// nothing and no SMS was sent.
+// exactly when the SDK saw that no request of the call could have left the
+// process: every *ValidationError, a nil context, a call on a closed Client
+// (ErrClientClosed), a limiter refusal, a context that ended before the
+// request was handed to the transport, and, through net/http's own
+// *http.Transport (or one declared with WithSingleAttemptTransport), a
+// refused connection, a DNS failure, a failed TLS handshake. Such a call can
+// be made again at once: Deepvue saw nothing and no SMS was sent.
 //
 // It never matches when a request may have been written (a connection
-// reset after writing, no answer before the deadline, any *APIError): then
-// an SMS may have gone out, and a second GenerateOTP would send another.
-// An error that does not match ErrNotSent is "may have been sent".
+// reset after writing, no answer before the deadline, any *APIError, any
+// error of a transport the SDK cannot see below): then an SMS may have gone
+// out, and a second GenerateOTP would send another. An error that does not
+// match ErrNotSent is "may have been sent".
 var ErrNotSent = errors.New("deepvue: request not sent")
 
 // ErrAuditFailed is matched by the error of a call whose consent record
