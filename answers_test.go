@@ -268,7 +268,8 @@ func TestAnswersTableRowsNoAnswerSelects(t *testing.T) {
 			check(t, r, newTransportError(opGenerate, u, "sending the request", errResendBlocked, false, &secrets{number: validNumber}))
 		case errNilContext:
 			c, _ := mockClient(t)
-			_, err := c.GenerateOTP(nil, validNumber, ConsentYes, testPurpose) //nolint:staticcheck
+			//lint:ignore SA1012 a nil context is what the test passes
+			_, err := c.GenerateOTP(nil, validNumber, ConsentYes, testPurpose)
 			check(t, r, err)
 			assert.Equal(t, errNilContext, err)
 		case ErrMaybeSentMoreThanOnce:

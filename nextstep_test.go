@@ -165,7 +165,8 @@ func TestNextStepForLocalErrors(t *testing.T) {
 	assert.Equal(t, Step{Action: ActionFixInput, Field: FieldConsent}, NextStep(err))
 	_, err = c.VerifyOTP(context.Background(), VerifyOTPRequest{ReferenceID: "1", OTP: "12", Consent: ConsentYes, Purpose: testPurpose})
 	assert.Equal(t, Step{Action: ActionFixInput, Field: FieldOTP}, NextStep(err))
-	_, err = c.GenerateOTP(nil, validNumber, ConsentYes, testPurpose) //nolint:staticcheck
+	//lint:ignore SA1012 a nil context is what the test passes
+	_, err = c.GenerateOTP(nil, validNumber, ConsentYes, testPurpose)
 	assert.Equal(t, Step{Action: ActionFixConfiguration}, NextStep(err))
 	_, err = (*Client)(nil).GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 	assert.Equal(t, ActionFixConfiguration, NextStep(err).Action)
@@ -219,4 +220,70 @@ func TestActionString(t *testing.T) {
 	assert.Len(t, names, 8)
 	assert.Equal(t, "Action(invalid)", Action(0).String())
 	assert.Equal(t, "check_sms", ActionCheckSMS.String())
+}
+
+// TestTemporaryIsNeverTrueWhenAnSMSMayHaveGoneOut (issue 25): the retry
+// advice a platform reads with errors.As(err, &interface{ Temporary() bool })
+// is true only for what may be sent again at once: Deepvue's documented
+// SOURCE_FAILURE, 429 and 503, and a failure the SDK saw send nothing.
+func TestTemporaryIsNeverTrueWhenAnSMSMayHaveGoneOut(t *testing.T) {
+	temporary := func(err error) bool {
+		var tmp interface{ Temporary() bool }
+		return errors.As(err, &tmp) && tmp.Temporary()
+	}
+	for _, tt := range []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{429, `{"detail":"Rate limit exceeded. Please retry after some time."}`, true},
+		{503, `{"detail":"Source Unavailable"}`, true},
+		{500, sourceFailBd, true},
+		{429, `<html>429 Too Many Requests</html>`, false},
+		{503, `upstream connect error or disconnect/reset before headers`, false},
+		{502, `{"sub_code":"SOURCE_FAILURE"}`, false},
+		{401, `{"detail":"Not authenticated"}`, false},
+	} {
+		err := answerTo(t, opGenerate, tt.status, tt.body)
+		assert.Equal(t, tt.want, temporary(err), "%d %s", tt.status, tt.body)
+		if tt.want {
+			assert.Equal(t, OTPNotSent, OTPStateOf(err))
+		}
+	}
+	// A documented 429 through a transport the SDK cannot see below.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(429)
+		_, _ = io.WriteString(w, `{"detail":"Rate limit exceeded. Please retry after some time."}`)
+	}))
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithHTTPClient(&http.Client{
+		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) { return tr.RoundTrip(r) })}))
+	require.NoError(t, err)
+	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	assert.False(t, temporary(err), "maybe sent more than once: %v", err)
+	_, known := RetryAfter(err)
+	assert.False(t, known)
+
+	// Transport failures: refused (nothing sent) or reset after the request was read.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	rc, err := NewClient(testID, testSecret, WithBaseURL(refused))
+	require.NoError(t, err)
+	_, err = rc.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	assert.True(t, temporary(err), "nothing sent: %v", err)
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(reset.Close)
+	xc, err := NewClient(testID, testSecret, WithBaseURL(reset.URL))
+	require.NoError(t, err)
+	t.Cleanup(xc.CloseIdleConnections)
+	_, err = xc.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	assert.False(t, temporary(err), "the request was read: %v", err)
 }
