@@ -109,21 +109,27 @@ var oraclePercent = regexp.MustCompile(`(%[0-9a-fA-F]{2})+`)
 func readDigits(s string) string {
 	for range 4 {
 		before := s
-		s = oracleEscape.ReplaceAllStringFunc(s, func(m string) string {
-			r, _, _, err := strconv.UnquoteChar(m, '"')
-			if err != nil {
-				return m
-			}
-			return string(r)
-		})
-		s = oraclePercent.ReplaceAllStringFunc(s, func(m string) string {
-			d, err := url.PathUnescape(m)
-			if err != nil {
-				return m
-			}
-			return d
-		})
-		s = html.UnescapeString(s)
+		if strings.IndexByte(s, '\\') >= 0 {
+			s = oracleEscape.ReplaceAllStringFunc(s, func(m string) string {
+				r, _, _, err := strconv.UnquoteChar(m, '"')
+				if err != nil {
+					return m
+				}
+				return string(r)
+			})
+		}
+		if strings.IndexByte(s, '%') >= 0 {
+			s = oraclePercent.ReplaceAllStringFunc(s, func(m string) string {
+				d, err := url.PathUnescape(m)
+				if err != nil {
+					return m
+				}
+				return d
+			})
+		}
+		if strings.IndexByte(s, '&') >= 0 {
+			s = html.UnescapeString(s)
+		}
 		if s == before {
 			break
 		}
