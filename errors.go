@@ -98,7 +98,8 @@ var ErrClientClosed error = notSent("deepvue: Client is closed")
 // 5xx). The first send may have reached Deepvue, so it never matches
 // ErrNotSent. The second was stopped by the send-once guard, unless the
 // error's text says the transport sent it anyway (a transport that does not
-// pass the request's context down to the connection it writes on).
+// pass the request's context down to the connection it writes on): then the
+// error also matches ErrMaybeSentMoreThanOnce.
 var ErrResendBlocked = errors.New("deepvue: the transport tried to send the request a second time")
 
 // ErrMaybeSentMoreThanOnce is matched, in addition to whatever else an
