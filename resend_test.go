@@ -130,6 +130,7 @@ func TestTransportsThatResendBelowTheSDK(t *testing.T) {
 					case "hidden":
 						assert.Equal(t, int32(3), perCall[i], "requests at the server: the transport's resends")
 						assert.Contains(t, err.Error(), "may have been sent more than once")
+						assert.ErrorIs(t, err, ErrMaybeSentMoreThanOnce)
 						assert.NotErrorIs(t, err, ErrResendBlocked, "the guard saw no second write")
 						var ae *APIError
 						require.ErrorAs(t, err, &ae)
@@ -137,10 +138,12 @@ func TestTransportsThatResendBelowTheSDK(t *testing.T) {
 					case "unstoppable":
 						assert.Greater(t, perCall[i], int32(1), "requests at the server: the resends went out")
 						assert.ErrorIs(t, err, ErrResendBlocked)
+						assert.ErrorIs(t, err, ErrMaybeSentMoreThanOnce)
 						assert.Contains(t, err.Error(), "sent the request more than once")
 					case "blocked":
 						assert.Equal(t, int32(1), perCall[i], "requests at the server: the guard stopped the resends")
 						assert.ErrorIs(t, err, ErrResendBlocked)
+						assert.NotErrorIs(t, err, ErrMaybeSentMoreThanOnce, "the guard stopped the second write")
 						assert.NotContains(t, err.Error(), "more than once")
 					}
 				}
