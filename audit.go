@@ -147,7 +147,7 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 		wctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	if err := c.audit(wctx, rec); err != nil {
+	if err := callAudit(c.audit, wctx, rec); err != nil {
 		return fail(err)
 	}
 	// Stored. A context that ended meanwhile stops the call before it sends
@@ -185,7 +185,7 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditOutcomeTimeout)
 	defer cancel()
-	werr := c.audit(wctx, rec)
+	werr := callAudit(c.audit, wctx, rec)
 	if werr == nil {
 		return
 	}

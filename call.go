@@ -177,7 +177,8 @@ func (cl *call) transportError(doing string, err error, notSent bool) error {
 // end reports the end of a call: the outcome audit record, the Observer's
 // EndCall, and a Debug record (operation, status, attempts, elapsed_ms: the
 // whole call in milliseconds as a float, sub_code, transaction id and, for
-// an error, its class and whether it was sent; never an error's text). It
+// an error, its class, whether the request may have been sent and
+// NextStep's action; for generate-otp, otp_state; never an error's text). It
 // returns the call's error, which says the request may have been sent more
 // than once when the transport hid what it sent (mayHaveResent).
 func (c *Client) end(ctx context.Context, cl *call, result any, err error) error {
@@ -201,7 +202,10 @@ func (c *Client) end(ctx context.Context, cl *call, result any, err error) error
 		slog.String("transaction_id", txn),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", Outcome(err)), slog.Bool("not_sent", errors.Is(err, ErrNotSent)))
+		// request_maybe_sent is about the request (CallResult.MaybeSent: false
+		// exactly when err matches ErrNotSent); otp_state about the phone.
+		attrs = append(attrs, slog.String("error", Outcome(err)), slog.Bool("request_maybe_sent", !errors.Is(err, ErrNotSent)),
+			slog.String("next_step", NextStep(err).Action.String()))
 	}
 	if cl.op == opGenerate {
 		attrs = append(attrs, slog.String("otp_state", OTPStateOf(err).String()))

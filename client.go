@@ -52,6 +52,8 @@ type Client struct {
 
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 
+	singleAttempt bool // WithSingleAttemptTransport: the caller's transport makes one attempt per RoundTrip
+
 	ownsTransport bool       // the transport is the SDK's own (no WithHTTPClient): Close closes it
 	life          *lifecycle // behind a pointer, so that a Client value can still be copied (and printed)
 }
@@ -123,6 +125,8 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 		life:         &lifecycle{},
 		blindWarned:  new(atomic.Bool),
+
+		singleAttempt: s.singleAttempt,
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays

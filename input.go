@@ -197,4 +197,5 @@ const (
 	FieldTimeout          = "timeout"            // WithTimeout
 	FieldMaxBufferedBytes = "max buffered bytes" // WithMaxBufferedBytes
 	FieldAuditLog         = "audit log"          // WithAuditLog
+	FieldRateLimiter      = "rate limiter"       // WithRateLimiter
 )

@@ -19,16 +19,16 @@ import (
 // records every step works on, the Client and the call, which the top floors
 // declare (composing the lower floors' state) and the steps receive.
 var floors = [][]string{
-	{"format.go", "decode.go", "budget.go", "retryafter.go", "redact.go", "redact_scan.go", "redact_below.go", "redact_ident.go"}, // text, wire, scrubbing
+	{"format.go", "decode.go", "budget.go", "retryafter.go", "redact.go", "redact_scan.go", "redact_below.go", "redact_ident.go", "idleconn.go"}, // text, wire, scrubbing
 	{"read.go"}, // a bounded answer
-	{"errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
-	{"input.go", "kyc.go", "verify_decode.go"},                                   // input rules, results
-	{"observe.go", "audit.go", "ratelimit.go", "request.go"},                     // the steps around the send
-	{"guard.go", "retry.go"},                                                     // each attempt
-	{"transport.go", "options.go"},                                               // what a Client is made of
-	{"client.go"},                                                                // the Client
-	{"call.go"},                                                                  // the story of a call
-	{"aadhaar.go", "verify.go"},                                                  // the two operations
+	{"action.go", "errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
+	{"input.go", "kyc.go", "verify_decode.go", "nextstep.go"},                                 // input rules, results, the advice
+	{"observe.go", "audit.go", "ratelimit.go", "request.go", "misuse.go"},                     // the steps around the send
+	{"guard.go", "retry.go"},                           // each attempt
+	{"transport.go", "options.go", "singleattempt.go"}, // what a Client is made of
+	{"client.go"},               // the Client
+	{"call.go"},                 // the story of a call
+	{"aadhaar.go", "verify.go"}, // the two operations
 }
 
 // records may be used from any floor.

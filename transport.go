@@ -26,13 +26,16 @@ const maxResponseHeaderBytes = 64 << 10
 // connection pool instead of one pool each (see the README's "Many tenants,
 // one pool"). A Client's Close leaves such a shared transport open: close it
 // with its CloseIdleConnections when the service stops.
+//
+// Its connections carry the SDK's idle-connection guard (idleconn.go):
+// bytes a server sends on a kept-alive connection after the end of an
+// answer close it, instead of reaching the standard logger through
+// net/http's "Unsolicited response received on idle HTTP channel" line.
+// Replacing its DialContext keeps the guard for https:// (TLS is dialed
+// over the caller's DialContext); replacing DialTLSContext removes it.
 func NewTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+	tr := &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
 		MaxIdleConns:           512,
 		MaxIdleConnsPerHost:    256,
 		IdleConnTimeout:        90 * time.Second,
@@ -41,6 +44,8 @@ func NewTransport() *http.Transport {
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 	}
+	tr.DialContext, tr.DialTLSContext = guardedDialer(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}, tr)
+	return tr
 }
 
 // defaultTransport is the transport of a Client without WithHTTPClient.
