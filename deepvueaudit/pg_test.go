@@ -206,10 +206,16 @@ func (s *pgServer) dsn() string {
 	return "host=" + s.dir + " user=postgres dbname=postgres sslmode=disable"
 }
 
-// db returns a new connection pool, closed when the test ends.
-func (s *pgServer) db(t testing.TB) *sql.DB {
+// db returns a new connection pool, closed when the test ends, as the
+// superuser (the tables' owner).
+func (s *pgServer) db(t testing.TB) *sql.DB { return s.dbWith(t, "") }
+
+// dbWith returns a connection pool whose DSN has extra added: another user
+// ("user=app") or run-time parameters
+// ("default_transaction_isolation='repeatable read'").
+func (s *pgServer) dbWith(t testing.TB, extra string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("pgx", s.dsn())
+	db, err := sql.Open("pgx", s.dsn()+" "+extra)
 	if err != nil {
 		t.Fatal(err)
 	}
