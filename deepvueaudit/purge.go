@@ -16,8 +16,10 @@ import (
 // deleted, if they do not verify), keeps the right edge of their tree in
 // the head (the anchor), so the rest still verifies and proves, and, with
 // WithCheckpoints, signs a checkpoint stating the new anchor before it
-// deletes anything: Verify tells a Purge from an insider's deletion of the
-// oldest rows by it.
+// commits: Verify tells a Purge from an insider's deletion of the oldest
+// rows by it. (Should the commit fail after the signing, the rows stay and
+// the signed anchor is ahead of the head's: they can then be deleted
+// unseen; run Purge again.)
 //
 // It needs DELETE on the rows and UPDATE of the anchor, which Grants does
 // not give the application's role: run it as the tables' owner (a
@@ -97,11 +99,6 @@ func (l *Log) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if want <= upTo {
 		return 0, &ChainError{Seq: want, Kind: Deleted, Reason: "missing among the rows to purge"}
 	}
-	if l.ck != nil {
-		if _, err := l.ck.checkpoint(ctx, upTo, tx); err != nil {
-			return 0, fmt.Errorf("deepvueaudit: purging: the checkpoint stating the new anchor: %w", err)
-		}
-	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE tenant = $1 AND seq <= $2`, l.tenant, upTo)
 	if err != nil {
 		return 0, fmt.Errorf("deepvueaudit: purging: %w", err)
@@ -113,6 +110,13 @@ func (l *Log) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `UPDATE "`+l.name+`_head" SET anchor = $2, anchor_frontier = $3 WHERE tenant = $1`,
 		l.tenant, upTo, f.bytes()); err != nil {
 		return 0, fmt.Errorf("deepvueaudit: purging: moving the anchor: %w", err)
+	}
+	// Signed once the deletion is sure to be allowed (the rows are still
+	// there for the checkpoint, which reads outside this transaction).
+	if l.ck != nil {
+		if _, err := l.ck.checkpoint(ctx, upTo, tx); err != nil {
+			return 0, fmt.Errorf("deepvueaudit: purging: the checkpoint stating the new anchor: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("deepvueaudit: purging: %w", err)

@@ -275,9 +275,9 @@ func (v *verifier) loadCheckpoints() error {
 		}
 		if prev != nil {
 			switch {
-			case cp.Time.Before(prev.Time):
-				v.add(&ChainError{Seq: cp.Size, Kind: BadCheckpoint, Reason: "signed before the checkpoint of size " +
-					strconv.FormatInt(prev.Size, 10) + ": its time runs backwards"})
+			case cp.Time.Before(prev.Time.Add(-l.maxSkew)):
+				v.add(&ChainError{Seq: cp.Size, Kind: BadCheckpoint, Reason: "signed " + prev.Time.Sub(cp.Time).Round(time.Second).String() +
+					" before the checkpoint of size " + strconv.FormatInt(prev.Size, 10) + ": its time runs backwards"})
 			case cp.Size == prev.Size && cp.Root != prev.Root:
 				v.add(&ChainError{Seq: cp.Size, Kind: BadCheckpoint, Reason: "two checkpoints of this size sign different trees"})
 			}
