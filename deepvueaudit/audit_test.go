@@ -168,6 +168,9 @@ func TestVerifyNamesTheChangedRow(t *testing.T) {
 			mustExec(t, db, `UPDATE "`+tb+`" SET seq = 6 WHERE seq = 1000`)
 		}, 5, true, deepvueaudit.Changed},
 		{"delete the last rows", func(tb string) { mustExec(t, db, `DELETE FROM "`+tb+`" WHERE seq >= 19`) }, 19, false, deepvueaudit.Deleted},
+		{"a stored hash rewritten", func(tb string) {
+			mustExec(t, db, `UPDATE "`+tb+`" SET hashes = overlay(hashes placing '\xff' from 40 for 1) WHERE seq = 2`)
+		}, 2, true, deepvueaudit.Changed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -173,7 +173,29 @@ type verifier struct {
 	deletedFrom    int64 // the first of a run of missing rows (0: none)
 	deletedCount   int64
 	lastRowSeq     int64
-	shift          int64 // rows after a deletion were renumbered by this much (reported once)
+	shift          int64       // rows after a deletion were renumbered by this much (reported once)
+	bad            [][2]int64  // leaf ranges [from, to) named changed, deleted or moved
+	lookahead      []tlog.Hash // the next segment's leaves, to name a row moved across a checkpoint
+}
+
+// markBad notes that leaves [from, to) were named: stored hashes over
+// them, and the head, differ as a consequence.
+func (v *verifier) markBad(from, to int64) {
+	if n := len(v.bad); n > 0 && v.bad[n-1][1] == from {
+		v.bad[n-1][1] = to
+		return
+	}
+	v.bad = append(v.bad, [2]int64{from, to})
+}
+
+// explained reports whether leaves [from, to) hold a leaf already named.
+func (v *verifier) explained(from, to int64) bool {
+	for _, b := range v.bad {
+		if b[0] < to && from < b[1] {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *verifier) add(p *ChainError) {
@@ -245,7 +267,7 @@ func (v *verifier) run(tx *sql.Tx) error {
 		v.add(&ChainError{Seq: h.size + 1, Kind: Inserted, Reason: fmt.Sprintf(
 			"rows after the head (it holds %d rows; the last is row %d): appended without moving the head, or the head moved back",
 			h.size, v.lastRowSeq)})
-	case v.f.size == h.size && v.f.root() != h.root:
+	case v.f.size == h.size && v.f.root() != h.root && len(v.bad) == 0:
 		v.add(&ChainError{Seq: h.size, Kind: Changed, Reason: "the head's tree hash does not match the rows: the head was moved"})
 	}
 	return nil
@@ -330,6 +352,21 @@ func (v *verifier) startSegment(size int64) {
 		return
 	}
 	v.hints, v.hintsOK = hints, true
+	// The leaves after, to name rows moved across this checkpoint.
+	v.lookahead = nil
+	next := int64(0)
+	for s := range v.cps {
+		if s > v.segEnd && (next == 0 || s < next) {
+			next = s
+		}
+	}
+	if next > 0 {
+		if b, err := v.l.ck.store.Read(v.ctx, v.l.ckPrefix()+leavesName(next)); err == nil {
+			if from, leaves, err := decodeLeaves(b); err == nil && from <= v.segEnd && from+int64(len(leaves)) == next {
+				v.lookahead = leaves[v.segEnd-from:]
+			}
+		}
+	}
 }
 
 // endSegment checks the tree at the segment's checkpoint.
@@ -360,6 +397,7 @@ func (v *verifier) step(seq int64, r *Row) {
 		hint = &v.hints[i]
 	}
 	if r == nil {
+		v.markBad(seq-1, seq)
 		if v.deletedFrom == 0 {
 			v.deletedFrom = seq
 		}
@@ -398,7 +436,7 @@ func (v *verifier) flushDeleted() {
 	}
 	switch {
 	case signed > 0:
-		what += " (the checkpoint of size " + strconv.FormatInt(signed, 10) + " signed it)"
+		what += " (the checkpoint of size " + strconv.FormatInt(signed, 10) + " signed " + map[bool]string{true: "it", false: "them"}[n == 1] + ")"
 	case from > v.h.size:
 		return // past the head and unsigned: nothing is missing
 	case from+n-1 >= v.h.size:
@@ -426,11 +464,10 @@ func (v *verifier) checkRow(r *Row, hint *tlog.Hash) {
 	}
 	if named {
 		v.segBad = true
+		v.markBad(r.Seq-1, r.Seq)
 	}
 	stored := v.f.append(use)
-	// A row named in this segment changes the stored hashes above it too:
-	// only name stored hashes that changed on their own.
-	if !named && !v.segBad && !bytes.Equal(r.hashes, joinHashes(stored)) {
+	if !named && !bytes.Equal(r.hashes, joinHashes(stored)) && !v.storedExplained(r, stored) {
 		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its stored hashes were changed (proofs through it would fail)"})
 		v.segBad = true
 	}
@@ -438,12 +475,33 @@ func (v *verifier) checkRow(r *Row, hint *tlog.Hash) {
 	v.checkTimes(r)
 }
 
+// storedExplained reports whether each stored hash of r that differs
+// from the tree's covers a leaf already named (an insider who recomputed
+// the hashes after that edit changed these too).
+func (v *verifier) storedExplained(r *Row, stored []tlog.Hash) bool {
+	leaf := r.Seq - 1
+	for level, h := range stored {
+		got, err := hashAt(r.hashes, level)
+		if err == nil && got == h && len(r.hashes) == len(stored)*tlog.HashSize {
+			continue
+		}
+		if err != nil || len(r.hashes) != len(stored)*tlog.HashSize {
+			return false
+		}
+		span := int64(1) << level
+		if !v.explained(leaf+1-span, leaf+1) {
+			return false
+		}
+	}
+	return true
+}
+
 // nameMismatch names a row that differs from the signed leaf of its place:
 // a row moved there (rows before it deleted, or inserted, and the rest
 // renumbered), or a row changed.
 func (v *verifier) nameMismatch(r *Row, leaf tlog.Hash) {
 	i := r.Seq - v.segStart - 1
-	for j, h := range v.hints {
+	for j, h := range append(v.hints[:len(v.hints):len(v.hints)], v.lookahead...) {
 		if h != leaf {
 			continue
 		}
