@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"os"
 	"testing"
 	"time"
 
@@ -88,4 +89,36 @@ func problems(t testing.TB, l *deepvueaudit.Log) []*deepvueaudit.ChainError {
 	require.ErrorAs(t, err, &ve, "%v", err)
 	require.ErrorIs(t, err, deepvueaudit.ErrChainBroken)
 	return ve.Problems
+}
+
+// TestSchemaFileIsCurrent: schema.sql, for DBAs to review and run, is
+// Schema and Grants of the default table for a role named deepvue_app, and
+// both run twice without error (idempotent schema) on PostgreSQL.
+func TestSchemaFileIsCurrent(t *testing.T) {
+	ddl, err := deepvueaudit.Schema(deepvueaudit.DefaultTable)
+	require.NoError(t, err)
+	grants, err := deepvueaudit.Grants(deepvueaudit.DefaultTable, "deepvue_app")
+	require.NoError(t, err)
+	want := ddl + grants
+	if os.Getenv("DEEPVUE_UPDATE_SCHEMA") != "" {
+		require.NoError(t, os.WriteFile("schema.sql", []byte(want), 0o644))
+	}
+	got, err := os.ReadFile("schema.sql")
+	require.NoError(t, err)
+	require.Equal(t, want, string(got), "regenerate with DEEPVUE_UPDATE_SCHEMA=1 go test -run TestSchemaFileIsCurrent")
+	_, err = deepvueaudit.Grants(deepvueaudit.DefaultTable, `x"; DROP TABLE y; --`)
+	require.Error(t, err)
+
+	pg := postgres(t)
+	db := pg.db(t)
+	table := freshTable()
+	ddl, err = deepvueaudit.Schema(table)
+	require.NoError(t, err)
+	grants, err = deepvueaudit.Grants(table, "role_"+table)
+	require.NoError(t, err)
+	mustExec(t, db, `CREATE ROLE "role_`+table+`"`)
+	for i := 0; i < 2; i++ {
+		mustExec(t, db, ddl)
+		mustExec(t, db, grants)
+	}
 }
