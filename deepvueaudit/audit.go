@@ -67,12 +67,12 @@ import (
 	"log/slog"
 	"math/big"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/deepvue-go/deepvue"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // DefaultTable is the table without WithTable. A second table, its name with
@@ -91,9 +91,14 @@ const (
 	DefaultMaxSkew = 5 * time.Minute
 )
 
-// ErrNoCheckpoints is returned by Checkpoint when the Log was opened
-// without WithCheckpoints.
+// ErrNoCheckpoints is returned by Checkpoint and Proof when the Log was
+// opened without WithCheckpoints.
 var ErrNoCheckpoints = errors.New("deepvueaudit: no checkpoints: open the Log WithCheckpoints")
+
+// ErrNoSigner is returned by Checkpoint, and by Proof and Purge when they
+// need a new checkpoint, when the Log was opened WithCheckpoints with a nil
+// signer (to verify only).
+var ErrNoSigner = errors.New("deepvueaudit: no signer: this Log only verifies checkpoints")
 
 // Option configures a Log.
 type Option func(*config) error
@@ -128,11 +133,18 @@ func WithTable(name string) Option {
 // DirStore). verifier is signer's public key (note.NewVerifier): the Log
 // checks its own checkpoints with it, and Verify the stored ones. Open
 // starts a goroutine that writes one at least every 60 seconds or 1,000
-// rows (WithCheckpointEvery); Close stops it.
+// rows (WithCheckpointEvery); Close stops it. With a nil signer the Log
+// only reads the checkpoints (an audit job that holds the public key
+// alone): Verify and Proof of signed rows work, Checkpoint and Purge fail
+// with ErrNoSigner.
 func WithCheckpoints(store CheckpointStore, signer note.Signer, verifier note.Verifier) Option {
 	return func(c *config) error {
-		if store == nil || signer == nil || verifier == nil {
-			return errors.New("deepvueaudit: WithCheckpoints needs a store, a signer and a verifier")
+		if store == nil || verifier == nil {
+			return errors.New("deepvueaudit: WithCheckpoints needs a store and a verifier")
+		}
+		if signer == nil { // verify only
+			c.store, c.verifier = store, verifier
+			return nil
 		}
 		if signer.Name() != verifier.Name() || signer.KeyHash() != verifier.KeyHash() {
 			return errors.New("deepvueaudit: WithCheckpoints: the verifier is not the signer's public key")
@@ -199,7 +211,7 @@ type Log struct {
 
 // queries are the Log's SQL, built once for its table.
 type queries struct {
-	lock, head, rows, rowsFrom, call, hashes string
+	lock, head, rows, rowsFrom, call, hashes, insert1 string
 }
 
 // columns are a row's columns, in the order scanRow reads them.
@@ -238,6 +250,7 @@ func Open(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 		call:     `SELECT ` + columns + ` FROM ` + t + ` WHERE tenant = $1 AND call_id = $2 ORDER BY seq`,
 		hashes:   `SELECT seq, hashes FROM ` + t + ` WHERE tenant = $1 AND seq = ANY($2)`,
 	}
+	l.q.insert1 = l.insertQuery(1)
 	var size int64
 	if err := db.QueryRowContext(ctx, `SELECT size FROM `+h+` WHERE tenant = $1`, l.tenant).Scan(&size); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -437,33 +450,18 @@ func (l *Log) appendOnce(ctx context.Context, rows []*Row) (size, ckSize int64, 
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	args := make([]any, 0, len(rows)*numColumns+5)
-	var values strings.Builder
-	for i, r := range rows {
-		r.Seq, r.DBTime = size+1+int64(i), now
+	for _, r := range rows {
+		r.Seq, r.DBTime = f.size+1, now
 		stored := f.append(r.leafHash())
-		r.hashes = make([]byte, 0, len(stored)*tlog.HashSize)
-		for _, h := range stored {
-			r.hashes = append(r.hashes, h[:]...)
-		}
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteByte('(')
-		for c := 0; c < numColumns; c++ {
-			if c > 0 {
-				values.WriteString(", ")
-			}
-			fmt.Fprintf(&values, "$%d", len(args)+c+1)
-		}
-		values.WriteByte(')')
+		r.hashes = joinHashes(stored)
 		args = append(args, r.values()...)
 	}
-	n := len(args)
 	root := f.root()
 	args = append(args, l.tenant, f.size, root[:], f.bytes(), now)
-	q := `WITH ins AS (INSERT INTO "` + l.name + `" (` + columns + `) VALUES ` + values.String() + ` RETURNING 1)
-		UPDATE "` + l.name + `_head" SET size = $` + itoa(n+2) + `, root = $` + itoa(n+3) + `, frontier = $` + itoa(n+4) +
-		`, updated_at = $` + itoa(n+5) + ` WHERE tenant = $` + itoa(n+1)
+	q := l.q.insert1
+	if len(rows) != 1 {
+		q = l.insertQuery(len(rows))
+	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return 0, 0, err
 	}
@@ -473,7 +471,32 @@ func (l *Log) appendOnce(ctx context.Context, rows []*Row) (size, ckSize int64, 
 	return f.size, ckSize, nil
 }
 
-func itoa(n int) string { return fmt.Sprint(n) }
+// insertQuery returns the statement that inserts n rows and moves the head:
+// the rows' columns are $1 to $(n*numColumns), then the tenant, the size,
+// the root, the frontier and the time.
+func (l *Log) insertQuery(n int) string {
+	var b strings.Builder
+	b.WriteString(`WITH ins AS (INSERT INTO "` + l.name + `" (` + columns + `) VALUES `)
+	p := 0
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := 0; c < numColumns; c++ {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			p++
+			b.WriteString("$" + strconv.Itoa(p))
+		}
+		b.WriteByte(')')
+	}
+	h := func(k int) string { return "$" + strconv.Itoa(p+k) }
+	b.WriteString(` RETURNING 1) UPDATE "` + l.name + `_head" SET size = ` + h(2) + `, root = ` + h(3) + `, frontier = ` + h(4) +
+		`, updated_at = ` + h(5) + ` WHERE tenant = ` + h(1))
+	return b.String()
+}
 
 // values returns the row's columns, in columns' order.
 func (r *Row) values() []any {

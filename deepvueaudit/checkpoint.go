@@ -324,6 +324,10 @@ func newCheckpointer(l *Log, cfg config) *checkpointer {
 	c := &checkpointer{l: l, store: cfg.store, signer: cfg.signer, verifier: cfg.verifier, rows: cfg.ckRows,
 		interval: cfg.ckInterval, logger: cfg.logger, kick: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{})}
+	if c.signer == nil { // verify only
+		close(c.done)
+		return c
+	}
 	go c.run()
 	return c
 }
@@ -336,16 +340,29 @@ func (c *checkpointer) appended(size, ckSize int64) {
 	c.signed = max(c.signed, ckSize)
 	c.newest = max(c.newest, size)
 	switch {
-	case c.newest-c.signed >= c.rows:
+	case c.newest-c.signed >= c.rows && c.signer != nil:
 		c.signal()
-	case c.timer == nil && c.newest > c.signed && !c.closed:
-		c.timer = time.AfterFunc(c.interval, func() {
-			c.state.Lock()
-			c.timer = nil
-			c.state.Unlock()
-			c.signal()
-		})
+	default:
+		c.arm()
 	}
+}
+
+// arm starts the interval's timer if rows are unsigned and none runs
+// (c.state held).
+func (c *checkpointer) arm() {
+	if c.timer != nil || c.newest <= c.signed || c.closed || c.signer == nil {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(c.interval, func() {
+		c.state.Lock()
+		if c.timer == t {
+			c.timer = nil
+		}
+		c.state.Unlock()
+		c.signal()
+	})
+	c.timer = t
 }
 
 func (c *checkpointer) signal() {
@@ -385,9 +402,7 @@ func (c *checkpointer) signedUpTo(size int64) {
 		c.timer.Stop()
 		c.timer = nil
 	}
-	if c.timer == nil && c.newest > c.signed && !c.closed {
-		c.timer = time.AfterFunc(c.interval, c.signal)
-	}
+	c.arm()
 }
 
 func (c *checkpointer) close(ctx context.Context) error {
@@ -404,6 +419,9 @@ func (c *checkpointer) close(ctx context.Context) error {
 	c.state.Unlock()
 	close(c.stop)
 	<-c.done
+	if c.signer == nil {
+		return nil
+	}
 	_, err := c.checkpoint(ctx, -1, nil)
 	return err
 }
@@ -480,6 +498,9 @@ func (c *checkpointer) covering(ctx context.Context, seq int64) (*Checkpoint, er
 // is the anchor it states (a Purge's, which holds the head's lock in tx),
 // else the latest checkpoint's.
 func (c *checkpointer) checkpoint(ctx context.Context, anchor int64, tx *sql.Tx) (*Checkpoint, error) {
+	if c.signer == nil {
+		return nil, ErrNoSigner
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.l

@@ -132,3 +132,34 @@ func TestReplicasShareCheckpoints(t *testing.T) {
 	assert.Equal(t, int64(60), cp.Size)
 	require.NoError(t, tr.Verify(context.Background()))
 }
+
+// TestVerifyOnlyLog: an audit job holding the public key alone (a nil
+// signer) verifies the trail and proves signed calls, signs nothing, and
+// still names an edit.
+func TestVerifyOnlyLog(t *testing.T) {
+	pg := postgres(t)
+	tr := newTrail(t, pg)
+	ctx := context.Background()
+	var calls []string
+	for i := 0; i < 3; i++ {
+		calls = append(calls, tr.call(t))
+	}
+	_, err := tr.Checkpoint(ctx)
+	require.NoError(t, err)
+	audit, err := deepvueaudit.Open(ctx, pg.db(t), deepvueaudit.WithTable(tr.table), deepvueaudit.WithCheckpoints(tr.store, nil, tr.verifier))
+	require.NoError(t, err)
+	defer audit.Close(ctx)
+	require.NoError(t, audit.Verify(ctx))
+	b, err := audit.Proof(ctx, calls[1])
+	require.NoError(t, err)
+	_, err = deepvueaudit.VerifyProof(b, tr.verifier)
+	require.NoError(t, err)
+	_, err = audit.Checkpoint(ctx)
+	assert.ErrorIs(t, err, deepvueaudit.ErrNoSigner)
+	late := tr.call(t)
+	_, err = audit.Proof(ctx, late)
+	assert.ErrorIs(t, err, deepvueaudit.ErrNoSigner, "an unsigned call needs a signer")
+	mustExec(t, tr.db, `UPDATE "`+tr.table+`" SET purpose = 'marketing' WHERE seq = 3`)
+	rehash(t, &trail{table: tr.table, db: tr.db})
+	hasProblem(t, problems(t, audit), deepvueaudit.Changed, 3, calls[1])
+}
