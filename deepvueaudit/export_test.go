@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/deepvue-go/deepvue"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Rehash is the insider's tool: it recomputes every row's stored hashes
@@ -87,4 +89,46 @@ func AppendBatch(ctx context.Context, l *Log, recs []deepvue.AuditRecord) error 
 		rows[i] = row
 	}
 	return l.append(ctx, rows)
+}
+
+// MemoryBundle builds, without a database, a trail of n rows (calls of two
+// rows each) in memory, signs a checkpoint of it with signer, and returns
+// the bundle of call i (for fuzzing VerifyProof).
+func MemoryBundle(signer note.Signer, n, i int) ([]byte, error) {
+	var f frontier
+	var stored []tlog.Hash // by stored hash index
+	var rows []*Row
+	base := time.Date(2026, 1, 2, 3, 4, 5, 678000, time.UTC)
+	for k := 0; k < n; k++ {
+		call := fmt.Sprintf("%032x", k/2+1)
+		r := &Row{Seq: int64(k + 1), CallID: call, Stage: []string{"consent", "outcome"}[k%2],
+			RecordedAt: base.Add(time.Duration(k) * time.Second), DBTime: base.Add(time.Duration(k)*time.Second + time.Millisecond),
+			Operation: "generate-otp", Purpose: "KYC for loan account opening", Consent: "Y", MaskedNumber: "XXXX XXXX 2346",
+			Evidence: deepvue.ConsentEvidence{NoticeID: "n", NoticeSHA256: fmt.Sprintf("%064x", 7), DecidedAt: base, Language: "hi"}}
+		if k%2 == 1 {
+			r.Outcome, r.OTPState, r.Attempts, r.TransactionID = "ok", "sent", 1, fmt.Sprintf("%032x", k)
+		}
+		stored = append(stored, f.append(r.leafHash())...)
+		rows = append(rows, r)
+	}
+	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for j, x := range idx {
+			out[j] = stored[x]
+		}
+		return out, nil
+	})
+	msg, err := note.Sign(&note.Note{Text: formatCheckpoint("deepvueaudit/t", f.size, f.root(), base.Add(time.Hour), 0)}, signer)
+	if err != nil {
+		return nil, err
+	}
+	b := bundle{Format: proofFormat, CallID: rows[2*i].CallID, Checkpoint: string(msg)}
+	for _, r := range rows[2*i : 2*i+2] {
+		p, err := tlog.ProveRecord(f.size, r.Seq-1, hr)
+		if err != nil {
+			return nil, err
+		}
+		b.Rows = append(b.Rows, toBundleRow(r, p))
+	}
+	return b.encode(), nil
 }

@@ -71,6 +71,8 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// parseTime parses a time formatTime wrote, and only that spelling
+// (time.Parse would also take "T3:04", a zone offset...).
 func parseTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -78,6 +80,9 @@ func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, err
+	}
+	if formatTime(t) != s || t.Nanosecond()%1000 != 0 { // the trail keeps microseconds
+		return time.Time{}, errors.New("a time not in its canonical form")
 	}
 	return t.UTC(), nil
 }
