@@ -396,8 +396,9 @@ func (e *ConsentEvidence) forRecord(sec *secrets) ConsentEvidence {
 
 // shown is a text of the evidence as its renderings show it: quoted, or
 // [REDACTED] when it could hold personal data: a number of six digits or
-// more (an OTP, a mobile or an Aadhaar number, even inside an identifier),
-// an '@', or a digit of another script. A hex SHA-256 is shown.
+// more in any spelling (an OTP, a mobile or an Aadhaar number, even inside
+// an identifier), an '@', or a digit of another script. A hex SHA-256 is
+// shown.
 func shown(s string) string {
 	if s == "" {
 		return `""`
@@ -411,19 +412,26 @@ func shown(s string) string {
 	return strconv.Quote(s)
 }
 
-// longestNumber returns the most digits in one number of s: ASCII digits
-// with separators (" -.()/+") between them, letters or not around them.
+// longestNumber returns the most digits in one number of s: digits of any
+// script or form, with up to three characters that are not letters between
+// them ("98765 43210", "98765\u00a043210", "482-913"); a letter ends a
+// number.
 func longestNumber(s string) int {
-	longest, n := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case '0' <= c && c <= '9':
-			n++
+	longest, n, gap := 0, 0, 0
+	for _, r := range s {
+		if _, ok := digitValue(r); ok {
+			if gap > 3 {
+				n = 0
+			}
+			n, gap = n+1, 0
 			longest = max(longest, n)
-		case n > 0 && strings.IndexByte(" -.()/+", c) >= 0:
-		default:
-			n = 0
+			continue
 		}
+		if isLetterRune(r) {
+			n, gap = 0, 0
+			continue
+		}
+		gap++
 	}
 	return longest
 }

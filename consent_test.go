@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -446,4 +448,74 @@ func TestRecordDecision(t *testing.T) {
 	noLog, _ := mockClient(t)
 	require.ErrorAs(t, noLog.RecordDecision(ctx, ConsentRefused, testPurpose), &ve)
 	assert.Equal(t, FieldAuditLog, ve.Field)
+}
+
+// TestConsentEvidenceRandomTexts: 30,000 texts drawn from a hostile
+// alphabet (digits of several scripts and forms, separators, letters, '@',
+// pieces of the call's values), put in every field of the evidence: the
+// checks never panic; evidence they accept reaches a record without the
+// call's number, OTP, mobile number or secret; and a text printing shows
+// (shown, which String, Format and LogValue use for every text) holds no
+// number of six digits or more, in any spelling, and no '@' (a hex SHA-256
+// aside). (A randomized test rather than a fuzz target, to keep CI's fuzz
+// step, 50,000 inputs a target, within its budget.)
+func TestConsentEvidenceRandomTexts(t *testing.T) {
+	alphabet := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", " ", "-", ".", "(", ")", "+", "/", "\u00a0",
+		"\u00a0", "\t", "a", "x", "Z", "@", "१", "२", "४", "①", "²", "\u3164", "_", ":", validNumber[:4], validNumber[4:8],
+		validNumber[8:], testOTP[:3], testOTP[3:], testMobile[:5], testMobile[5:], "live_", "s3cr3t", "e", "f"}
+	for i := range alphabet {
+		if u, err := strconv.Unquote(`"` + alphabet[i] + `"`); err == nil {
+			alphabet[i] = u
+		}
+	}
+	rng := mrand.New(mrand.NewPCG(22, 2))
+	seeds := []string{"", "aadhaar-ekyc-notice", validNumber, "2341 2341 2346", testOTP, "482\u00a0913", testMobile,
+		"+91 98765 43210", "priya@example.com", testSecret, noticeSHA, "c_7f3a9e2b41d04c8e", "x499181234560y",
+		"१२३४५६", "②③④①", "v3 (2024-06-01)", "a1b2c3d4-9876-5432-1234-499181234560"}
+	sec := &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
+	now := time.Now()
+	for n := 0; n < 30000; n++ {
+		var s string
+		if n < len(seeds) {
+			s, _ = strconv.Unquote(`"` + seeds[n] + `"`)
+		} else {
+			var b strings.Builder
+			for k := rng.IntN(24); k >= 0; k-- {
+				b.WriteString(alphabet[rng.IntN(len(alphabet))])
+			}
+			s = b.String()
+		}
+		e := ConsentEvidence{NoticeID: s, NoticeVersion: s, Language: s, Channel: s, Operator: s, DecidedAt: now.Add(-time.Second)}
+		if n%2 == 1 { // the reference and the hash alone (their own checks)
+			e = ConsentEvidence{NoticeSHA256: s, CustomerRef: s}
+		}
+		if err := checkEvidence(&e, false, now, sec); err == nil {
+			r := e.forRecord(sec)
+			for _, v := range []string{r.NoticeID, r.NoticeVersion, r.NoticeSHA256, r.Language, r.Channel, r.Operator, r.CustomerRef} {
+				for _, k := range []string{validNumber, testOTP, testMobile, testSecret} {
+					if strings.Contains(v, k) {
+						t.Fatalf("accepted evidence %q reaches the record holding %q: %q", s, k, v)
+					}
+				}
+			}
+		}
+		if isHex(s, 64) {
+			continue // a SHA-256 shows
+		}
+		out := shown(s)
+		if out != "[REDACTED]" && out != `""` {
+			v, err := strconv.Unquote(out)
+			if err != nil || v != s {
+				t.Fatalf("shown(%q) = %s", s, out)
+			}
+			if n := longestNumber(s); n >= minKnownDigits || strings.Contains(s, "@") || !asciiDigitsOnly(s) {
+				t.Fatalf("printing shows %q (a number of %d digits, or an '@')", s, n)
+			}
+			for _, k := range []string{validNumber, testOTP, testMobile} {
+				if strings.Contains(s, k) {
+					t.Fatalf("printing shows %q", s)
+				}
+			}
+		}
+	}
 }
