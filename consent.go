@@ -159,7 +159,7 @@ func evidenceTextProblem(s string, sec *secrets) string {
 	case !asciiDigitsOnly(s):
 		return "holds digits of a script other than ASCII"
 	}
-	if why := personalNumber(s); why != "" {
+	if why := personalNumber(s, false); why != "" {
 		return "holds a number that looks like " + why
 	}
 	return ""
@@ -215,7 +215,7 @@ func customerRefProblem(ref string, sec *secrets) string {
 	if sec != nil && sec.scrubID(ref) != ref {
 		return "holds a value the call sends"
 	}
-	if why := personalNumber(ref); why != "" {
+	if why := personalNumber(ref, true); why != "" {
 		return "looks like " + why
 	}
 	return ""
@@ -227,10 +227,12 @@ func customerRefProblem(ref string, sec *secrets) string {
 // sign between them, not touching a letter: "+91 98765 43210") or as a run
 // of digits inside a word ("cust9876543210"). A word that is an identifier
 // is not read: a UUID, or a hex digest of 16 characters or more, whose
-// digits are random.
-func personalNumber(s string) string {
+// digits are random. strict reads an Aadhaar number inside a longer number
+// too (for a customer reference); otherwise a number must have exactly 12
+// digits to be read as one (a text may hold a timestamp of 14).
+func personalNumber(s string, strict bool) string {
 	s = blankUUIDs(s)
-	if why := numberProblem(s, 0); why != "" {
+	if why := numberProblem(s, strict); why != "" {
 		return why
 	}
 	for _, tok := range strings.Split(s, " ") {
@@ -251,13 +253,8 @@ func personalNumber(s string) string {
 				for k := range run {
 					run[k] = w[i+k] - '0'
 				}
-				for k := 0; k+aadhaarDigits <= len(run); k++ {
-					if aadhaarLike(run[k : k+aadhaarDigits]) {
-						return "an Aadhaar number"
-					}
-				}
-				if mobileLike(run) {
-					return "a mobile number"
+				if why := numberKind(run, strict); why != "" {
+					return why
 				}
 				i = j
 			}
@@ -289,12 +286,30 @@ func blankUUIDs(s string) string {
 
 func isAlnum(c byte) bool { return isDigit(c) || isASCIILetter(c) }
 
-// numberProblem reads the numbers of s (see personalNumber) and names
-// the kind of personal number one of them could be: an Aadhaar number
-// (12 digits, or a valid one within a longer number), a mobile number (10
-// digits from 6 to 9, alone or after 0, 91 or 091), or, when otpDigits is
-// set, a number of exactly that many digits (an OTP). "" if none.
-func numberProblem(s string, otpDigits int) string {
+// numberKind names the kind of personal number the digit values v could
+// be: an Aadhaar number (12 digits, or with strict a valid one within a
+// longer number) or a mobile number (10 digits from 6 to 9, alone or after
+// 0, 91 or 091). "" if neither.
+func numberKind(v []byte, strict bool) string {
+	if strict {
+		for i := 0; i+aadhaarDigits <= len(v); i++ {
+			if aadhaarLike(v[i : i+aadhaarDigits]) {
+				return "an Aadhaar number"
+			}
+		}
+	} else if aadhaarLike(v) {
+		return "an Aadhaar number"
+	}
+	if mobileLike(v) {
+		return "a mobile number"
+	}
+	return ""
+}
+
+// numberProblem reads the numbers of s (see personalNumber) that do not
+// touch a letter and names the kind of personal number one of them could
+// be (numberKind). "" if none.
+func numberProblem(s string, strict bool) string {
 	var digits []byte
 	start := -1 // the first digit of the current number
 	last := -1  // its last digit
@@ -306,18 +321,7 @@ func numberProblem(s string, otpDigits int) string {
 		if (start > 0 && isASCIILetter(s[start-1])) || (last+1 < len(s) && isASCIILetter(s[last+1])) {
 			return "" // part of an identifier
 		}
-		for i := 0; i+aadhaarDigits <= len(digits); i++ {
-			if aadhaarLike(digits[i : i+aadhaarDigits]) {
-				return "an Aadhaar number"
-			}
-		}
-		if mobileLike(digits) {
-			return "a mobile number"
-		}
-		if otpDigits > 0 && len(digits) == otpDigits {
-			return "an OTP"
-		}
-		return ""
+		return numberKind(digits, strict)
 	}
 	for i := 0; i <= len(s); i++ {
 		var c byte
