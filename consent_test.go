@@ -102,7 +102,7 @@ func TestEvidenceWithoutRequirement(t *testing.T) {
 	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 	require.NoError(t, err)
 	// A version that is a timestamp is no Aadhaar number, even when 12 of
-	// its 14 digits pass the checks (200004..., here).
+	// its 14 digits pass the checks.
 	partial := ConsentEvidence{NoticeID: "n1", NoticeVersion: "20251130000400", Channel: "assisted", Operator: "desk 3, 2025-11-30"}
 	_, err = c.GenerateOTP(WithConsentEvidence(context.Background(), partial), validNumber, ConsentYes, testPurpose)
 	require.NoError(t, err)
