@@ -471,17 +471,22 @@ func (e ConsentEvidence) String() string {
 	b.WriteString(", AlternativesOffered: ")
 	b.WriteString(strconv.FormatBool(e.AlternativesOffered))
 	b.WriteString(", DecidedAt: ")
-	if e.DecidedAt.IsZero() {
-		b.WriteString("0")
-	} else {
-		b.WriteString(e.DecidedAt.UTC().Format(time.RFC3339Nano))
-	}
+	b.WriteString(decidedAt(e.DecidedAt))
 	b.WriteString(", Operator: ")
 	b.WriteString(shown(e.Operator))
 	b.WriteString(", CustomerRef: ")
 	b.WriteString(shown(e.CustomerRef))
 	b.WriteByte('}')
 	return b.String()
+}
+
+// decidedAt renders a decision time to the second (its nanoseconds, digits
+// that mean nothing, could spell anything), "0" if none.
+func decidedAt(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // Format makes every fmt verb, %#v included, print String.
@@ -502,7 +507,7 @@ func (e ConsentEvidence) LogValue() slog.Value {
 		slog.String("language", unq(e.Language)),
 		slog.String("channel", unq(e.Channel)),
 		slog.Bool("alternatives_offered", e.AlternativesOffered),
-		slog.Time("decided_at", e.DecidedAt),
+		slog.String("decided_at", decidedAt(e.DecidedAt)),
 		slog.String("operator", unq(e.Operator)),
 		slog.String("customer_ref", unq(e.CustomerRef)),
 	)
