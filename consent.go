@@ -27,13 +27,17 @@ import (
 // It is checked when a call carries it (see WithConsentEvidence; a
 // *ValidationError with Field FieldConsentEvidence names the field at fault,
 // never its value): each text at most 200 bytes of valid UTF-8 without
-// control characters; NoticeSHA256 empty or 64 hex digits; DecidedAt not
-// after the SDK's clock; CustomerRef at most 128 printable ASCII
-// characters that do not look like an Aadhaar number, a mobile number or
-// an e-mail address (a pseudonymous reference is none of these). In audit
-// records each text is scrubbed as the call's purpose is: a value the call
-// sends (the Aadhaar number, the OTP, the mobile number) or an Aadhaar-like
-// number never reaches the trail.
+// control characters, holding no value the call sends (the Aadhaar number,
+// the OTP, the mobile number, the client secret), no number that could be
+// an Aadhaar number (12 digits) or a mobile number, no e-mail address and
+// no digit of another script than ASCII: evidence describes the notice and
+// its collection, never the customer; NoticeSHA256 empty or 64 hex
+// digits; DecidedAt not after the SDK's clock; CustomerRef at most 128
+// printable ASCII characters that do not look like an Aadhaar number (also
+// within a longer number), a mobile number or an e-mail address (a
+// pseudonymous reference is none of these; a UUID or a hex digest always
+// passes). In audit records each text is also scrubbed as the call's
+// purpose is.
 //
 // Printing it (any fmt verb) or logging it with slog shows a text only when
 // it holds no number of six digits or more (an OTP, a mobile or an Aadhaar
