@@ -138,7 +138,7 @@ func (l *Log) Verify(ctx context.Context) error {
 		return fmt.Errorf("deepvueaudit: verifying: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	v := &verifier{l: l, ctx: ctx, consent: map[string]int64{}, stages: map[string]bool{}}
+	v := &verifier{l: l, ctx: ctx, calls: map[string]uint8{}}
 	if err := v.run(tx); err != nil {
 		return err
 	}
@@ -167,8 +167,7 @@ type verifier struct {
 	hintsOK  bool // hints are the signed leaves of the segment
 	segBad   bool // a problem was named in the segment
 
-	consent        map[string]int64 // call id -> its consent row
-	stages         map[string]bool  // call id + stage seen
+	calls          map[string]uint8 // call id -> the stages seen (stageBit)
 	prevAt, prevDB time.Time
 	deletedFrom    int64 // the first of a run of missing rows (0: none)
 	deletedCount   int64
@@ -528,20 +527,19 @@ func (v *verifier) nameMismatch(r *Row, leaf tlog.Hash) {
 		strconv.FormatInt(v.segEnd, 10) + " signed; its hashes were recomputed"})
 }
 
+// stageBit is a stage's bit in verifier.calls.
+var stageBit = map[string]uint8{"consent": 1, "outcome": 2, "decision": 4}
+
 // checkCall: one consent row per call, before its outcome row.
 func (v *verifier) checkCall(r *Row) {
-	key := r.CallID + "\x00" + r.Stage
-	if v.stages[key] {
+	bit := stageBit[r.Stage]
+	seen := v.calls[r.CallID]
+	if bit != 0 && seen&bit != 0 {
 		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Inserted, Reason: "a second " + r.Stage + " row of its call"})
 	}
-	v.stages[key] = true
-	switch r.Stage {
-	case "consent":
-		v.consent[r.CallID] = r.Seq
-	case "outcome":
-		if _, ok := v.consent[r.CallID]; !ok {
-			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: NoConsent, Reason: "an outcome row without an earlier consent row of its call"})
-		}
+	v.calls[r.CallID] = seen | bit
+	if r.Stage == "outcome" && seen&stageBit["consent"] == 0 {
+		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: NoConsent, Reason: "an outcome row without an earlier consent row of its call"})
 	}
 }
 
