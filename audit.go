@@ -29,6 +29,9 @@ const (
 	// AuditOutcome is written when a call that wrote its consent record
 	// ends, whatever its result.
 	AuditOutcome AuditStage = "outcome"
+	// AuditDecision records a refusal or a withdrawal of consent, apart
+	// from any call (DecisionRecord).
+	AuditDecision AuditStage = "decision"
 )
 
 // AuditRecord is what the audit trail keeps of a call: the consent (the
@@ -50,8 +53,8 @@ type AuditRecord struct {
 	// Purpose is the purpose the caller gave, with any Aadhaar-like digit
 	// run and any value the call knows masked.
 	Purpose string
-	// Consent is the customer's answer (always ConsentYes: the SDK proceeds
-	// only with it).
+	// Consent is the customer's answer: ConsentYes in a call's records (the
+	// SDK proceeds only with it), ConsentNo in a decision record.
 	Consent Consent
 	// MaskedNumber is the UIDAI mask of the Aadhaar number ("XXXX XXXX
 	// 2346") for generate-otp; empty for verify-otp.
@@ -70,6 +73,10 @@ type AuditRecord struct {
 	OTPState OTPState
 	// Attempts is the number of HTTP attempts (0 at the consent stage).
 	Attempts int
+	// Evidence is the consent evidence the call carried
+	// (WithConsentEvidence), the same in both of its records, its texts
+	// scrubbed as Purpose is; the zero value if none.
+	Evidence ConsentEvidence
 }
 
 // auditOutcomeTimeout bounds writing an outcome record, which runs on a
@@ -138,6 +145,9 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 		MaskedNumber: masked,
 		ReferenceID:  auditID(ref, &cl.sec),
 	}
+	if cl.evidence != nil {
+		rec.Evidence = cl.evidence.forRecord(&cl.sec)
+	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
@@ -198,12 +208,20 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 }
 
 // auditID is an id (a reference or transaction id) as an audit record may
-// hold it: scrubbed of the values the call knows, and only if it still looks
-// like an id: at most 64 ASCII letters, digits and "-._:", with no
-// valid Aadhaar number among its digits (separators removed). Anything else
-// gives "".
+// hold it: "" when it holds a value the call knows (the number, the OTP,
+// the mobile number, the secret) or is not an id at all. An id in Deepvue's
+// own form, 32 hex digits (or a UUID), is kept exact whatever its digits: a
+// random one holds a 12-digit run that passes the Aadhaar checks about once
+// in 170. Any other id is kept only if it is at most 64 ASCII letters,
+// digits and "-._:", with no valid Aadhaar number among its digits
+// (separators removed).
 func auditID(s string, sec *secrets) string {
-	s = sec.scrubID(s)
+	if sec.scrubID(s) != s {
+		return ""
+	}
+	if isHex(s, 32) || isUUID(s) {
+		return s
+	}
 	if len(s) > 64 {
 		return ""
 	}

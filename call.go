@@ -14,7 +14,8 @@ import (
 // and hand it to run; run's steps, in do below, are the whole story of
 // every call, and each step is one call into the file named for it:
 //
-//	validate  the operation's input (aadhaar.go, verify.go, input.go)
+//	validate  the operation's input (aadhaar.go, verify.go, input.go), the
+//	          declared purposes and the consent evidence (consent.go)
 //	enter     a closed Client goes no further (client.go)
 //	audit     the consent record, before anything is sent (audit.go)
 //	deadline  the caller's, or the Client's default (client.go)
@@ -63,6 +64,7 @@ type call struct {
 
 	obs         *observed // set with WithObserver (observe.go)
 	audit       *auditCall
+	evidence    *ConsentEvidence
 	attempts    int // HTTP attempts made (counted by checkRetry)
 	limiterWait time.Duration
 }
@@ -93,6 +95,9 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 		return nil, errNilContext
 	}
 	if err := cl.in.check(&cl.sec); err != nil {
+		return nil, err
+	}
+	if err := c.checkConsent(ctx, cl); err != nil {
 		return nil, err
 	}
 	// enter

@@ -45,6 +45,7 @@ type Client struct {
 	limiter      Limiter
 	observer     *Observer
 	audit        AuditFunc
+	consent      consentPolicy
 	budget       *memBudget
 	redactedBase string
 
@@ -121,6 +122,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		limiter:      s.limiter,
 		observer:     s.observer,
 		audit:        s.audit,
+		consent:      s.consent,
 		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 		life:         &lifecycle{},

@@ -22,13 +22,13 @@ var floors = [][]string{
 	{"format.go", "decode.go", "budget.go", "retryafter.go", "redact.go", "redact_scan.go", "redact_below.go", "redact_ident.go", "idleconn.go"}, // text, wire, scrubbing
 	{"read.go"}, // a bounded answer
 	{"action.go", "errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
-	{"input.go", "kyc.go", "verify_decode.go", "nextstep.go"},                                 // input rules, results, the advice
+	{"input.go", "kyc.go", "verify_decode.go", "consent.go", "nextstep.go"},                   // input rules, results, the advice
 	{"observe.go", "audit.go", "ratelimit.go", "request.go", "misuse.go"},                     // the steps around the send
 	{"guard.go", "retry.go"},                           // each attempt
 	{"transport.go", "options.go", "singleattempt.go"}, // what a Client is made of
-	{"client.go"},               // the Client
-	{"call.go"},                 // the story of a call
-	{"aadhaar.go", "verify.go"}, // the two operations
+	{"client.go", "consent_client.go"},                 // the Client
+	{"call.go"},                                        // the story of a call
+	{"aadhaar.go", "verify.go"},                        // the two operations
 }
 
 // records may be used from any floor.

@@ -35,6 +35,7 @@ type settings struct {
 	maxBuffered  int64
 	observer     *Observer
 	audit        AuditFunc
+	consent      consentPolicy // RequireConsentEvidence, WithPurposes (consent_client.go)
 
 	plainRemote       bool // baseURL is plain http to a host that is not loopback
 	insecurePlainHTTP bool // WithInsecurePlainHTTP allows plainRemote
