@@ -113,24 +113,33 @@ func (e *APIError) Unwrap() error {
 }
 
 // Is reports whether e matches ErrOTPRejected: a verify-otp answer with
-// status 400, 404, 410 or 422. Decided from the public fields Operation
-// and StatusCode only, so a hand-built *APIError matches too. What Unwrap
-// returns is matched as well.
+// status 400, 404, 410 or 422 that no platform row of the table of answers
+// selects (400 "Bad Request" or "Inactive client_id", a 422 with a detail:
+// answers about the account or the request, never about the OTP). Decided
+// from the public fields Operation, StatusCode, SubCode and Detail only, so
+// a hand-built *APIError matches too. What Unwrap returns is matched as
+// well.
 func (e *APIError) Is(target error) bool {
-	if e == nil || target != ErrOTPRejected || e.Operation != opVerify {
+	if e == nil || target != ErrOTPRejected || e.Operation != opVerify || !rowOf(ErrOTPRejected).hasStatus(e.StatusCode) {
 		return false
 	}
-	return rowOf(ErrOTPRejected).hasStatus(e.StatusCode)
+	r := classifyRow(e.StatusCode, e.SubCode, e.Detail)
+	return r == nil || r.by == bySubCode
 }
 
 // Temporary reports whether the same call may succeed later without any
-// change: SOURCE_FAILURE, 429 and 503.
+// change, and may be made again at once for all the SDK knows: Deepvue's
+// documented SOURCE_FAILURE (500), 429 and 503 answers. Never for an answer
+// that may have sent an SMS: a proxy's 429 or 503 page, a documented
+// sub_code at another status. (Through a transport the SDK cannot see
+// below, the call's error also matches ErrMaybeSentMoreThanOnce, whose
+// Temporary is false.)
 func (e *APIError) Temporary() bool {
 	if e == nil {
 		return false
 	}
-	r := rowOf(e.Unwrap())
-	return r != nil && r.temporary
+	r := classifyRow(e.StatusCode, e.SubCode, e.Detail)
+	return r != nil && r.temporary && r.stateOf(e.StatusCode, e.Detail) != OTPMaybeSent
 }
 
 // newAPIError turns an answer that is not a success into an *APIError: every

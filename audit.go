@@ -29,6 +29,9 @@ const (
 	// AuditOutcome is written when a call that wrote its consent record
 	// ends, whatever its result.
 	AuditOutcome AuditStage = "outcome"
+	// AuditDecision records a refusal or a withdrawal of consent, apart
+	// from any call (DecisionRecord).
+	AuditDecision AuditStage = "decision"
 )
 
 // AuditRecord is what the audit trail keeps of a call: the consent (the
@@ -50,8 +53,8 @@ type AuditRecord struct {
 	// Purpose is the purpose the caller gave, with any Aadhaar-like digit
 	// run and any value the call knows masked.
 	Purpose string
-	// Consent is the customer's answer (always ConsentYes: the SDK proceeds
-	// only with it).
+	// Consent is the customer's answer: ConsentYes in a call's records (the
+	// SDK proceeds only with it), ConsentNo in a decision record.
 	Consent Consent
 	// MaskedNumber is the UIDAI mask of the Aadhaar number ("XXXX XXXX
 	// 2346") for generate-otp; empty for verify-otp.
@@ -72,6 +75,10 @@ type AuditRecord struct {
 	Attempts int
 	// Tenant is the Client's WithTenant label ("" without one).
 	Tenant string
+	// Evidence is the consent evidence the call carried
+	// (WithConsentEvidence), the same in both of its records, its texts
+	// scrubbed as Purpose is; the zero value if none.
+	Evidence ConsentEvidence
 }
 
 // auditOutcomeTimeout bounds writing an outcome record, which runs on a
@@ -141,6 +148,9 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 		ReferenceID:  auditID(ref, &cl.sec),
 		Tenant:       c.tenant,
 	}
+	if cl.evidence != nil {
+		rec.Evidence = cl.evidence.forRecord(&cl.sec)
+	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
@@ -150,7 +160,7 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 		wctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	if err := c.audit(wctx, rec); err != nil {
+	if err := callAudit(c.audit, wctx, rec); err != nil {
 		return fail(err)
 	}
 	// Stored. A context that ended meanwhile stops the call before it sends
@@ -188,7 +198,7 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditOutcomeTimeout)
 	defer cancel()
-	werr := c.audit(wctx, rec)
+	werr := callAudit(c.audit, wctx, rec)
 	if werr == nil {
 		return
 	}
@@ -201,12 +211,20 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 }
 
 // auditID is an id (a reference or transaction id) as an audit record may
-// hold it: scrubbed of the values the call knows, and only if it still looks
-// like an id: at most 64 ASCII letters, digits and "-._:", with no
-// valid Aadhaar number among its digits (separators removed). Anything else
-// gives "".
+// hold it: "" when it holds a value the call knows (the number, the OTP,
+// the mobile number, the secret) or is not an id at all. An id in Deepvue's
+// own form, 32 hex digits (or a UUID), is kept exact whatever its digits: a
+// random one holds a 12-digit run that passes the Aadhaar checks about once
+// in 170. Any other id is kept only if it is at most 64 ASCII letters,
+// digits and "-._:", with no valid Aadhaar number among its digits
+// (separators removed).
 func auditID(s string, sec *secrets) string {
-	s = sec.scrubID(s)
+	if sec.scrubID(s) != s {
+		return ""
+	}
+	if isHex(s, 32) || isUUID(s) {
+		return s
+	}
 	if len(s) > 64 {
 		return ""
 	}

@@ -117,9 +117,8 @@ func TestAuditRecordsFailures(t *testing.T) {
 			"ErrVerificationPending", OTPPending, 1, "", "tx409"},
 		{"not linked", jsonResponder(400, `{"code":400,"transaction_id":"tx400","sub_code":"AADHAAR_MOBILE_NOT_LINKED","message":"no mobile","reference_id":"555"}`),
 			"ErrMobileNotLinked", OTPNotSent, 1, "555", "tx400"},
-		// httpmock reports no trace events, so the SDK cannot rule out a resend
-		// below it: a 5xx at the end is "maybe sent" (TestUntracedTransportMarksOnlyRetryableAnswers).
-		{"source failure", jsonResponder(500, sourceFailBd), "ErrSourceFailure", OTPMaybeSent, 3, "", "tx-source"},
+		// httpmock declared single-attempt (mockClient): production's state.
+		{"source failure", jsonResponder(500, sourceFailBd), "ErrSourceFailure", OTPNotSent, 3, "", "tx-source"},
 		{"transport", func(*http.Request) (*http.Response, error) { return nil, errors.New("connection reset") },
 			"transport", OTPMaybeSent, 1, "", ""},
 	}

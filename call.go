@@ -15,7 +15,8 @@ import (
 // every call, and each step is one call into the file named for it:
 //
 //	enter     a closed Client goes no further (client.go; in run, first)
-//	validate  the operation's input (aadhaar.go, verify.go, input.go)
+//	validate  the operation's input (aadhaar.go, verify.go, input.go), the
+//	          declared purposes and the consent evidence (consent.go)
 //	join      a call identical to one in flight waits for that one's result
 //	          instead of sending; any other leads a flight, the call's
 //	          context: the caller's deadline or the Client's default
@@ -73,6 +74,7 @@ type call struct {
 	joined      bool          // the call joined another's request: it sends nothing
 	landed      chan struct{} // a joiner's: closed when the result is there
 	audit       *auditCall
+	evidence    *ConsentEvidence
 	attempts    int // HTTP attempts made (counted by checkRetry)
 	limiterWait time.Duration
 }
@@ -114,6 +116,9 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 		return nil, errNilContext
 	}
 	if err := cl.in.check(&cl.sec); err != nil {
+		return nil, err
+	}
+	if err := c.checkConsent(ctx, cl); err != nil {
 		return nil, err
 	}
 	// join: a call identical to one in flight waits for its result; any
@@ -198,7 +203,8 @@ func (cl *call) transportError(doing string, err error, notSent bool) error {
 // end reports the end of a call: the outcome audit record, the Observer's
 // EndCall, and a Debug record (operation, status, attempts, elapsed_ms: the
 // whole call in milliseconds as a float, sub_code, transaction id and, for
-// an error, its class and whether it was sent; never an error's text). It
+// an error, its class, whether the request may have been sent and
+// NextStep's action; for generate-otp, otp_state; never an error's text). It
 // returns the call's error, which says the request may have been sent more
 // than once when the transport hid what it sent (mayHaveResent).
 func (c *Client) end(ctx context.Context, cl *call, result any, err error) error {
@@ -228,7 +234,10 @@ func (c *Client) end(ctx context.Context, cl *call, result any, err error) error
 		attrs = append(attrs, slog.Bool("joined", true))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", Outcome(err)), slog.Bool("not_sent", errors.Is(err, ErrNotSent)))
+		// request_maybe_sent is about the request (CallResult.MaybeSent: false
+		// exactly when err matches ErrNotSent); otp_state about the phone.
+		attrs = append(attrs, slog.String("error", Outcome(err)), slog.Bool("request_maybe_sent", !errors.Is(err, ErrNotSent)),
+			slog.String("next_step", NextStep(err).Action.String()))
 	}
 	if cl.op == opGenerate {
 		attrs = append(attrs, slog.String("otp_state", OTPStateOf(err).String()))

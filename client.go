@@ -56,6 +56,7 @@ type Client struct {
 	audit        AuditFunc
 	tenant       string         // WithTenant
 	pending      *pendingConfig // the OTPs sent (pending.go); nil: none remembered
+	consent      consentPolicy
 	budget       *memBudget
 	redactedBase string
 
@@ -63,9 +64,10 @@ type Client struct {
 
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 
-	flights    *flights   // the calls in flight, for double submits (flight.go)
-	sharedPool bool       // the transport is the process's shared one (no WithHTTPClient)
-	life       *lifecycle // behind a pointer, so that a Client value can still be copied (and printed)
+	flights       *flights   // the calls in flight, for double submits (flight.go)
+	singleAttempt bool       // WithSingleAttemptTransport: the caller's transport makes one attempt per RoundTrip
+	sharedPool    bool       // the transport is the process's shared one (no WithHTTPClient)
+	life          *lifecycle // behind a pointer, so that a Client value can still be copied (and printed)
 }
 
 // lifecycle is what Close and Shutdown change, and what Shutdown waits for.
@@ -146,12 +148,15 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		observer:     s.observer,
 		audit:        s.audit,
 		tenant:       s.tenant,
+		consent:      s.consent,
 		budget:       newMemBudget(s.maxBuffered),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 		life:         &lifecycle{drained: make(chan struct{})},
 		blindWarned:  new(atomic.Bool),
 		flights:      fl,
 		pending:      pending,
+
+		singleAttempt: s.singleAttempt,
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays

@@ -51,27 +51,34 @@ var (
 	ErrUnexpectedResponse = errors.New("deepvue: unexpected response")
 
 	// ErrOTPRejected: VerifyOTP got an answer with HTTP 400, 404, 410 or
-	// 422, whatever its sub_code: this OTP or reference id will not verify.
-	// Ask the customer to re-enter the OTP, or to request a new one. Deepvue
+	// 422, whatever its sub_code, that is not one of Deepvue's documented
+	// platform answers: this OTP or reference id will not verify. Ask the
+	// customer to re-enter the OTP, or to request a new one. Deepvue
 	// documents no verify-otp errors, so the SDK names them all with this one
 	// sentinel; it is matched in addition to any other (a 422 INVALID_INPUT
 	// also matches ErrInvalidInput), and the raw SubCode, Message and Detail
-	// stay on the *APIError. A GenerateOTP error never matches it.
+	// stay on the *APIError. The platform answers selected by their detail
+	// alone (400 "Bad Request", 400 "Inactive client_id", a 422 with a
+	// detail string or validation list) never match it: they are about the
+	// account or the request, not the OTP. A GenerateOTP error never
+	// matches it.
 	ErrOTPRejected = errors.New("deepvue: OTP or reference not accepted")
 )
 
 // ErrNotSent is matched, in addition to whatever else an error matches,
-// exactly when the SDK knows that no request of the call left the process:
-// every *ValidationError, a nil context, a call on a closed Client
-// (ErrClientClosed), a limiter refusal, a context that
-// ended before the request was written, a refused connection, a DNS failure,
-// a failed TLS handshake. Such a call can be made again at once: Deepvue saw
-// nothing and no SMS was sent.
+// exactly when the SDK saw that no request of the call could have left the
+// process: every *ValidationError, a nil context, a call on a closed Client
+// (ErrClientClosed), a limiter refusal, a context that ended before the
+// request was handed to the transport, and, through net/http's own
+// *http.Transport (or one declared with WithSingleAttemptTransport), a
+// refused connection, a DNS failure, a failed TLS handshake. Such a call can
+// be made again at once: Deepvue saw nothing and no SMS was sent.
 //
 // It never matches when a request may have been written (a connection
-// reset after writing, no answer before the deadline, any *APIError): then
-// an SMS may have gone out, and a second GenerateOTP would send another.
-// An error that does not match ErrNotSent is "may have been sent".
+// reset after writing, no answer before the deadline, any *APIError, any
+// error of a transport the SDK cannot see below): then an SMS may have gone
+// out, and a second GenerateOTP would send another. An error that does not
+// match ErrNotSent is "may have been sent".
 var ErrNotSent = errors.New("deepvue: request not sent")
 
 // ErrAuditFailed is matched by the error of a call whose consent record
@@ -91,8 +98,23 @@ var ErrClientClosed error = notSent("deepvue: Client is closed")
 // 5xx). The first send may have reached Deepvue, so it never matches
 // ErrNotSent. The second was stopped by the send-once guard, unless the
 // error's text says the transport sent it anyway (a transport that does not
-// pass the request's context down to the connection it writes on).
+// pass the request's context down to the connection it writes on): then the
+// error also matches ErrMaybeSentMoreThanOnce.
 var ErrResendBlocked = errors.New("deepvue: the transport tried to send the request a second time")
+
+// ErrMaybeSentMoreThanOnce is matched, in addition to whatever else an
+// error matches, by the error of a call whose request a transport below the
+// SDK may have sent more than once without the SDK seeing it: a transport
+// that reports no httptrace events or resends with a context of its own, a
+// transport that is neither net/http's *http.Transport nor declared with
+// WithSingleAttemptTransport (the SDK cannot know how often it sent), and
+// a second write the send-once guard cancelled but the transport made
+// anyway. The state is OTPMaybeSent whatever the last answer says (a
+// retrying transport may have sent the request, and an SMS, before the
+// answer it returned), it is never Temporary, and it never matches
+// ErrNotSent. Outcome and NextStep name the other sentinel the error
+// matches.
+var ErrMaybeSentMoreThanOnce = errors.New("deepvue: the request may have been sent more than once")
 
 // ErrLimiter is matched by the error of a call that the Client's rate
 // limiter (WithRateLimiter) did not let through: the limiter refused it (a
@@ -123,67 +145,83 @@ const (
 
 // The table of answers: every sentinel the SDK returns, in one place. Each
 // row is one kind of answer: what selects it, the sentinel it matches (and
-// so its Outcome name), whether it is Temporary, and the OTPState a
-// GenerateOTP error of this kind leaves. classify, (*APIError).Unwrap, Is
-// and Temporary, apiOTPState (OTPStateOf) and Outcome all read it, and the
-// tests are driven from it: a sentinel cannot be added without a row.
+// so its Outcome name), whether it is Temporary, the OTPState a GenerateOTP
+// error of this kind leaves, and the Action NextStep advises. classify,
+// (*APIError).Unwrap, Is and Temporary, apiOTPState (OTPStateOf), Outcome
+// and NextStep all read it, and the tests are driven from it: a sentinel
+// cannot be added without a row.
 //
 // The rows of one sentinel stand together, in the order in which Outcome
-// names the sentinels.
+// names the sentinels and NextStep looks for the one that decides.
 var answers = [...]answerRow{
-	{err: ErrLimiter, name: "ErrLimiter", outcome: "limiter", by: byLocal, state: OTPNotSent},
+	{err: ErrLimiter, name: "ErrLimiter", outcome: "limiter", by: byLocal, state: OTPNotSent, action: ActionTryAgain},
 
-	{err: ErrAuditFailed, name: "ErrAuditFailed", by: byLocal, state: OTPNotSent},
+	{err: ErrAuditFailed, name: "ErrAuditFailed", by: byLocal, state: OTPNotSent, action: ActionTryAgain},
 
-	{err: ErrInvalidInput, name: "ErrInvalidInput", by: bySubCode, subCode: SubCodeInvalidInput, statuses: []int{400, 422}, state: OTPNotSent},
-	{err: ErrInvalidInput, name: "ErrInvalidInput", by: byDetail, statuses: []int{422}, detail: anyDetail, state: OTPNotSent}, // a string or a validation list
-	{err: ErrInvalidInput, name: "ErrInvalidInput", by: byDetail, statuses: []int{400}, detail: "Bad Request", state: OTPNotSent},
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: bySubCode, subCode: SubCodeInvalidInput, statuses: []int{400, 422}, state: OTPNotSent, action: ActionFixInput},
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: byDetail, statuses: []int{422}, details: []string{anyDetail}, state: OTPNotSent, action: ActionFixInput}, // a string or a validation list
+	{err: ErrInvalidInput, name: "ErrInvalidInput", by: byDetail, statuses: []int{400}, details: []string{"Bad Request"}, state: OTPNotSent, action: ActionFixInput},
 
-	{err: ErrMobileNotLinked, name: "ErrMobileNotLinked", by: bySubCode, subCode: SubCodeMobileNotLinked, statuses: []int{400}, state: OTPNotSent},
+	{err: ErrMobileNotLinked, name: "ErrMobileNotLinked", by: bySubCode, subCode: SubCodeMobileNotLinked, statuses: []int{400}, state: OTPNotSent, action: ActionNoMobileLinked},
 
-	{err: ErrVerificationPending, name: "ErrVerificationPending", by: bySubCode, subCode: SubCodeVerificationPending, statuses: []int{409}, state: OTPPending},
+	{err: ErrVerificationPending, name: "ErrVerificationPending", by: bySubCode, subCode: SubCodeVerificationPending, statuses: []int{409}, state: OTPPending, action: ActionEnterOTP},
 
-	{err: ErrSourceFailure, name: "ErrSourceFailure", by: bySubCode, subCode: SubCodeSourceFailure, statuses: []int{500}, temporary: true, state: OTPNotSent},
+	{err: ErrSourceFailure, name: "ErrSourceFailure", by: bySubCode, subCode: SubCodeSourceFailure, statuses: []int{500}, temporary: true, state: OTPNotSent, action: ActionTryAgain},
 
-	{err: ErrUnauthorized, name: "ErrUnauthorized", by: byStatus, statuses: []int{401, 403}, state: OTPNotSent}, // credentials, IP not allow-listed
-	{err: ErrUnauthorized, name: "ErrUnauthorized", by: byDetail, statuses: []int{400}, detail: "Inactive client_id", state: OTPNotSent},
+	// 401 and 403 are ErrUnauthorized whatever the body (credentials, IP not
+	// allow-listed); only Deepvue's documented bodies say that no OTP went
+	// out: a proxy's page, an empty body or a gateway's own JSON may come
+	// after the proxy forwarded the request.
+	{err: ErrUnauthorized, name: "ErrUnauthorized", by: byStatus, statuses: []int{401, 403},
+		details: []string{"Invalid client_id or client_secret, access Denied", "Not authenticated"}, state: OTPNotSent, action: ActionFixConfiguration},
+	{err: ErrUnauthorized, name: "ErrUnauthorized", by: byDetail, statuses: []int{400}, details: []string{"Inactive client_id"}, state: OTPNotSent, action: ActionFixConfiguration},
 
-	{err: ErrRateLimited, name: "ErrRateLimited", by: byStatus, statuses: []int{429}, temporary: true, state: OTPNotSent},
+	{err: ErrRateLimited, name: "ErrRateLimited", by: byStatus, statuses: []int{429},
+		details: []string{"Rate limit exceeded. Please retry after some time."}, temporary: true, state: OTPNotSent, action: ActionTryAgain},
 
 	// Deepvue's 503 says "Source Unavailable"; another 503 may be a proxy's,
 	// sent after it forwarded the request ("upstream connect error or
 	// disconnect/reset before headers"): the same sentinel, maybe sent.
-	{err: ErrServiceUnavailable, name: "ErrServiceUnavailable", by: byStatus, statuses: []int{503}, detail: "Source Unavailable", temporary: true, state: OTPNotSent},
+	{err: ErrServiceUnavailable, name: "ErrServiceUnavailable", by: byStatus, statuses: []int{503}, details: []string{"Source Unavailable"}, temporary: true, state: OTPNotSent, action: ActionTryAgain},
 
-	{err: ErrUnexpectedResponse, name: "ErrUnexpectedResponse", by: byUnusable, state: OTPMaybeSent},
-	{err: ErrClientClosed, name: "ErrClientClosed", by: byLocal, state: OTPNotSent},
-	{err: ErrOTPRejected, name: "ErrOTPRejected", by: byVerify, statuses: []int{400, 404, 410, 422}, state: OTPMaybeSent},
-	{err: ErrResendBlocked, name: "ErrResendBlocked", by: byLocal, state: OTPMaybeSent},
-	// ErrNotSent is matched in addition to the others: Outcome reports it as
-	// the class "not_sent", after "timeout", "canceled" and "nil_context".
-	{err: ErrNotSent, name: "ErrNotSent", by: byLocal, state: OTPNotSent},
+	{err: ErrUnexpectedResponse, name: "ErrUnexpectedResponse", by: byUnusable, state: OTPMaybeSent, action: ActionTryAgain},
+	{err: ErrClientClosed, name: "ErrClientClosed", by: byLocal, state: OTPNotSent, action: ActionTryAgain},
+	// A nil context is a programming error (Outcome's class "nil_context").
+	{err: errNilContext, name: "errNilContext", outcome: "nil_context", by: byLocal, state: OTPNotSent, action: ActionFixConfiguration},
+	{err: ErrOTPRejected, name: "ErrOTPRejected", by: byVerify, statuses: []int{400, 404, 410, 422}, state: OTPMaybeSent, action: ActionOTPRejected},
+	{err: ErrResendBlocked, name: "ErrResendBlocked", by: byLocal, state: OTPMaybeSent, action: ActionTryAgain},
+	// The last two are matched in addition to the others (also): Outcome and
+	// NextStep name the other. ErrNotSent is Outcome's class "not_sent",
+	// after "timeout", "canceled" and "nil_context".
+	{err: ErrMaybeSentMoreThanOnce, name: "ErrMaybeSentMoreThanOnce", by: byLocal, also: true, state: OTPMaybeSent, action: ActionTryAgain},
+	{err: ErrNotSent, name: "ErrNotSent", by: byLocal, also: true, state: OTPNotSent, action: ActionTryAgain},
 }
 
 // answerRow is one row of the table of answers.
 type answerRow struct {
 	err  error  // the sentinel
-	name string // its Go name: Outcome's name for it (ErrNotSent apart), unless outcome is set
+	name string // its Go name: Outcome's name for it, unless outcome is set
 	// outcome, when set, is Outcome's name for the sentinel instead of name
 	// ("limiter": the name Outcome gave before the sentinel existed).
 	outcome string
 	by      selector
+	// also: the sentinel is matched in addition to another one, which
+	// Outcome and NextStep name (ErrNotSent, ErrMaybeSentMoreThanOnce).
+	also bool
 	// statuses: for byStatus and byDetail, the statuses that select the
 	// row; for bySubCode, the statuses Deepvue documents the sub_code with
 	// (at another status it keeps its sentinel but leaves OTPMaybeSent); for
 	// byVerify, the verify-otp statuses that match.
 	statuses []int
 	subCode  string // bySubCode: the sub_code that selects the row (any case)
-	// detail: for byDetail, the detail that selects the row (any case;
-	// anyDetail: any that is not empty); for byStatus, the detail the state
-	// needs (another detail leaves OTPMaybeSent).
-	detail    string
+	// details: for byDetail, the details that select the row (any case;
+	// anyDetail: any that is not empty); for byStatus, the details Deepvue
+	// documents with the status, the only ones with which the answer leaves
+	// the row's state (another detail, or none, leaves OTPMaybeSent).
+	details   []string
 	temporary bool     // the same call may succeed later without any change
 	state     OTPState // with a documented status (and detail)
+	action    Action   // what NextStep advises (see nextstep.go)
 }
 
 // selector says what selects a row. classify tries byStatus rows first, then
@@ -221,18 +259,20 @@ func (r *answerRow) hasStatus(status int) bool {
 	return false
 }
 
-// detailIs reports whether detail (trimmed) is the row's.
+// detailIs reports whether detail (trimmed) is one of the row's.
 func (r *answerRow) detailIs(detail string) bool {
-	if r.detail == anyDetail {
-		return detail != ""
+	for _, d := range r.details {
+		if d == anyDetail && detail != "" || strings.EqualFold(detail, d) {
+			return true
+		}
 	}
-	return strings.EqualFold(detail, r.detail)
+	return false
 }
 
 // stateOf is the OTPState an answer of this row with status and detail
 // leaves: the row's, at a documented status and detail; else OTPMaybeSent.
 func (r *answerRow) stateOf(status int, detail string) OTPState {
-	if !r.hasStatus(status) || (r.detail != "" && !r.detailIs(strings.TrimSpace(detail))) {
+	if !r.hasStatus(status) || (len(r.details) > 0 && !r.detailIs(strings.TrimSpace(detail))) {
 		return OTPMaybeSent
 	}
 	return r.state
@@ -283,6 +323,30 @@ func classify(status int, subCode, detail string) error {
 	return nil
 }
 
+// namedRows are the rows Outcome and NextStep look through, in the table's
+// order, one per sentinel: the first row of each sentinel that is not
+// matched only in addition to another (also).
+var namedRows = func() []*answerRow {
+	var rows []*answerRow
+	for i := range answers {
+		if r := &answers[i]; !r.also && rowOf(r.err) == r {
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}()
+
+// namedRow returns the first of namedRows whose sentinel err matches (nil
+// if none).
+func namedRow(err error) *answerRow {
+	for _, r := range namedRows {
+		if errors.Is(err, r.err) {
+			return r
+		}
+	}
+	return nil
+}
+
 // ValidationError is returned, before any request is sent, for input the SDK
 // refuses. It matches ErrInvalidInput and ErrNotSent, and never contains the
 // value itself.
@@ -292,8 +356,8 @@ type ValidationError struct {
 	// FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP,
 	// FieldMobileNumber, FieldClientID, FieldClientSecret, FieldBaseURL,
 	// FieldHTTPClient, FieldRetryMax, FieldRetryWait, FieldUserAgent,
-	// FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog, FieldTenant,
-	// FieldPendingStore.
+	// FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog, FieldRateLimiter,
+	// FieldTenant, FieldPendingStore.
 	Field string
 	// Reason says what is wrong, e.g. "has a wrong check digit".
 	Reason string

@@ -3,6 +3,7 @@ package deepvue
 import (
 	"context"
 	"crypto/sha256"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,8 +19,9 @@ import (
 //
 // Identical means the same operation and the same query: for GenerateOTP
 // the number, consent and purpose; for VerifyOTP the reference id, OTP,
-// consent, purpose, mobile number and GeneratePDF. A call with another
-// purpose for the same number is a call of its own. Calls are found by a
+// consent, purpose, mobile number and GeneratePDF; and the consent evidence
+// the call carries (WithConsentEvidence), if any. A call with another
+// purpose or other evidence for the same number is a call of its own. Calls are found by a
 // keyed hash of what they send (HMAC-SHA256 under a random key of the
 // Client's), never by the number or the OTP.
 //
@@ -87,6 +89,11 @@ type flight struct {
 // leads a new flight (cl.fl, its context from now on) and reports false.
 func (c *Client) join(ctx context.Context, cl *call) bool {
 	key := cl.in.flightKey(c.flights.hash)
+	if cl.evidence != nil {
+		// Only calls with the same consent evidence share a request: the
+		// leader's audit records carry its evidence alone.
+		key = c.flights.hash.sum(flightEvidence(key, cl.evidence))
+	}
 	fs := c.flights
 	fs.mu.Lock()
 	if f := fs.m[key]; f != nil {
@@ -126,6 +133,22 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 		f.stopParent = context.AfterFunc(ctx, f.check)
 	}
 	return false
+}
+
+// flightEvidence is what identifies the consent evidence of a call, after the
+// hash of its request.
+func flightEvidence(key [sha256.Size]byte, e *ConsentEvidence) []byte {
+	b := append(make([]byte, 0, 256), key[:]...)
+	for _, f := range [...]string{e.NoticeID, e.NoticeVersion, e.NoticeSHA256, e.Language, e.Channel, e.Operator, e.CustomerRef} {
+		b = append(b, 0)
+		b = append(b, f...)
+	}
+	b = append(b, 0)
+	if e.AlternativesOffered {
+		b = append(b, 1)
+	}
+	b = append(b, 0)
+	return strconv.AppendInt(b, e.DecidedAt.UnixNano(), 10)
 }
 
 // Deadline is the leader's, or the Client's default.

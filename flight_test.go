@@ -358,3 +358,48 @@ func TestFlightKeysAreKeyedHashes(t *testing.T) {
 	g.open()
 	wg.Wait()
 }
+
+// TestDoubleSubmitWithOtherConsentEvidence: two identical calls at once
+// carrying different consent evidence are two requests, each audited with
+// its own evidence; with the same evidence they share one.
+func TestDoubleSubmitWithOtherConsentEvidence(t *testing.T) {
+	g := newGatedFake(t, deepvuetest.WithPendingWindow(0))
+	var mu sync.Mutex
+	var consents []ConsentEvidence
+	c := g.client(t, WithAuditLog(func(_ context.Context, r AuditRecord) error {
+		if r.Stage == AuditConsent {
+			mu.Lock()
+			consents = append(consents, r.Evidence)
+			mu.Unlock()
+		}
+		return nil
+	}))
+	first, second := completeEvidence(), completeEvidence()
+	second.DecidedAt = first.DecidedAt.Add(-time.Second)
+	var wg sync.WaitGroup
+	for _, e := range []ConsentEvidence{first, second, first} {
+		ctx := WithConsentEvidence(context.Background(), e)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+			assert.NoError(t, err)
+		}()
+	}
+	waitFor(t, "two requests at the server, the third call joined the first", func() bool {
+		c.flights.mu.Lock()
+		defer c.flights.mu.Unlock()
+		joined := 0
+		for _, f := range c.flights.m {
+			f.mu.Lock()
+			joined += f.joiners
+			f.mu.Unlock()
+		}
+		return g.arrived.Load() == 2 && joined == 1
+	})
+	g.open()
+	wg.Wait()
+	assert.Equal(t, int32(2), g.arrived.Load())
+	require.Len(t, consents, 2)
+	assert.NotEqual(t, consents[0].DecidedAt, consents[1].DecidedAt, "each request audited with its own evidence")
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,9 +115,40 @@ func FuzzFlexString(f *testing.F) {
 var fuzzSeps = []string{"", "", " ", "-", ".", "/", "_", ",", "\t", "\u00a0", "\u200b", "\u2060", "\u00ad", "\u3164", "\u034f", "\ufeff",
 	`\t`, `\n`, `\u00a0`, `\x01`, `\"`, `\\`, `\u200b`, `\U0001f600`, `\001`, "\x01", `"`, `\`}
 
+// fuzzWebSeps are the web escapes FuzzScrubSeparatorsAndEscapes puts
+// between digits for a separator byte of 200 or more (the bytes below keep
+// their meaning for the regression inputs in testdata).
+var fuzzWebSeps = []string{"%20", "%2520", "+", "%E2%80%8B", "%C2%A0", "&nbsp;", "&#160;", "&#x20;", "&#8203;", "&amp;nbsp;", "&#32"}
+
+// fuzzSep is the separator for byte s: fuzzSeps, or fuzzWebSeps from 200.
+func fuzzSep(s byte) string {
+	if s >= 200 {
+		return fuzzWebSeps[int(s-200)%len(fuzzWebSeps)]
+	}
+	return fuzzSeps[int(s)%len(fuzzSeps)]
+}
+
 // fuzzDigit writes digit d in form f: ASCII, full-width, Devanagari,
-// superscript, circled, Arabic-Indic, mathematical bold.
+// superscript, circled, Arabic-Indic, mathematical bold; from 200, as a
+// web escape: percent-encoded (once or twice, ASCII or Devanagari) or an
+// HTML character reference (decimal, hex, escaped again).
 func fuzzDigit(d byte, f byte) string {
+	if f >= 200 {
+		switch (f - 200) % 6 {
+		case 0:
+			return fmt.Sprintf("%%3%d", d)
+		case 1:
+			return fmt.Sprintf("%%253%d", d)
+		case 2:
+			return url.PathEscape(string(rune('०' + rune(d))))
+		case 3:
+			return fmt.Sprintf("&#%d;", '0'+d)
+		case 4:
+			return fmt.Sprintf("&#x3%d;", d)
+		default:
+			return fmt.Sprintf("&amp;#%d;", '0'+d)
+		}
+	}
 	switch f % 7 {
 	case 1:
 		return string(rune('０' + rune(d)))
@@ -160,6 +192,8 @@ func FuzzScrubSeparatorsAndEscapes(f *testing.F) {
 	f.Add("", "", []byte{9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}, []byte{3, 3, 3}, []byte{10, 0, 0, 53, 0, 53})
 	f.Add("x=", "&y", []byte{16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26}, []byte{1, 2, 4, 5, 6}, []byte{127, 0, 0, 1, 255, 255})
 	f.Add("\"", "\"", []byte{13, 0, 13, 0, 13}, []byte{0, 1}, []byte{192, 168, 100, 200, 1, 187})
+	f.Add("UID ", "", []byte{200, 205, 201}, []byte{0, 200, 203, 202}, []byte{10, 1, 2, 3, 0, 80})
+	f.Add("q=", "&x=1", []byte{0, 210}, []byte{201, 204, 205}, []byte{8, 8, 8, 8, 1, 0})
 	sec := &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
 	bare := &secrets{secret: testSecret}
 	f.Fuzz(func(t *testing.T, prefix, suffix string, seps, forms, addr []byte) {
@@ -167,7 +201,7 @@ func FuzzScrubSeparatorsAndEscapes(f *testing.F) {
 			var b strings.Builder
 			for i := 0; i < len(v); i++ {
 				if i > 0 && len(seps) > 0 {
-					b.WriteString(fuzzSeps[int(seps[(i-1)%len(seps)])%len(fuzzSeps)])
+					b.WriteString(fuzzSep(seps[(i-1)%len(seps)]))
 				}
 				form := byte(0)
 				if len(forms) > 0 {

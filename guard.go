@@ -30,12 +30,22 @@ func (cl *call) attempt(rt http.RoundTripper, req *http.Request) (*http.Response
 	if cl.obs != nil {
 		req = cl.startAttempt(req)
 	}
+	declared := cl.client.singleAttempt
 	resp, err := rt.RoundTrip(req)
-	if !g.traced.Load() && !cl.client.noGuard {
+	switch {
+	case cl.client.noGuard:
+	case !g.traced.Load() && !declared:
 		// A transport that reports no trace events: the guard saw nothing of
 		// what it did, so the request may have been sent, even several times.
 		g.untraced.Store(true)
 		cl.client.warnBlind(req.Context(), blindUntraced)
+	case !declared && !isNetHTTP(rt):
+		// A transport the SDK cannot see below: it may fail over after a
+		// dial it reported, or retry with a context of its own, so neither
+		// its errors nor its answers say how often it sent the request.
+		g.untrusted.Store(true)
+		g.markSent()
+		cl.client.warnBlind(req.Context(), blindUntrusted)
 	}
 	// An answer means the request was sent; a transport that reports no
 	// trace events leaves the SDK unable to know that it was not.
@@ -64,6 +74,14 @@ func (cl *call) attempt(rt http.RoundTripper, req *http.Request) (*http.Response
 		}
 	}
 	return resp, err
+}
+
+// isNetHTTP reports whether rt is net/http's own transport, whose every
+// write of a request follows a GotConn on the request's context (the guard
+// sees it) and whose own resends the guard stops.
+func isNetHTTP(rt http.RoundTripper) bool {
+	_, ok := rt.(*http.Transport)
+	return ok
 }
 
 // sentNothing reports whether the SDK knows that no attempt of the call
@@ -106,6 +124,7 @@ type sendGuard struct {
 	blocked   atomic.Bool  // a second write was cut off
 	maybeSent atomic.Bool  // some attempt of the call may have reached the server
 	untraced  atomic.Bool  // some attempt of the call reported no trace events
+	untrusted atomic.Bool  // some attempt went through a transport the SDK cannot see below
 	unstopped atomic.Bool  // a second write went out although the guard cancelled it
 
 	mu   sync.Mutex
@@ -202,33 +221,13 @@ func isHTTP2(c net.Conn) bool {
 	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
 }
 
-// resendBlocked is the transport error of an attempt whose second write the
-// guard saw: a fixed text that matches ErrResendBlocked.
-type resendBlocked string
-
-func (e resendBlocked) Error() string        { return string(e) }
-func (e resendBlocked) Is(target error) bool { return target == ErrResendBlocked }
-
-// errResendBlocked is the transport error of an attempt whose request the
-// transport below the SDK tried to write a second time, and the guard
-// stopped it.
-var errResendBlocked error = resendBlocked("the transport below the SDK tried to send the request a second time " +
-	"(net/http after a connection lost or an HTTP/2 stream refused or reset once the request was written, " +
-	"or a caller's retrying transport); " +
-	"the SDK stopped it, but the first may have reached Deepvue")
-
-// errResendNotStopped is the transport error of an attempt whose request
-// the transport wrote a second time after the guard had cancelled it.
-var errResendNotStopped error = resendBlocked("the transport below the SDK sent the request more than once " +
-	"and ignored the SDK's cancel (it does not pass the request's context down): " +
-	"the request may have reached Deepvue more than once")
-
 // blindness is why the send-once guard cannot see below a transport.
 type blindness int
 
 const (
 	blindUntraced  blindness = iota + 1 // the transport reported no trace events
 	blindUnstopped                      // it wrote again after the guard's cancel
+	blindUntrusted                      // neither net/http's transport nor declared single-attempt
 )
 
 // warnBlind logs, once per Client, that the send-once guard cannot see
@@ -238,8 +237,12 @@ func (c *Client) warnBlind(ctx context.Context, why blindness) {
 		return
 	}
 	reason := "it reports no httptrace events (it sends with a context of its own, or is not net/http)"
-	if why == blindUnstopped {
+	switch why {
+	case blindUnstopped:
 		reason = "it wrote a request a second time after the SDK cancelled it (it does not pass the request's context down)"
+	case blindUntrusted:
+		reason = "it is neither net/http's *http.Transport nor declared with WithSingleAttemptTransport " +
+			"(it may retry or fail over with a context of its own)"
 	}
 	c.logger.LogAttrs(ctx, slog.LevelWarn,
 		"deepvue: the send-once guard cannot see below this transport: a request it resends on its own "+
@@ -248,17 +251,22 @@ func (c *Client) warnBlind(ctx context.Context, why blindness) {
 }
 
 // mayHaveResent marks the error of a call one of whose attempts went
-// through a transport that reported no trace events: for no answer, a 429
-// or a 5xx (what retrying transports retry), the request may have been sent
-// more than once, and the error says so. Other errors are returned as they
-// are.
+// through a transport the SDK cannot see below (no trace events, or neither
+// net/http's nor declared single-attempt): whatever its last answer or
+// error, the request may have been sent more than once (a transport that
+// retries a 502 on its own and returns the 401 that followed), and the
+// error says so and matches ErrMaybeSentMoreThanOnce. An error matching
+// ErrNotSent (nothing reached the transport) or ErrResendBlocked (the
+// guard's own verdict) is returned as it is.
 func mayHaveResent(cl *call, err error) error {
-	if err == nil || !cl.guard.untraced.Load() || errors.Is(err, ErrNotSent) || errors.Is(err, ErrResendBlocked) {
+	if err == nil || errors.Is(err, ErrNotSent) || errors.Is(err, ErrResendBlocked) {
 		return err
 	}
-	var ae *APIError
-	if errors.As(err, &ae) && ae.StatusCode != http.StatusTooManyRequests && ae.StatusCode < 500 {
-		return err
+	switch {
+	case cl.guard.untraced.Load():
+		return &resendUnknownError{err: err, reason: resendUntraced}
+	case cl.guard.untrusted.Load():
+		return &resendUnknownError{err: err, reason: resendUntrusted}
 	}
-	return &resendUnknownError{err: err}
+	return err
 }

@@ -47,12 +47,15 @@ const (
 var sensitive = []string{validNumber, "2341 2341 2346", otherNumber, testOTP, testMobile, testSecret}
 
 // mockClient returns a Client whose requests go to an httpmock transport,
-// with a base path so that a wrongly built URL finds no responder.
+// declared single-attempt as the README advises (so its answers get
+// production's states), with a base path so that a wrongly built URL finds
+// no responder.
 func mockClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTransport) {
 	t.Helper()
 	mt := httpmock.NewMockTransport()
 	all := append([]Option{
 		WithHTTPClient(&http.Client{Transport: mt}),
+		WithSingleAttemptTransport(), // httpmock makes one attempt per RoundTrip: production's states
 		WithBaseURL(testBase),
 		WithRetryWait(0, 0),
 		// A pending store of its own: the process's would carry the OTPs

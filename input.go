@@ -197,6 +197,7 @@ const (
 	FieldTimeout          = "timeout"            // WithTimeout
 	FieldMaxBufferedBytes = "max buffered bytes" // WithMaxBufferedBytes
 	FieldAuditLog         = "audit log"          // WithAuditLog
+	FieldRateLimiter      = "rate limiter"       // WithRateLimiter
 	FieldTenant           = "tenant"             // WithTenant
 	FieldPendingStore     = "pending store"      // WithPendingStore
 )

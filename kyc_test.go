@@ -64,6 +64,43 @@ func TestVerifyRequestNeverPrintsOTPOrMobile(t *testing.T) {
 	assert.JSONEq(t, `{"reference_id":"29756208","otp":"[REDACTED]","consent":"Y","purpose":"KYC for loan account opening","mobile_number":"[REDACTED]","generate_pdf":false}`, string(b))
 }
 
+// TestVerifyRequestScrubsPurposeAndReferenceID (issue 24 item 8): a
+// Purpose, ReferenceID or Consent that holds the request's own OTP or
+// mobile number, or an Aadhaar number, in any spelling, is printed scrubbed
+// in every fmt verb, in slog (text and JSON) and in JSON (before: in
+// clear).
+func TestVerifyRequestScrubsPurposeAndReferenceID(t *testing.T) {
+	spellings := []string{testOTP, "482 913", "४८२९१३", testMobile, "91234-56780", validNumber, "2341 2341 2346", "2341%202341%202346"}
+	for _, s := range spellings {
+		for _, req := range []VerifyOTPRequest{
+			{ReferenceID: "ref-" + s, OTP: testOTP, Consent: ConsentYes, Purpose: testPurpose, MobileNumber: testMobile},
+			{ReferenceID: "29756208", OTP: testOTP, Consent: ConsentYes, Purpose: "KYC for " + s, MobileNumber: testMobile},
+			{ReferenceID: "29756208", OTP: testOTP, Consent: Consent(testOTP), Purpose: testPurpose},
+		} {
+			var texts []string
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+				texts = append(texts, fmt.Sprintf(verb, req), fmt.Sprintf(verb, &req))
+			}
+			b, err := json.Marshal(req)
+			require.NoError(t, err)
+			texts = append(texts, string(b))
+			var buf bytes.Buffer
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "req", req)
+			slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "req", req)
+			texts = append(texts, buf.String())
+			for _, text := range texts {
+				for _, v := range []string{testOTP, "482 913", "४८२९१३", testMobile, "91234-56780", "234123412346", "2341 2341 2346", "2341%202341"} {
+					assert.NotContains(t, text, v, "spelling %q", s)
+				}
+			}
+		}
+	}
+	// What holds none of them is printed as it is.
+	req := VerifyOTPRequest{ReferenceID: "29756208", OTP: testOTP, Consent: ConsentYes, Purpose: "Loan onboarding KYC, branch 42"}
+	assert.Contains(t, fmt.Sprint(req), `Purpose: "Loan onboarding KYC, branch 42"`)
+	assert.Contains(t, fmt.Sprint(req), `ReferenceID: "29756208"`)
+}
+
 // TestAadhaarDataPrintsNoPersonalData: every fmt verb and slog show what
 // LogValue shows (ids, masked number, sizes, which fields are present),
 // never the name, birth date, gender, address, hashes, photo or PDF; while

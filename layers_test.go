@@ -19,18 +19,18 @@ import (
 // records every step works on, the Client and the call, which the top floors
 // declare (composing the lower floors' state) and the steps receive.
 var floors = [][]string{
-	{"format.go", "decode.go", "budget.go", "retryafter.go", "redact.go", "redact_scan.go", "redact_below.go", "redact_ident.go"}, // text, wire, scrubbing
+	{"format.go", "decode.go", "budget.go", "retryafter.go", "redact.go", "redact_scan.go", "redact_below.go", "redact_ident.go", "idleconn.go"}, // text, wire, scrubbing
 	{"read.go", "hashkey.go"}, // a bounded answer, keyed hashes
-	{"errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
-	{"input.go", "kyc.go", "verify_decode.go"},                                   // input rules, results
-	{"observe.go", "audit.go", "ratelimit.go", "request.go"},                     // the steps around the send
-	{"guard.go", "retry.go"},                                                     // each attempt
-	{"transport.go", "options.go", "pending.go"},                                 // what a Client is made of
-	{"tenant.go", "flight.go"},                                                   // the tenant label, double submits
-	{"client.go"},                                                                // the Client
-	{"call.go"},                                                                  // the story of a call
-	{"aadhaar.go", "verify.go"},                                                  // the two operations
-	{"deprecated.go"},                                                            // names kept for one release
+	{"action.go", "errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
+	{"input.go", "kyc.go", "verify_decode.go", "consent.go", "nextstep.go"},                   // input rules, results, the advice
+	{"observe.go", "audit.go", "ratelimit.go", "request.go", "misuse.go"},                     // the steps around the send
+	{"guard.go", "retry.go"}, // each attempt
+	{"transport.go", "options.go", "singleattempt.go", "pending.go"}, // what a Client is made of
+	{"tenant.go", "flight.go"},                                       // the tenant label, double submits
+	{"client.go", "consent_client.go"},                               // the Client
+	{"call.go"},                                                      // the story of a call
+	{"aadhaar.go", "verify.go"},                                      // the two operations
+	{"deprecated.go"},                                                // names kept for one release
 }
 
 // records may be used from any floor.

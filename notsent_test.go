@@ -52,21 +52,22 @@ func (r *sentRecorder) observer() *Observer {
 	}
 }
 
-// debugNotSent returns the not_sent field of the last "call finished"
-// Debug record (false when the record has none, as for a success).
+// debugNotSent returns the negation of the request_maybe_sent field of the
+// last "call finished" Debug record (false when the record has none, as
+// for a success).
 func debugNotSent(t *testing.T, logs *logBuffer) bool {
 	t.Helper()
 	var notSent *bool
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var rec struct {
-			Msg     string `json:"msg"`
-			NotSent *bool  `json:"not_sent"`
+			Msg       string `json:"msg"`
+			MaybeSent *bool  `json:"request_maybe_sent"`
 		}
 		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
 		if rec.Msg == "deepvue: call finished" {
-			notSent = rec.NotSent
-			if notSent == nil {
-				notSent = new(bool)
+			notSent = new(bool)
+			if rec.MaybeSent != nil {
+				*notSent = !*rec.MaybeSent
 			}
 		}
 	}
@@ -90,7 +91,7 @@ func (a afterWriting) RoundTrip(r *http.Request) (*http.Response, error) {
 // agreement of every report: whatever an inner error wraps, a call one of
 // whose attempts may have been sent never matches ErrNotSent; and
 // errors.Is, the Observer's MaybeSent (call and attempts) and the Debug
-// record's not_sent agree in every case.
+// record's request_maybe_sent agree in every case.
 func TestErrNotSentIsTheSDKsDecision(t *testing.T) {
 	type scenario struct {
 		name        string
@@ -206,7 +207,7 @@ func TestErrNotSentIsTheSDKsDecision(t *testing.T) {
 			}
 			assert.Equal(t, !notSent, anyAttempt, "some AttemptResult.MaybeSent exactly when the call may have been sent: %+v", rec.attempts)
 			if err != nil {
-				assert.Equal(t, notSent, debugNotSent(t, logs), "the Debug record's not_sent")
+				assert.Equal(t, notSent, debugNotSent(t, logs), "the Debug record's request_maybe_sent")
 			}
 			assertNoLeak(t, err)
 		})

@@ -30,7 +30,8 @@ import (
 // order: StartCall; for each attempt StartAttempt then EndAttempt; EndCall.
 // A context returned by StartCall or StartAttempt must be derived from the
 // one passed in; the SDK uses it for the call or the attempt and passes it
-// back to the matching End function. The functions must be safe for
+// back to the matching End function. A nil context returned is taken to mean
+// the one passed in. The functions must be safe for
 // concurrent use (one Client serves many calls at once) and fast.
 type Observer struct {
 	// StartCall is called when a call begins, before its input is checked.
@@ -185,7 +186,9 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 	}
 	cl.obs.ctx = base
 	if f := c.observer.StartCall; f != nil {
-		cl.obs.ctx = f(base, cl.obs.info)
+		if octx := f(base, cl.obs.info); octx != nil { // a nil context keeps the caller's
+			cl.obs.ctx = octx
+		}
 	}
 	if ctx == nil {
 		return nil
@@ -223,7 +226,9 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 	o.attCtx = req.Context()
 	if f := cl.client.observer.StartAttempt; f != nil {
 		hdr = http.Header{}
-		o.attCtx = f(req.Context(), o.att, hdr)
+		if actx := f(req.Context(), o.att, hdr); actx != nil { // a nil context keeps the request's
+			o.attCtx = actx
+		}
 	}
 	o.attStart, o.attOpen, o.attCode = time.Now(), true, 0
 	if len(hdr) == 0 && o.attCtx == req.Context() {

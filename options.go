@@ -38,9 +38,12 @@ type settings struct {
 	tenant       string         // WithTenant (tenant.go)
 	pending      *pendingConfig // WithPendingStore (pending.go)
 	noPending    bool           // WithPendingStore(nil, nil)
+	consent      consentPolicy  // RequireConsentEvidence, WithPurposes (consent_client.go)
 
 	plainRemote       bool // baseURL is plain http to a host that is not loopback
 	insecurePlainHTTP bool // WithInsecurePlainHTTP allows plainRemote
+
+	singleAttempt bool // WithSingleAttemptTransport
 }
 
 func defaultSettings() settings {
@@ -157,7 +160,10 @@ func isLoopback(host string) bool {
 // Client uses the SDK's tuned transport (NewTransport), one per process,
 // shared by every such Client. In tests, either pass
 // &http.Client{Transport: httpmock.NewMockTransport()} (parallel-safe) or
-// use httpmock.Activate with &http.Client{}.
+// use httpmock.Activate with &http.Client{}, and declare it with
+// WithSingleAttemptTransport so that its answers get production's states. A
+// transport that is neither net/http's *http.Transport nor declared is one
+// the SDK cannot see below: see WithSingleAttemptTransport.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
@@ -196,9 +202,12 @@ func WithRetryWait(min, max time.Duration) Option {
 
 // WithLogger makes the SDK log through l: retries at Warn, each finished
 // call at Debug. Records carry the operation, status, sub_code, attempt,
-// transaction id, error class and, for generate-otp, otp_state; never an
-// Aadhaar number, OTP, mobile number, URL query, credential or an error's
-// text. Without it (or with nil) the SDK is silent.
+// transaction id and, for an error, its class (Outcome), whether the
+// request may have been sent (request_maybe_sent: CallResult.MaybeSent) and
+// NextStep's action (next_step); for generate-otp, otp_state (OTPStateOf:
+// whether an OTP went out, a question of its own); never an Aadhaar number,
+// OTP, mobile number, URL query, credential or an error's text. Without it
+// (or with nil) the SDK is silent.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		s.logger = l
@@ -258,9 +267,13 @@ func WithMaxBufferedBytes(n int64) Option {
 // WithRateLimiter makes every call wait on l before each request it sends
 // (retries included), so a busy backend stays inside its plan's limits
 // instead of collecting 429s. A *rate.Limiter from golang.org/x/time/rate
-// satisfies Limiter; see NewPlanLimiter. nil means no limiter.
+// satisfies Limiter; see NewPlanLimiter. nil means no limiter; a typed nil
+// (a nil *rate.Limiter in the interface) is refused, as its Wait would panic.
 func WithRateLimiter(l Limiter) Option {
 	return func(s *settings) error {
+		if isTypedNil(l) {
+			return invalid(FieldRateLimiter, "must not be a nil pointer (use nil for no limiter)")
+		}
 		s.limiter = l
 		return nil
 	}

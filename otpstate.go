@@ -10,25 +10,32 @@ import (
 //
 //   - OTPSent: err is nil.
 //   - OTPNotSent: err matches ErrNotSent (local validation, a nil context,
-//     a limiter refusal, a transport failure the SDK knows happened before
-//     any request was written), or it is an *APIError for an answer Deepvue
-//     documents as generating no OTP: INVALID_INPUT with 400 or 422,
-//     AADHAAR_MOBILE_NOT_LINKED with 400, SOURCE_FAILURE with 500, any 401
-//     or 403, 429, 503 {"detail":"Source Unavailable"}, 400 {"detail":"Bad Request"} or "Inactive
-//     client_id", and a 422 with a detail (a string or a validation list).
+//     a limiter refusal, a transport failure the SDK saw happen before any
+//     request could be written), or it is an *APIError for an answer Deepvue
+//     documents as generating no OTP, at its documented status:
+//     INVALID_INPUT with 400 or 422, AADHAAR_MOBILE_NOT_LINKED with 400,
+//     SOURCE_FAILURE with 500, 400 {"detail":"Bad Request"} or "Inactive
+//     client_id", a 422 with a detail (a string or a validation list), and
+//     401, 403, 429 and 503 only with Deepvue's own detail ("Invalid
+//     client_id or client_secret, access Denied", "Not authenticated",
+//     "Rate limit exceeded. Please retry after some time.", "Source
+//     Unavailable").
 //   - OTPPending: an *APIError for 409 VERIFICATION_PENDING: an earlier OTP
 //     for this number is still valid.
 //   - OTPMaybeSent: everything else: a transport failure after the request
-//     may have been written, any answer through a transport that hides its
-//     resends (the error says "may have been sent more than once"), a deadline with no answer, and every answer
-//     nobody documents (a gateway's 502 page, a 200 that cannot be decoded,
-//     a 2xx with a sub_code other than SUCCESS, a documented sub_code with an
-//     undocumented status).
+//     may have been written, a deadline with no answer, every answer nobody
+//     documents (a proxy's or gateway's page, empty body or JSON at any
+//     status, a 200 that cannot be decoded, a 2xx with a sub_code other than
+//     SUCCESS, a documented sub_code with an undocumented status), an error
+//     from below the SDK whatever it holds (a transport that returns an
+//     *APIError of its own), and any error matching
+//     ErrMaybeSentMoreThanOnce (an answer through a transport that is
+//     neither net/http's nor declared with WithSingleAttemptTransport).
 //
 // An *APIError is classified from its public fields (StatusCode, SubCode,
 // Detail), so one built by hand gets the same state as one the SDK returns.
-// The state is meant for GenerateOTP errors; for VerifyOTP use
-// ErrOTPRejected and the other sentinels.
+// The state is meant for GenerateOTP errors; NextStep gives the advice for
+// both operations.
 func OTPStateOf(err error) OTPState {
 	if err == nil {
 		return OTPSent
@@ -37,9 +44,11 @@ func OTPStateOf(err error) OTPState {
 		return OTPNotSent
 	}
 	// A transport below the SDK that hides its resends may have sent an
-	// earlier attempt whatever the last answer says.
-	var ru *resendUnknownError
-	if errors.As(err, &ru) {
+	// earlier attempt whatever the last answer says; and an error from
+	// below the SDK is never an answer, whatever it holds (a transport
+	// that returns an *APIError of its own making).
+	var te *transportError
+	if errors.Is(err, ErrMaybeSentMoreThanOnce) || errors.As(err, &te) {
 		return OTPMaybeSent
 	}
 	var ae *APIError

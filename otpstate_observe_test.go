@@ -60,7 +60,9 @@ func TestOTPStateOnCallResultAndDebugRecord(t *testing.T) {
 
 // TestErrOTPRejected: every verify-otp answer with 400, 404, 410 or 422
 // matches ErrOTPRejected whatever its sub_code, as well as what it matched
-// before; nothing else does, and no generate-otp answer does.
+// before, except Deepvue's documented platform answers (issue 24 item 6: a
+// disabled account, a bad request, a validation detail are not about the
+// OTP); nothing else does, and no generate-otp answer does.
 func TestErrOTPRejected(t *testing.T) {
 	tests := []struct {
 		status   int
@@ -72,11 +74,15 @@ func TestErrOTPRejected(t *testing.T) {
 		{400, `{"sub_code":"OTP_EXPIRED","message":"Otp expired"}`, true, nil},
 		{400, `{"sub_code":"INVALID_INPUT","message":"Invalid OTP"}`, true, ErrInvalidInput},
 		{422, `{"sub_code":"INVALID_INPUT","message":"Invalid OTP pattern."}`, true, ErrInvalidInput},
-		{422, `{"detail":"Invalid reference id"}`, true, ErrInvalidInput},
+		{422, `{"detail":"Invalid reference id"}`, false, ErrInvalidInput},
+		{422, `{"detail":[{"loc":["query","otp"],"msg":"field required","type":"value_error.missing"}]}`, false, ErrInvalidInput},
+		{400, `{"detail":"Inactive client_id"}`, false, ErrUnauthorized},
+		{400, `{"detail":"inactive CLIENT_ID "}`, false, ErrUnauthorized},
+		{400, `{"detail":"Something else"}`, true, nil},
 		{404, `{"detail":"Not Found"}`, true, nil},
 		{410, `{"sub_code":"SESSION_EXPIRED","message":"Session expired, please generate a new OTP"}`, true, nil},
 		{400, `not json`, true, nil},
-		{400, `{"detail":"Bad Request"}`, true, ErrInvalidInput},
+		{400, `{"detail":"Bad Request"}`, false, ErrInvalidInput},
 		{401, `{"detail":"Not authenticated"}`, false, ErrUnauthorized},
 		{403, `{"detail":"Forbidden"}`, false, ErrUnauthorized},
 		{409, `{"sub_code":"VERIFICATION_PENDING"}`, false, ErrVerificationPending},

@@ -21,10 +21,8 @@ func Outcome(err error) string {
 	if err == nil {
 		return "ok"
 	}
-	for _, r := range outcomeRows {
-		if errors.Is(err, r.err) {
-			return r.outcomeName()
-		}
+	if r := namedRow(err); r != nil {
+		return r.outcomeName()
 	}
 	var ae *APIError
 	switch {
@@ -32,8 +30,6 @@ func Outcome(err error) string {
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
-	case err == errNilContext:
-		return "nil_context"
 	case errors.Is(err, ErrNotSent):
 		return "not_sent"
 	case errors.As(err, &ae) && ae != nil:
@@ -45,17 +41,3 @@ func Outcome(err error) string {
 	}
 	return "transport"
 }
-
-// outcomeRows are the sentinels Outcome names, one row each, in the order
-// of the table of answers (errors.go), which is the order in which they are
-// tried. ErrNotSent is left out: it is matched in addition to others, and
-// named as a class, after a deadline, a cancel and a nil context.
-var outcomeRows = func() []*answerRow {
-	var rows []*answerRow
-	for i := range answers {
-		if r := &answers[i]; r.err != ErrNotSent && rowOf(r.err) == r {
-			rows = append(rows, r)
-		}
-	}
-	return rows
-}()

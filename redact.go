@@ -168,7 +168,7 @@ func (k *secrets) scrubScan(s string, generic, truncated bool) string {
 	// letters and digits (an id): letters break every spelling, so a known
 	// value can only stand as a substring and an Aadhaar-like run only as
 	// consecutive digits.
-	ascii, run, longest, nonASCII, separators, backslashes := 0, 0, 0, 0, false, 0
+	ascii, run, longest, nonASCII, separators, backslashes, webEscapes := 0, 0, 0, 0, false, 0, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c >= '0' && c <= '9':
@@ -188,6 +188,8 @@ func (k *secrets) scrubScan(s string, generic, truncated bool) string {
 		default:
 			if c == '\\' {
 				backslashes++
+			} else if c == '%' || c == '&' {
+				webEscapes++
 			}
 			separators, run = true, 0
 		}
@@ -203,7 +205,7 @@ func (k *secrets) scrubScan(s string, generic, truncated bool) string {
 	// rune and per escape, at most.
 	var store [64]digitAt
 	digits := store[:0]
-	if need := ascii + nonASCII + backslashes; need > len(store) {
+	if need := ascii + nonASCII + backslashes + webEscapes; need > len(store) {
 		digits = make([]digitAt, 0, need)
 	}
 	digits, tailBreak := scanDigits(s, digits)
@@ -214,29 +216,18 @@ func (k *secrets) scrubScan(s string, generic, truncated bool) string {
 	masked := false
 	if generic {
 		masked = markAadhaar(digits, open)
-		if weak := countWeak(digits); weak > 0 {
+		forms, escaped := countWeak(digits)
+		differ := decodedGapsDiffer(digits)
+		if forms+escaped > 0 || differ {
 			// The decoded reading: escapes are single characters, the hex
-			// digits inside them are not digits.
-			strong := make([]digitAt, 0, len(digits)-weak)
-			for _, d := range digits {
-				if !d.weak {
-					d.gap = d.gapDecoded
-					strong = append(strong, d)
-				}
-			}
-			if markAadhaar(strong, open) {
-				masked = true
-				j := 0
-				for i := range digits {
-					if !digits[i].weak {
-						if strong[j].mask != 0 {
-							digits[i].mask = strong[j].mask
-						}
-						digits[i].kept = digits[i].kept || strong[j].kept
-						j++
-					}
-				}
-			}
+			// digits inside them are not digits ("&nbsp;" is one separator),
+			// and neither are the compatibility digit forms.
+			masked = markReading(digits, open, false) || masked
+		}
+		if forms > 0 && (escaped > 0 || differ) {
+			// The mixed reading: escapes decoded, digit forms read as digits
+			// ("②③④①%20②③④①%20②③④⑥", "②③④①&nbsp;②③④①...").
+			masked = markReading(digits, open, true) || masked
 		}
 	}
 	if k != nil { // after the generic runs, so that a known value's mask wins
@@ -322,6 +313,49 @@ func (k *secrets) maskSecret(s string) string {
 		}
 	}
 	return s
+}
+
+// markReading runs markAadhaar over one reading of digits, and copies the
+// masks it sets back: the decoded reading (escapes are one character, weak
+// digits are none), or with mixed the mixed one (escapes decoded, digit
+// forms read as digits).
+func markReading(digits []digitAt, open, mixed bool) bool {
+	in := func(d digitAt) bool { return !d.weak || mixed && !d.escaped }
+	strong := make([]digitAt, 0, len(digits))
+	for _, d := range digits {
+		if in(d) {
+			d.gap = d.gapDecoded
+			if mixed {
+				d.gap = d.gapMixed
+			}
+			strong = append(strong, d)
+		}
+	}
+	if !markAadhaar(strong, open) {
+		return false
+	}
+	j := 0
+	for i := range digits {
+		if in(digits[i]) {
+			if strong[j].mask != 0 {
+				digits[i].mask = strong[j].mask
+			}
+			digits[i].kept = digits[i].kept || strong[j].kept
+			j++
+		}
+	}
+	return true
+}
+
+// decodedGapsDiffer reports whether the decoded reading of some gap differs
+// from its literal one (an escape between digits).
+func decodedGapsDiffer(digits []digitAt) bool {
+	for i := range digits {
+		if digits[i].gap != digits[i].gapDecoded {
+			return true
+		}
+	}
+	return false
 }
 
 func containsValue(s, v string) bool { return v != "" && strings.Contains(s, v) }

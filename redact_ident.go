@@ -50,6 +50,25 @@ func identOK(s string) bool {
 	}
 	chain, sepInChain, lastDigit := 0, false, false
 	for i := 0; i < len(s); {
+		if c := s[i]; c == '%' || c == '&' {
+			// A web escape is one character: an escaped digit is no id's,
+			// an escaped letter breaks a run, anything else separates.
+			if r, n := parseWebEscape(s[i:]); n > 0 {
+				i += n
+				switch _, digit := digitValue(r); {
+				case digit:
+					return false
+				case isLetterRune(r):
+					chain, sepInChain, lastDigit = 0, false, false
+				default:
+					if lastDigit {
+						sepInChain = true
+					}
+					lastDigit = false
+				}
+				continue
+			}
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			// ASCII (the common case, inlined): a digit, a letter or a
 			// separator, as digitValue and isLetterRune would say.

@@ -2,6 +2,7 @@ package deepvue
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -19,11 +20,16 @@ type digitAt struct {
 	// gap describes the text between the previous digit and this one:
 	// 0 nothing, 1-3 that many separators, gapLong more separators,
 	// gapBreak a letter (or the first digit). gapDecoded is the same in
-	// the decoded reading of Go's escapes, where a weak digit is no digit.
-	gap, gapDecoded uint8
+	// the decoded reading of Go's escapes, where a weak digit is no digit;
+	// gapMixed in the mixed reading: escapes decoded, and the compatibility
+	// digit forms read as digits ("②③④①%20②③④①...").
+	gap, gapDecoded, gapMixed uint8
 	// weak: a hex digit inside an escape ("\u00a0") or a compatibility
 	// digit form ("¹"), a digit only in the literal reading.
 	weak bool
+	// escaped: a weak digit inside an escape (not a digit form), no digit
+	// in the mixed reading either.
+	escaped bool
 	// skippable: an escape that decodes to a digit ("\070" is "8"): read as
 	// that digit, or skipped for the literal reading of its own digits,
 	// which follow it as weak digits.
@@ -47,7 +53,7 @@ func incGap(g uint8) uint8 {
 // scanDigits lists the digits of s with the gaps between them, and reports
 // whether a letter follows the last one.
 func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
-	gapLit, gapDec := uint8(gapBreak), uint8(gapBreak)
+	gapLit, gapDec, gapMix := uint8(gapBreak), uint8(gapBreak), uint8(gapBreak)
 	for i := 0; i < len(s); {
 		r, size := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
@@ -65,21 +71,50 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 					// Decoded reading: the escape is that digit, which may also
 					// be skipped for the literal reading ("8\\070" is also 8,
 					// 0, 7, 0).
-					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, skippable: true})
-					gapLit, gapDec = 0, 0
+					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, skippable: true})
+					gapLit, gapDec, gapMix = 0, 0, 0
 				} else if isLetterRune(er) {
 					// Decoded reading: the escape is one character, a letter
 					// or a separator.
-					gapDec = gapBreak
+					gapDec, gapMix = gapBreak, gapBreak
 				} else {
-					gapDec = incGap(gapDec)
+					gapDec, gapMix = incGap(gapDec), incGap(gapMix)
 				}
 				// Literal reading: the backslashes and the escape's letters
 				// are separators, its hex or octal digits are (weak) digits.
 				gapLit = incGap(gapLit)
 				for j := e + 1; j < end; j++ {
 					if c := s[j]; c >= '0' && c <= '9' && j >= end-hex {
-						out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true})
+						out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true, escaped: true})
+						gapLit = 0
+					} else {
+						gapLit = incGap(gapLit)
+					}
+				}
+				i = end
+				continue
+			}
+		}
+		if r == '%' || r == '&' {
+			// A web escape: percent-encoding ("%20", "%32", "%E0%A5%A8",
+			// encoded again as "%2520") or an HTML character reference
+			// ("&#50;", "&#x32;", "&nbsp;", "&amp;#50;"). Read both ways, as
+			// Go's escapes are: decoded, it is one character; literally, its
+			// ASCII digits are weak digits and the rest separators.
+			if er, n := parseWebEscape(s[i:]); n > 0 {
+				end := i + n
+				if v, ok := digitValue(er); ok {
+					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, skippable: true})
+					gapLit, gapDec, gapMix = 0, 0, 0
+				} else if isLetterRune(er) {
+					gapDec, gapMix = gapBreak, gapBreak
+				} else {
+					gapDec, gapMix = incGap(gapDec), incGap(gapMix)
+				}
+				gapLit = incGap(gapLit)
+				for j := i + 1; j < end; j++ {
+					if c := s[j]; c >= '0' && c <= '9' {
+						out = append(out, digitAt{start: j, end: j + 1, val: c - '0', gap: gapLit, weak: true, escaped: true})
 						gapLit = 0
 					} else {
 						gapLit = incGap(gapLit)
@@ -93,15 +128,15 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 			// A compatibility digit form (superscript, circled: Unicode No)
 			// is read both ways, as an escape's hex digit is: as a digit, and
 			// as a separator between digits ("2¹3¹4¹1..." spells 2341...).
-			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, weak: true})
-			gapLit, gapDec = 0, incGap(gapDec)
+			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, weak: true})
+			gapLit, gapDec, gapMix = 0, incGap(gapDec), 0
 		} else if ok {
-			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec})
-			gapLit, gapDec = 0, 0
+			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix})
+			gapLit, gapDec, gapMix = 0, 0, 0
 		} else if isLetterRune(r) {
-			gapLit, gapDec = gapBreak, gapBreak
+			gapLit, gapDec, gapMix = gapBreak, gapBreak, gapBreak
 		} else {
-			gapLit, gapDec = incGap(gapLit), incGap(gapDec)
+			gapLit, gapDec, gapMix = incGap(gapLit), incGap(gapDec), incGap(gapMix)
 		}
 		i += size
 	}
@@ -162,14 +197,125 @@ func parseEscape(s string) (r rune, n, digits int) {
 	return 0, 0, 0
 }
 
-func countWeak(digits []digitAt) int {
-	n := 0
+// parseWebEscape reads a web escape at the start of s (which begins with
+// '%' or '&'): a percent-encoded byte, possibly encoded again ("%2532" is
+// "%32" is "2"), or a run of them that is one UTF-8 sequence ("%E0%A5%A8"
+// is "२"); or an HTML character reference, numeric ("&#50;", "&#x32;",
+// the semicolon optional) or named ("&nbsp;", "&sup2;"), possibly with its
+// ampersand escaped again ("&amp;#50;"). It returns the rune it stands for
+// and its length (0 if s does not start with one). A named reference stands
+// for a separator (U+00A0), whatever it names: the digit of "&sup2;" is
+// read in the literal reading, as the escape's own digit.
+func parseWebEscape(s string) (r rune, n int) {
+	if s[0] == '%' {
+		b, n := percentByte(s)
+		if n == 0 {
+			return 0, 0
+		}
+		if b < utf8.RuneSelf {
+			return rune(b), n
+		}
+		// A UTF-8 sequence spelled one percent-encoded byte at a time.
+		var seq [utf8.UTFMax]byte
+		seq[0] = b
+		k, size := 1, n
+		for k < utf8.UTFMax && !utf8.FullRune(seq[:k]) {
+			c, m := percentByte(s[size:])
+			if m == 0 {
+				break
+			}
+			seq[k], k, size = c, k+1, size+m
+		}
+		if r, w := utf8.DecodeRune(seq[:k]); r != utf8.RuneError && w == k {
+			return r, size
+		}
+		return utf8.RuneError, n // a stray byte: one separator
+	}
+	// "&", then "amp;" any number of times (the ampersand escaped again).
+	j := 1
+	for strings.HasPrefix(s[j:], "amp;") && j+4 < len(s) && (s[j+4] == '#' || isASCIILetter(s[j+4])) {
+		j += 4
+	}
+	if j < len(s) && s[j] == '#' {
+		j++
+		base := 10
+		if j < len(s) && (s[j] == 'x' || s[j] == 'X') {
+			base, j = 16, j+1
+		}
+		start := j
+		for j < len(s) && j-start < 8 && hexValue(s[j]) < base {
+			j++
+		}
+		if j == start {
+			return 0, 0
+		}
+		v, err := strconv.ParseUint(s[start:j], base, 32)
+		if err != nil || v > unicode.MaxRune {
+			return 0, 0
+		}
+		if j < len(s) && s[j] == ';' {
+			j++
+		}
+		return rune(v), j
+	}
+	start := j
+	for j < len(s) && j-start < 32 && (isASCIILetter(s[j]) || (j > start && s[j] >= '0' && s[j] <= '9')) {
+		j++
+	}
+	if j == start || j >= len(s) || s[j] != ';' {
+		return 0, 0
+	}
+	return '\u00a0', j + 1
+}
+
+// percentByte reads "%HH" at the start of s, and "%25" encoded again any
+// number of times before it ("%2520" is "%20"): the byte and the length (0
+// if s does not start with one).
+func percentByte(s string) (byte, int) {
+	if len(s) < 3 || s[0] != '%' {
+		return 0, 0
+	}
+	j := 1
+	for j+4 <= len(s) && s[j] == '2' && s[j+1] == '5' && hexValue(s[j+2]) < 16 && hexValue(s[j+3]) < 16 {
+		j += 2
+	}
+	if j+2 > len(s) {
+		return 0, 0
+	}
+	hi, lo := hexValue(s[j]), hexValue(s[j+1])
+	if hi >= 16 || lo >= 16 {
+		return 0, 0
+	}
+	return byte(hi<<4 | lo), j + 2
+}
+
+// hexValue returns the value of a hex digit, 16 for any other byte.
+func hexValue(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return 16
+}
+
+func isASCIILetter(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
+
+// countWeak counts the weak digits: the digit forms, and the digits inside
+// escapes.
+func countWeak(digits []digitAt) (forms, escaped int) {
 	for i := range digits {
-		if digits[i].weak {
-			n++
+		switch d := &digits[i]; {
+		case d.escaped:
+			escaped++
+		case d.weak:
+			forms++
 		}
 	}
-	return n
+	return forms, escaped
 }
 
 // isLetterRune reports whether r breaks a spelling: a letter, other than the

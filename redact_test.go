@@ -162,6 +162,46 @@ func TestScrubReadsEscapes(t *testing.T) {
 	}
 }
 
+// TestScrubReadsWebEscapes (issue 24 item 8): percent-encoding and HTML
+// character references are spellings too, read both ways as Go's escapes
+// are: "%20" and "&nbsp;" between digits are separators, "&#50;" and
+// "%32" are digits; a value the call knows is masked, and so is an
+// unknown valid Aadhaar number (before: every one of these came out in
+// clear); an Aadhaar number in the one form, "XXXX XXXX 2346".
+func TestScrubReadsWebEscapes(t *testing.T) {
+	known := map[string]string{
+		"UID 2341%202341%202346":                                     "UID XXXX XXXX 2346",
+		"UID 2341%2B2341%2B2346":                                     "UID XXXX XXXX 2346",
+		"UID 2341%25202341%25202346":                                 "UID XXXX XXXX 2346",
+		"UID 2341&nbsp;2341&nbsp;2346":                               "UID XXXX XXXX 2346",
+		"UID 2341&#32;2341&#x20;2346":                                "UID XXXX XXXX 2346",
+		"UID 2341&amp;nbsp;2341&amp;nbsp;2346":                       "UID XXXX XXXX 2346",
+		"otp &#52;&#56;&#50;&#57;&#49;&#51;":                         "otp ******",
+		"otp &#x34;&#x38;&#x32;&#X39;&#x31;&#x33":                    "otp ******",
+		"otp &amp;#52;&amp;#56;&amp;#50;&amp;#57;&amp;#49;&amp;#51;": "otp ******",
+		"otp %34%38%32%39%31%33":                                     "otp ******",
+		"otp %2534%2538%2532%2539%2531%2533":                         "otp ******",
+		"otp %E0%A5%AA%E0%A5%AE%E0%A5%A8%E0%A5%AF%E0%A5%A7%E0%A5%A9": "otp ******",
+		"mobile 91234%2056780":                                       "mobile *****%20*****",
+		"mobile 91234&#8203;56780":                                   "mobile *****&#8203;*****",
+	}
+	for in, want := range known {
+		assert.Equal(t, want, testSecrets.scrubText(in), "%s", in)
+		assert.Equal(t, want, testSecrets.scrubID(in), "%s (an id)", in)
+	}
+	var none *secrets // an Aadhaar number nobody told the scrubber
+	for _, in := range []string{"UID 2341%202341%202346", "UID 2341&nbsp;2341&nbsp;2346", "UID 2341&#160;2341&#160;2346",
+		"UID &#50;&#51;&#52;&#49;&#50;&#51;&#52;&#49;&#50;&#51;&#52;&#54;", "UID %32%33%34%31%32%33%34%31%32%33%34%36"} {
+		out := none.scrubText(in)
+		assert.NotEqual(t, in, out, "%s", in)
+		assert.True(t, strings.HasSuffix(out, "2346") || strings.HasSuffix(out, "&#54;") || strings.HasSuffix(out, "%36"), "the last four stay: %s", out)
+	}
+	// What is not an escape stays: a percentage, an ampersand in prose.
+	for _, in := range []string{"100% of 2341 rows", "R&D 2341 & 2341", "%zz 482913x", "&#; &#xZZ; &unterminated 1"} {
+		assert.Equal(t, in, none.scrubText(in))
+	}
+}
+
 // TestScrubOnlyWhatIsKept: a long text is scrubbed as far as it is kept and
 // a margin; a value spelled across the cut is masked, also when it runs
 // past the margin.

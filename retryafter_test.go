@@ -62,12 +62,16 @@ func TestRetryAfterFromAnswers(t *testing.T) {
 	}{
 		{"429 seconds", genURL, 429, `{"detail":"Rate limit exceeded. Please retry after some time."}`, "7", 7 * time.Second, true},
 		{"429 no header", genURL, 429, `{"detail":"Rate limit exceeded. Please retry after some time."}`, "", 0, false},
-		{"429 garbage", genURL, 429, `{"detail":"Rate limit exceeded."}`, "later", 0, false},
-		{"429 huge", genURL, 429, `{"detail":"Rate limit exceeded."}`, "86400", MaxRetryAfter, true},
+		{"429 garbage", genURL, 429, `{"detail":"Rate limit exceeded. Please retry after some time."}`, "later", 0, false},
+		{"429 huge", genURL, 429, `{"detail":"Rate limit exceeded. Please retry after some time."}`, "86400", MaxRetryAfter, true},
+		// Not Deepvue's body: a proxy's 429 may follow a request it forwarded,
+		// so no retry advice (issue 25: never for an answer that may have sent an SMS).
+		{"429 a proxy's", genURL, 429, `{"message":"API rate limit exceeded"}`, "7", 0, false},
+		{"503 a proxy's", genURL, 503, `upstream connect error or disconnect/reset before headers`, "7", 0, false},
 		{"503 HTTP date", genURL, 503, `{"detail":"Source Unavailable"}`, "date+90s", 90 * time.Second, true},
 		{"409 pending", genURL, 409, `{"sub_code":"VERIFICATION_PENDING","reference_id":""}`, "31", 31 * time.Second, true},
 		{"409 pending no header", genURL, 409, `{"sub_code":"VERIFICATION_PENDING"}`, "", 0, false},
-		{"verify 429", verURL, 429, `{"detail":"Rate limit exceeded."}`, "2", 2 * time.Second, true},
+		{"verify 429", verURL, 429, `{"detail":"Rate limit exceeded. Please retry after some time."}`, "2", 2 * time.Second, true},
 		{"400 with a header", genURL, 400, `{"sub_code":"INVALID_INPUT"}`, "30", 0, false},
 		{"verify 400 with a header", verURL, 400, `{"sub_code":"INVALID_OTP"}`, "30", 0, false},
 		{"502 with a header", genURL, 502, `<html>bad gateway</html>`, "30", 0, false},
@@ -166,10 +170,12 @@ func TestRetryAfterHandBuilt(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = RetryAfter(errors.New("x"))
 	assert.False(t, ok)
-	d, ok := RetryAfter(&APIError{StatusCode: 429, RetryAfter: 5 * time.Second})
+	d, ok := RetryAfter(&APIError{StatusCode: 429, Detail: "Rate limit exceeded. Please retry after some time.", RetryAfter: 5 * time.Second})
 	assert.True(t, ok)
 	assert.Equal(t, 5*time.Second, d)
-	d, ok = RetryAfter(&APIError{StatusCode: 503, RetryAfter: 48 * time.Hour})
+	_, ok = RetryAfter(&APIError{StatusCode: 429, RetryAfter: 5 * time.Second})
+	assert.False(t, ok, "not Deepvue's body: maybe sent, no retry advice")
+	d, ok = RetryAfter(&APIError{StatusCode: 503, Detail: "Source Unavailable", RetryAfter: 48 * time.Hour})
 	assert.True(t, ok)
 	assert.Equal(t, MaxRetryAfter, d)
 	_, ok = RetryAfter(&APIError{StatusCode: 429})

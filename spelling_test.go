@@ -3,6 +3,7 @@ package deepvue
 import (
 	"errors"
 	"fmt"
+	"html"
 	"net"
 	"net/url"
 	"regexp"
@@ -44,7 +45,7 @@ var spellForms = map[string]func(d byte) string{
 // spellSeps go between groups (or between every digit): whitespace, control
 // characters, invisible code points (one of them a "letter" to Unicode), and
 // the characters %q escapes.
-var spellSeps = []string{"\t", "\u00a0", "\x01", "\u200b", "\u2060", "\u00ad", "\u3164", " ", "-", `"`, `\`}
+var spellSeps = []string{"\t", "\u00a0", "\x01", "\u200b", "\u2060", "\u00ad", "\u3164", " ", "-", `"`, `\`, "%20", "&nbsp;", "&#8203;"}
 
 // spelling is one way to write one value.
 type spelling struct {
@@ -97,17 +98,42 @@ func spellings(v spellValue, few bool) []spelling {
 
 var oracleEscape = regexp.MustCompile(`\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|[abfnrtv\\"])`)
 
-// readDigits is how a person reads the digits in s: Go's escapes decoded,
-// the digit forms of spellForms read as digits, letters (but for the
-// invisible Hangul filler) breaking a number, everything else skipped.
+// oraclePercent is a run of percent-encoded bytes.
+var oraclePercent = regexp.MustCompile(`(%[0-9a-fA-F]{2})+`)
+
+// readDigits is how a person reads the digits in s: Go's escapes, percent-
+// encoding (net/url) and HTML character references (html) decoded, again
+// while that changes anything (a value encoded twice), the digit forms of
+// spellForms read as digits, letters (but for the invisible Hangul filler)
+// breaking a number, everything else skipped.
 func readDigits(s string) string {
-	s = oracleEscape.ReplaceAllStringFunc(s, func(m string) string {
-		r, _, _, err := strconv.UnquoteChar(m, '"')
-		if err != nil {
-			return m
+	for range 4 {
+		before := s
+		if strings.IndexByte(s, '\\') >= 0 {
+			s = oracleEscape.ReplaceAllStringFunc(s, func(m string) string {
+				r, _, _, err := strconv.UnquoteChar(m, '"')
+				if err != nil {
+					return m
+				}
+				return string(r)
+			})
 		}
-		return string(r)
-	})
+		if strings.IndexByte(s, '%') >= 0 {
+			s = oraclePercent.ReplaceAllStringFunc(s, func(m string) string {
+				d, err := url.PathUnescape(m)
+				if err != nil {
+					return m
+				}
+				return d
+			})
+		}
+		if strings.IndexByte(s, '&') >= 0 {
+			s = html.UnescapeString(s)
+		}
+		if s == before {
+			break
+		}
+	}
 	var b strings.Builder
 	for _, r := range s {
 		switch d, ok := scriptDigit(r); {

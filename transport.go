@@ -37,13 +37,16 @@ const DefaultMaxConnsPerHost = 256
 // WithHTTPClient(&http.Client{Transport: tr}) to the Clients that should use
 // it, and close it with its CloseIdleConnections when they are done (a
 // Client's Close leaves a transport given with WithHTTPClient open).
+//
+// Its connections carry the SDK's idle-connection guard (idleconn.go):
+// bytes a server sends on a kept-alive connection after the end of an
+// answer close it, instead of reaching the standard logger through
+// net/http's "Unsolicited response received on idle HTTP channel" line.
+// Replacing its DialContext keeps the guard for https:// (TLS is dialed
+// over the caller's DialContext); replacing DialTLSContext removes it.
 func NewTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+	tr := &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
 		MaxIdleConns:           512,
 		MaxIdleConnsPerHost:    256,
 		MaxConnsPerHost:        DefaultMaxConnsPerHost,
@@ -53,6 +56,8 @@ func NewTransport() *http.Transport {
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 	}
+	tr.DialContext, tr.DialTLSContext = guardedDialer(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}, tr)
+	return tr
 }
 
 // sharedTransport is the transport of every Client made without

@@ -15,9 +15,10 @@ import (
 // ErrNotSent and net.Error's Timeout keep working.
 type transportError struct {
 	text    string
-	err     error // *url.Error or *safeError
-	notSent bool  // the SDK knows no request left the process
-	limiter bool  // the Limiter's Wait failed (Outcome "limiter")
+	err     error  // *url.Error or *safeError
+	op      string // the call's operation (NextStep)
+	notSent bool   // the SDK knows no request left the process
+	limiter bool   // the Limiter's Wait failed (Outcome "limiter")
 }
 
 // Error returns the scrubbed text.
@@ -31,6 +32,12 @@ func (e *transportError) Unwrap() error { return e.err }
 func (e *transportError) Is(target error) bool {
 	return (target == ErrNotSent && e.notSent) || (target == ErrLimiter && e.limiter)
 }
+
+// Temporary reports whether the same call may be made again at once: only
+// when the SDK knows nothing was sent (errors.As with an interface
+// { Temporary() bool } stops here, before a net.Error below that would
+// call a connection reset after the request was written temporary).
+func (e *transportError) Temporary() bool { return e.notSent }
 
 // GoString keeps %#v to the scrubbed text.
 func (e *transportError) GoString() string {
@@ -51,6 +58,7 @@ func newTransportError(op string, endpoint *url.URL, doing string, err error, no
 	return &transportError{
 		text:    sec.scrubText("deepvue: " + op + ": " + doing + ": " + cause.Error()),
 		err:     cause,
+		op:      op,
 		notSent: notSent,
 	}
 }
@@ -81,17 +89,32 @@ func (e *safeError) Error() string { return e.text }
 // GoString keeps %#v to the scrubbed text.
 func (e *safeError) GoString() string { return "deepvue.safeError{" + strconv.Quote(e.text) + "}" }
 
-// Is reports whether the original error matches target, except for
-// ErrNotSent: whether a call was sent is the SDK's own decision
-// (transportError), never that of an error from below it (a limiter or a
-// transport whose error wraps ErrNotSent after a request went out).
-func (e *safeError) Is(target error) bool { return target != ErrNotSent && errors.Is(e.orig, target) }
+// Is reports whether the original error matches target, except for the
+// sentinels of the table of answers (ErrNotSent, ErrUnauthorized, ...):
+// whether a call was sent, and what Deepvue answered, are the SDK's own
+// decisions (transportError, *APIError), never those of an error from below
+// it (a limiter or a transport whose error wraps ErrNotSent after a request
+// went out, or returns an *APIError of its own making).
+func (e *safeError) Is(target error) bool {
+	if rowOf(target) == nil {
+		return errors.Is(e.orig, target)
+	}
+	// The send-once guard's own verdict (an unexported type no transport
+	// can make) is the one table sentinel that comes from below.
+	var rb resendBlocked
+	return errors.As(e.orig, &rb) && rb.Is(target)
+}
 
 // As finds target in the original error's chain, and sets it only if that
-// error's text holds nothing to scrub.
+// error's text holds nothing to scrub. It never hands out an *APIError: an
+// answer is the SDK's to decode, and one a transport returns is not
+// Deepvue's (OTPStateOf would read it as one).
 func (e *safeError) As(target any) bool {
 	tv := reflect.ValueOf(target)
 	if tv.Kind() != reflect.Pointer || tv.IsNil() {
+		return false
+	}
+	if _, ok := target.(**APIError); ok {
 		return false
 	}
 	probe := reflect.New(tv.Type().Elem())
@@ -119,20 +142,61 @@ func (e *safeError) Temporary() bool {
 }
 
 // resendUnknownError is an error of a call whose transport hides what it
-// sends: the request may have been sent more than once.
-type resendUnknownError struct{ err error }
+// sends: the request may have been sent more than once. It matches
+// ErrMaybeSentMoreThanOnce.
+type resendUnknownError struct {
+	err    error
+	reason string // resendUntraced or resendUntrusted
+}
 
-// resendUnknownText is what resendUnknownError adds to the call's error.
-const resendUnknownText = " (the request may have been sent more than once: " +
-	"the transport below the SDK reports no trace events, so the send-once guard cannot see its resends)"
+// What resendUnknownError adds to the call's error.
+const (
+	resendUntraced = " (the request may have been sent more than once: " +
+		"the transport below the SDK reports no trace events, so the send-once guard cannot see its resends)"
+	resendUntrusted = " (the request may have been sent more than once: " +
+		"the transport below the SDK is neither net/http's *http.Transport nor declared with WithSingleAttemptTransport, " +
+		"so the SDK cannot know what it sent)"
+)
 
 // Error returns the call's error text with the warning.
-func (e *resendUnknownError) Error() string { return e.err.Error() + resendUnknownText }
+func (e *resendUnknownError) Error() string { return e.err.Error() + e.reason }
 
 // Unwrap returns the call's error.
 func (e *resendUnknownError) Unwrap() error { return e.err }
+
+// Is matches ErrMaybeSentMoreThanOnce.
+func (e *resendUnknownError) Is(target error) bool { return target == ErrMaybeSentMoreThanOnce }
+
+// Temporary is false: the request, and an SMS, may have gone out.
+func (e *resendUnknownError) Temporary() bool { return false }
 
 // GoString keeps %#v to the text.
 func (e *resendUnknownError) GoString() string {
 	return "deepvue.resendUnknownError{" + strconv.Quote(e.Error()) + "}"
 }
+
+// resendBlocked is the transport error of an attempt whose second write the
+// guard saw: a fixed text that matches ErrResendBlocked.
+type resendBlocked string
+
+func (e resendBlocked) Error() string { return string(e) }
+
+// Is matches ErrResendBlocked, and ErrMaybeSentMoreThanOnce when the
+// second write went out.
+func (e resendBlocked) Is(target error) bool {
+	return target == ErrResendBlocked || target == ErrMaybeSentMoreThanOnce && error(e) == errResendNotStopped
+}
+
+// errResendBlocked is the transport error of an attempt whose request the
+// transport below the SDK tried to write a second time, and the guard
+// stopped it.
+var errResendBlocked error = resendBlocked("the transport below the SDK tried to send the request a second time " +
+	"(net/http after a connection lost or an HTTP/2 stream refused or reset once the request was written, " +
+	"or a caller's retrying transport); " +
+	"the SDK stopped it, but the first may have reached Deepvue")
+
+// errResendNotStopped is the transport error of an attempt whose request
+// the transport wrote a second time after the guard had cancelled it.
+var errResendNotStopped error = resendBlocked("the transport below the SDK sent the request more than once " +
+	"and ignored the SDK's cancel (it does not pass the request's context down): " +
+	"the request may have reached Deepvue more than once")

@@ -12,7 +12,8 @@ import (
 
 // VerifyOTPRequest is the second step of the eKYC flow. Printing it (any fmt
 // verb), logging it with slog or encoding it to JSON never shows the OTP or
-// the mobile number.
+// the mobile number, and shows the ReferenceID and Purpose scrubbed of them
+// (in any spelling) and of anything that could be an Aadhaar number.
 type VerifyOTPRequest struct {
 	// ReferenceID is OTPResponse.ReferenceID from GenerateOTP.
 	ReferenceID string
@@ -29,17 +30,41 @@ type VerifyOTPRequest struct {
 	GeneratePDF bool
 }
 
-// String describes the request with the OTP and mobile number redacted.
+// printSecrets is what printing the request scrubs: its own OTP and
+// mobile number, when they are well formed (the scrubbers match ASCII
+// digits), and, as free text, anything that could be an Aadhaar number.
+func (r VerifyOTPRequest) printSecrets() *secrets {
+	sec := &secrets{}
+	if otp := strings.TrimSpace(r.OTP); allDigits(otp, 6) {
+		sec.otp = otp
+	}
+	if m := strings.TrimSpace(r.MobileNumber); allDigits(m, 10) {
+		sec.mobile = m
+	}
+	return sec
+}
+
+// printed returns the ReferenceID, Consent and Purpose (at most n bytes)
+// as the request prints them.
+func (r VerifyOTPRequest) printed(n int) (ref, consent, purpose string) {
+	sec := r.printSecrets()
+	return sec.scrubIdent(sec.scrubTextClip(r.ReferenceID, 64), 64), sec.scrubTextClip(string(r.Consent), 8),
+		sec.scrubTextClip(r.Purpose, n)
+}
+
+// String describes the request with the OTP and mobile number redacted,
+// and the reference id and purpose scrubbed.
 func (r VerifyOTPRequest) String() string {
+	ref, consent, purpose := r.printed(100)
 	var b strings.Builder
 	b.WriteString("deepvue.VerifyOTPRequest{ReferenceID: ")
-	b.WriteString(strconv.Quote(clip(r.ReferenceID, 64)))
+	b.WriteString(strconv.Quote(ref))
 	b.WriteString(", OTP: ")
 	b.WriteString(redactedField(r.OTP))
 	b.WriteString(", Consent: ")
-	b.WriteString(strconv.Quote(clip(string(r.Consent), 8)))
+	b.WriteString(strconv.Quote(consent))
 	b.WriteString(", Purpose: ")
-	b.WriteString(strconv.Quote(clip(r.Purpose, 100)))
+	b.WriteString(strconv.Quote(purpose))
 	b.WriteString(", MobileNumber: ")
 	b.WriteString(redactedField(r.MobileNumber))
 	b.WriteString(", GeneratePDF: ")
@@ -51,19 +76,23 @@ func (r VerifyOTPRequest) String() string {
 // Format makes every fmt verb, %#v included, print the redacted String.
 func (r VerifyOTPRequest) Format(f fmt.State, verb rune) { formatWith(f, verb, r.String()) }
 
-// LogValue renders the request for slog with the OTP and mobile redacted.
+// LogValue renders the request for slog with the OTP and mobile redacted,
+// and the reference id scrubbed.
 func (r VerifyOTPRequest) LogValue() slog.Value {
+	ref, _, _ := r.printed(0)
 	return slog.GroupValue(
-		slog.String("reference_id", clip(r.ReferenceID, 64)),
+		slog.String("reference_id", ref),
 		slog.String("otp", redacted(r.OTP)),
 		slog.String("mobile_number", redacted(r.MobileNumber)),
 		slog.Bool("generate_pdf", r.GeneratePDF),
 	)
 }
 
-// MarshalJSON encodes the request with the OTP and mobile number redacted:
-// the OTP must never be stored, and this keeps it out of JSON logs too.
+// MarshalJSON encodes the request with the OTP and mobile number redacted,
+// and the reference id and purpose scrubbed (as String shows them): the OTP
+// must never be stored, and this keeps it out of JSON logs too.
 func (r VerifyOTPRequest) MarshalJSON() ([]byte, error) {
+	ref, consent, purpose := r.printed(maxPurposeBytes)
 	return json.Marshal(struct {
 		ReferenceID  string `json:"reference_id"`
 		OTP          string `json:"otp"`
@@ -71,7 +100,7 @@ func (r VerifyOTPRequest) MarshalJSON() ([]byte, error) {
 		Purpose      string `json:"purpose"`
 		MobileNumber string `json:"mobile_number"`
 		GeneratePDF  bool   `json:"generate_pdf"`
-	}{r.ReferenceID, redacted(r.OTP), string(r.Consent), r.Purpose, redacted(r.MobileNumber), r.GeneratePDF})
+	}{ref, redacted(r.OTP), consent, purpose, redacted(r.MobileNumber), r.GeneratePDF})
 }
 
 // VerifyOTP verifies the OTP the customer typed and returns their Aadhaar

@@ -1,10 +1,13 @@
 // Package deepvueaudit keeps the deepvue SDK's audit trail (see
 // deepvue.WithAuditLog) in PostgreSQL, through database/sql and any
 // PostgreSQL driver (the pgx driver, github.com/jackc/pgx/v5/stdlib, is the
-// one it is tested with):
+// one it is tested with), as evidence an insider cannot rewrite unseen and an
+// auditor can check with a public key:
 //
-//	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL"))
-//	trail, err := deepvueaudit.New(ctx, db)
+//	// once, as the tables' owner: Schema(table) and Grants(table, role)
+//	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL")) // as the application's role
+//	trail, err := deepvueaudit.Open(ctx, db, deepvueaudit.WithCheckpoints(deepvueaudit.DirStore("/mnt/worm"), signer, verifier))
+//	defer trail.Close(ctx)
 //	client, err := deepvue.NewClient(id, secret, deepvue.WithAuditLog(trail.Record))
 //
 // # What the table holds, and why
@@ -14,109 +17,182 @@
 // proceed without it, as Deepvue's generate-otp page requires: "You must
 // store customer consent documentation before proceeding with
 // verification") and an "outcome" row with the same call_id when the call
-// ends. A row holds the call id, the stage, the time, the operation, the
-// purpose, the consent answer, the UIDAI mask of the Aadhaar number ("XXXX
-// XXXX 2346"), Deepvue's reference and transaction ids, the outcome, the OTP
-// state and the number of attempts: what the Aadhaar (Authentication and
-// Offline Verification) Regulations 2021 and UIDAI's guidelines ask an
-// authentication log to keep. It never holds the Aadhaar number, the OTP,
-// the mobile number or any eKYC data (name, address, photo...), which those
-// rules forbid keeping in logs: the SDK never puts them in a record.
+// ends; and a "decision" row for each refusal or withdrawal of consent
+// (RecordDecision). A row holds the call id, the stage, the SDK's time and
+// the database's own time, the operation, the purpose, the consent answer
+// and its evidence (deepvue.ConsentEvidence: the notice shown, its SHA-256,
+// language and channel, the alternatives offered, when the customer decided,
+// who collected it, the customer's pseudonymous reference), the UIDAI mask
+// of the Aadhaar number ("XXXX XXXX 2346"), Deepvue's reference and
+// transaction ids, the outcome, the OTP state and the number of attempts:
+// what the Aadhaar (Authentication and Offline Verification) Regulations
+// 2021 and UIDAI's guidelines ask an authentication log to keep, and what
+// the DPDP Act s.6(10) asks a lender to prove. It never holds the Aadhaar
+// number, the OTP, the mobile number or any eKYC data.
 //
 // # Tamper evidence
 //
-// Rows are numbered (seq) and chained: each row's hash is SHA-256 over its
-// content and the previous row's hash, and a one-row head table holds the
-// last sequence number and hash. Verify walks the chain and names the first
-// row that was changed, deleted or reordered (a *ChainError). Appends are
-// serialized by a row lock on the head, inside the append's transaction, so
-// any number of writers (replicas of a service) can share one table: no
-// record is lost and the chain stays whole.
+// Each row is a leaf of a Merkle tree kept as the Go checksum database
+// keeps its log (golang.org/x/mod/sumdb/tlog): its record hash and the
+// stored hashes it completes are kept beside it, and the head holds the
+// tree's size, hash and right edge. With WithCheckpoints, a checkpoint (the
+// tree's size and hash, the time and the purge anchor) is signed with an
+// Ed25519 key the database never holds, in the signed-note format
+// (golang.org/x/mod/sumdb/note), and written to a CheckpointStore outside
+// the database at least every 60 seconds or 1,000 rows. Verify checks the
+// rows against the latest checkpoint and its consistency with every earlier
+// one, and names each row an insider changed, deleted, inserted, moved or
+// back-dated, whether or not they recomputed the hashes: only the rows
+// after the latest checkpoint can change unseen, and only whoever holds the
+// signing key can sign a rewritten trail. Proof gives one call's rows with
+// their inclusion proofs and the signed checkpoint, which VerifyProof checks
+// offline with the public key alone.
 //
-// A chain without a secret proves that rows were not changed by mistake or
-// by someone who did not recompute every later hash; keep the database's
-// write access narrow, and copy Verify's result (or the head's hash)
-// somewhere else from time to time to detect a rewrite of the whole chain.
+// # Least privilege and durability
 //
-// # Retention
-//
-// Aadhaar (Authentication and Offline Verification) Regulations 2021,
-// regulations 18 and 20, and UIDAI's guidelines for requesting entities
-// (January 2023): authentication logs are kept for two years, then archived
-// for five more years, then deleted. The Digital Personal Data Protection
-// Rules 2025 (Rule 6) ask for logs kept at least one year, with access
-// control and safeguards. Purge deletes the rows older than a time you
-// choose (archive them first: seven years after the call, delete) and
-// leaves the rest verifiable: the hash of the last purged row becomes the
-// chain's anchor.
+// Open runs no DDL: Schema and Grants ship the SQL, so the application's
+// role can insert and read rows and move the head, and PostgreSQL refuses
+// it any UPDATE, DELETE or TRUNCATE of rows and any move of the anchor.
+// Each append runs READ COMMITTED with synchronous_commit on, whatever the
+// server's defaults, and is retried on a serialization failure: a record is
+// acknowledged only once it is durable.
 package deepvueaudit
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
+	"log/slog"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/deepvue-go/deepvue"
+	"golang.org/x/mod/sumdb/note"
 )
 
-// DefaultTable is the table New uses without WithTable. A second table,
-// its name with "_head" added, holds the chain's head and anchor.
+// DefaultTable is the table without WithTable. A second table, its name with
+// "_head" added, holds the tree's head and the purge anchor.
 const DefaultTable = "deepvue_audit"
 
-// ErrChainBroken is matched by the *ChainError Verify and Purge return when
-// the trail was changed.
-var ErrChainBroken = errors.New("deepvueaudit: the audit trail does not verify")
+// Defaults of the options.
+const (
+	// DefaultCheckpointRows and DefaultCheckpointInterval: a checkpoint is
+	// written once this many rows are unsigned, or this long after the first
+	// unsigned row, whichever comes first (WithCheckpointEvery).
+	DefaultCheckpointRows     = 1000
+	DefaultCheckpointInterval = 60 * time.Second
+	// DefaultMaxSkew is how far Verify lets times run backwards, and a
+	// record's time differ from the database's (WithMaxSkew).
+	DefaultMaxSkew = 5 * time.Minute
+)
 
-// ChainError names the first row of the trail that does not verify.
-type ChainError struct {
-	// Seq is the row's sequence number (for a deleted row, the number that
-	// is missing).
-	Seq int64
-	// CallID is the row's call id ("" for a deleted row).
-	CallID string
-	// Reason says what is wrong: "changed", "deleted", "out of order",
-	// "rows after the head" or "rows missing at the end".
-	Reason string
-}
+// ErrNoCheckpoints is returned by Checkpoint and Proof when the Log was
+// opened without WithCheckpoints.
+var ErrNoCheckpoints = errors.New("deepvueaudit: no checkpoints: open the Log WithCheckpoints")
 
-// Error returns e.g. "deepvueaudit: the audit trail does not verify: row 17 (call 3f...) changed".
-func (e *ChainError) Error() string {
-	s := "deepvueaudit: the audit trail does not verify: row " + strconv.FormatInt(e.Seq, 10)
-	if e.CallID != "" {
-		s += " (call " + e.CallID + ")"
-	}
-	return s + " " + e.Reason
-}
-
-// Unwrap returns ErrChainBroken.
-func (e *ChainError) Unwrap() error { return ErrChainBroken }
+// ErrNoSigner is returned by Checkpoint, and by Proof and Purge when they
+// need a new checkpoint, when the Log was opened WithCheckpoints with a nil
+// signer (to verify only).
+var ErrNoSigner = errors.New("deepvueaudit: no signer: this Log only verifies checkpoints")
 
 // Option configures a Log.
 type Option func(*config) error
 
 type config struct {
-	table string
+	table               string
+	store               CheckpointStore
+	signer              note.Signer
+	verifier            note.Verifier
+	ckRows              int64
+	ckInterval, maxSkew time.Duration
+	logger              *slog.Logger
 }
-
-var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,57}$`)
 
 // WithTable sets the table's name (default DefaultTable): a lower-case SQL
 // identifier of at most 58 characters (letters, digits, underscores), so
 // that the "_head" table's name fits PostgreSQL's 63.
 func WithTable(name string) Option {
 	return func(c *config) error {
-		if !identifier.MatchString(name) {
-			return fmt.Errorf("deepvueaudit: table name %q: want a lower-case identifier of at most 58 characters ([a-z_][a-z0-9_]*)", name)
+		if err := checkTable(name); err != nil {
+			return err
 		}
 		c.table = name
+		return nil
+	}
+}
+
+// WithCheckpoints makes the Log sign checkpoints of its tree with signer (an
+// Ed25519 key of the signed-note format: note.NewSigner; keep it out of the
+// database, e.g. in a KMS or the application's secret store) and write them
+// to store (outside the database, on storage nobody can overwrite: see
+// DirStore). verifier is signer's public key (note.NewVerifier): the Log
+// checks its own checkpoints with it, and Verify the stored ones. Open
+// starts a goroutine that writes one at least every 60 seconds or 1,000
+// rows (WithCheckpointEvery); Close stops it. With a nil signer the Log
+// only reads the checkpoints (an audit job that holds the public key
+// alone): Verify and Proof of signed rows work, Checkpoint and Purge fail
+// with ErrNoSigner.
+func WithCheckpoints(store CheckpointStore, signer note.Signer, verifier note.Verifier) Option {
+	return func(c *config) error {
+		if store == nil || verifier == nil {
+			return errors.New("deepvueaudit: WithCheckpoints needs a store and a verifier")
+		}
+		if signer == nil { // verify only
+			c.store, c.verifier = store, verifier
+			return nil
+		}
+		if signer.Name() != verifier.Name() || signer.KeyHash() != verifier.KeyHash() {
+			return errors.New("deepvueaudit: WithCheckpoints: the verifier is not the signer's public key")
+		}
+		msg := []byte("deepvueaudit key check\n")
+		sig, err := signer.Sign(msg)
+		if err != nil || !verifier.Verify(msg, sig) {
+			return errors.New("deepvueaudit: WithCheckpoints: the verifier does not verify the signer's signature")
+		}
+		c.store, c.signer, c.verifier = store, signer, verifier
+		return nil
+	}
+}
+
+// WithCheckpointEvery sets when the background checkpoints are written:
+// once rows rows are unsigned, or interval after the first unsigned row
+// (defaults DefaultCheckpointRows and DefaultCheckpointInterval). Both must
+// be positive; rows at most 1,000,000 and interval at most an hour.
+func WithCheckpointEvery(rows int, interval time.Duration) Option {
+	return func(c *config) error {
+		if rows <= 0 || rows > 1000000 || interval <= 0 || interval > time.Hour {
+			return errors.New("deepvueaudit: WithCheckpointEvery: want 1 to 1,000,000 rows and an interval up to an hour")
+		}
+		c.ckRows, c.ckInterval = int64(rows), interval
+		return nil
+	}
+}
+
+// WithMaxSkew sets how far apart clocks may be (default DefaultMaxSkew):
+// Verify reports a row whose time runs backwards by more, or differs from
+// the database's time by more, and Record refuses a record whose Time is
+// further than this from the Log's clock. At least a second, at most a day.
+func WithMaxSkew(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Second || d > 24*time.Hour {
+			return errors.New("deepvueaudit: WithMaxSkew: want a second to a day")
+		}
+		c.maxSkew = d
+		return nil
+	}
+}
+
+// WithLogger makes the Log report, at Warn, what its background checkpoints
+// could not do (the library never logs otherwise). Checkpoint and Close
+// return the same errors.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
 		return nil
 	}
 }
@@ -124,15 +200,79 @@ func WithTable(name string) Option {
 // Log is an audit trail in one PostgreSQL table. It is safe for concurrent
 // use, and several Logs (in several processes) may share one table.
 type Log struct {
-	db *sql.DB
-
-	table, head string // quoted
-	insert      string
-	lockHead    string
-	updateHead  string
+	db      *sql.DB
+	name    string // the table, unquoted
+	tenant  string
+	origin  string // the checkpoints' origin line
+	maxSkew time.Duration
+	q       queries
+	ck      *checkpointer // nil without WithCheckpoints
 }
 
-// New returns a Log on db, creating its tables if they are missing.
+// queries are the Log's SQL, built once for its table.
+type queries struct {
+	lock, head, rows, rowsFrom, call, hashes, insert1 string
+}
+
+// columns are a row's columns, in the order scanRow reads them.
+const columns = `tenant, seq, call_id, stage, recorded_at, db_time, operation, purpose, consent, masked_number,
+	reference_id, transaction_id, outcome, otp_state, attempts, notice_id, notice_version, notice_sha256, language,
+	channel, alternatives_offered, decided_at, operator, customer_ref, hashes`
+
+const numColumns = 25
+
+// Open returns a Log on db's table (DefaultTable, or WithTable's). It runs
+// no DDL: the tables must exist (Schema) and the connection's role needs
+// only the grants Grants lists. It checks that the tables are there and,
+// with WithCheckpoints, starts the background checkpoints (stop them with
+// Close).
+func Open(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
+	if db == nil {
+		return nil, errors.New("deepvueaudit: nil *sql.DB")
+	}
+	cfg := config{table: DefaultTable, ckRows: DefaultCheckpointRows, ckInterval: DefaultCheckpointInterval, maxSkew: DefaultMaxSkew}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	l := &Log{db: db, name: cfg.table, origin: "deepvueaudit/" + cfg.table, maxSkew: cfg.maxSkew}
+	t, h := `"`+cfg.table+`"`, `"`+cfg.table+`_head"`
+	l.q = queries{
+		lock: `SELECT set_config('synchronous_commit', 'on', true), h.size, h.frontier, h.checkpoint_size, clock_timestamp()
+			FROM (SELECT size, frontier, checkpoint_size FROM ` + h + ` WHERE tenant = $1 FOR UPDATE) h`,
+		head:     `SELECT size, root, frontier, anchor, anchor_frontier FROM ` + h + ` WHERE tenant = $1`,
+		rows:     `SELECT ` + columns + ` FROM ` + t + ` WHERE tenant = $1 ORDER BY seq`,
+		rowsFrom: `SELECT ` + columns + ` FROM ` + t + ` WHERE tenant = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,
+		call:     `SELECT ` + columns + ` FROM ` + t + ` WHERE tenant = $1 AND call_id = $2 ORDER BY seq`,
+		hashes:   `SELECT seq, hashes FROM ` + t + ` WHERE tenant = $1 AND seq = ANY($2)`,
+	}
+	l.q.insert1 = l.insertQuery(1)
+	var size int64
+	if err := db.QueryRowContext(ctx, `SELECT size FROM `+h+` WHERE tenant = $1`, l.tenant).Scan(&size); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("deepvueaudit: table %s has no head row: run the SQL of Schema(%q) as its owner", h, cfg.table)
+		}
+		return nil, fmt.Errorf("deepvueaudit: opening %s (create it with the SQL of Schema(%q), as its owner, "+
+			"and grant the application's role Grants(%q, role); a table of deepvueaudit v0.3 or older has another layout): %w",
+			t, cfg.table, cfg.table, err)
+	}
+	if cfg.store != nil {
+		l.ck = newCheckpointer(l, cfg)
+	}
+	return l, nil
+}
+
+// New returns a Log on db, creating its tables if they are missing (it runs
+// Schema's SQL, so db's role must be allowed to create them and then owns
+// them: it could rewrite the trail).
+//
+// Deprecated: run Schema and Grants once as the tables' owner and use Open
+// with the application's role, which can then neither change nor delete a
+// row.
 func New(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 	if db == nil {
 		return nil, errors.New("deepvueaudit: nil *sql.DB")
@@ -146,105 +286,39 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 			return nil, err
 		}
 	}
-	l := &Log{db: db, table: `"` + cfg.table + `"`, head: `"` + cfg.table + `_head"`}
-	l.insert = `INSERT INTO ` + l.table + ` (seq, call_id, stage, recorded_at, operation, purpose, consent, masked_number,
-		reference_id, transaction_id, outcome, otp_state, attempts, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
-	l.lockHead = `SELECT seq, hash FROM ` + l.head + ` WHERE id FOR UPDATE`
-	l.updateHead = `UPDATE ` + l.head + ` SET seq = $1, hash = $2 WHERE id`
-	if err := l.create(ctx, cfg.table); err != nil {
+	ddl, err := Schema(cfg.table)
+	if err != nil {
 		return nil, err
 	}
-	return l, nil
-}
-
-// create makes the tables, serialized by an advisory lock: concurrent
-// CREATE TABLE IF NOT EXISTS can fail in PostgreSQL.
-func (l *Log) create(ctx context.Context, name string) error {
-	tx, err := l.db.BeginTx(ctx, nil)
+	// Serialized by an advisory lock: concurrent CREATE TABLE IF NOT EXISTS
+	// can fail in PostgreSQL.
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("deepvueaudit: creating the tables: %w", err)
+		return nil, fmt.Errorf("deepvueaudit: creating the tables: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
-	stmts := []string{
-		`SELECT pg_advisory_xact_lock(hashtext('deepvueaudit:' || $1))`,
-		`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
-			seq            bigint PRIMARY KEY,
-			call_id        text NOT NULL,
-			stage          text NOT NULL,
-			recorded_at    timestamptz NOT NULL,
-			operation      text NOT NULL,
-			purpose        text NOT NULL,
-			consent        text NOT NULL,
-			masked_number  text NOT NULL,
-			reference_id   text NOT NULL,
-			transaction_id text NOT NULL,
-			outcome        text NOT NULL,
-			otp_state      text NOT NULL,
-			attempts       integer NOT NULL,
-			prev_hash      bytea NOT NULL,
-			hash           bytea NOT NULL
-		)`,
-		`CREATE INDEX IF NOT EXISTS "` + name + `_call_id" ON ` + l.table + ` (call_id)`,
-		`CREATE INDEX IF NOT EXISTS "` + name + `_recorded_at" ON ` + l.table + ` (recorded_at)`,
-		`CREATE TABLE IF NOT EXISTS ` + l.head + ` (
-			id          boolean PRIMARY KEY DEFAULT true CHECK (id),
-			seq         bigint NOT NULL,
-			hash        bytea NOT NULL,
-			anchor_seq  bigint NOT NULL,
-			anchor_hash bytea NOT NULL
-		)`,
-		`INSERT INTO ` + l.head + ` (id, seq, hash, anchor_seq, anchor_hash) VALUES (true, 0, $1, 0, $1) ON CONFLICT (id) DO NOTHING`,
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('deepvueaudit:' || $1))`, cfg.table); err != nil {
+		return nil, fmt.Errorf("deepvueaudit: creating the tables: %w", err)
 	}
-	args := [][]any{{name}, nil, nil, nil, nil, {genesis[:]}}
-	for i, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s, args[i]...); err != nil {
-			return fmt.Errorf("deepvueaudit: creating the tables: %w", err)
-		}
+	if _, err := tx.ExecContext(ctx, ddl); err != nil {
+		return nil, fmt.Errorf("deepvueaudit: creating the tables: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("deepvueaudit: creating the tables: %w", err)
+		return nil, fmt.Errorf("deepvueaudit: creating the tables: %w", err)
 	}
-	return nil
+	return Open(ctx, db, opts...)
 }
 
-// genesis is the previous hash of the first row.
-var genesis [sha256.Size]byte
+// Table returns the table's name, unquoted.
+func (l *Log) Table() string { return l.name }
 
-// row is one row of the trail.
-type row struct {
-	seq                                                         int64
-	callID, stage                                               string
-	at                                                          time.Time
-	operation, purpose, consent, masked, ref, txn, outcome, otp string
-	attempts                                                    int64
-	prev, hash                                                  []byte
-}
-
-// sum is the row's hash: SHA-256 over its fields, each length-prefixed,
-// and the previous row's hash.
-func (r *row) sum() []byte {
-	h := sha256.New()
-	var b [8]byte
-	num := func(h hash.Hash, n int64) {
-		binary.BigEndian.PutUint64(b[:], uint64(n))
-		h.Write(b[:])
+// Close stops the background checkpoints and writes a last one if rows are
+// unsigned. A Log without WithCheckpoints has nothing to close.
+func (l *Log) Close(ctx context.Context) error {
+	if l.ck == nil {
+		return nil
 	}
-	str := func(h hash.Hash, s string) {
-		num(h, int64(len(s)))
-		h.Write([]byte(s))
-	}
-	h.Write([]byte("deepvueaudit/v1\x00"))
-	num(h, r.seq)
-	str(h, r.callID)
-	str(h, r.stage)
-	num(h, r.at.UnixMicro())
-	for _, s := range []string{r.operation, r.purpose, r.consent, r.masked, r.ref, r.txn, r.outcome, r.otp} {
-		str(h, s)
-	}
-	num(h, r.attempts)
-	str(h, string(r.prev))
-	return h.Sum(nil)
+	return l.ck.close(ctx)
 }
 
 var (
@@ -252,178 +326,220 @@ var (
 	maskPattern   = regexp.MustCompile(`^(XXXX XXXX [0-9X]{4})?$`)
 )
 
-// Record appends r to the trail; it is a deepvue.AuditFunc. It refuses a
-// record the SDK would not make (a call id that is not 32 hex digits, an
-// unknown stage, a masked number that is not a mask), so a hand-made record
-// cannot put a full Aadhaar number in the masked_number column.
+// maxText bounds each text of a record (the SDK's are shorter).
+const maxText = 1000
+
+// Record appends r to the trail; it is a deepvue.AuditFunc. It returns once
+// the row is durable (committed with synchronous_commit on). It refuses a
+// record the SDK would not make: a call id that is not 32 hex digits, an
+// unknown stage, a masked number that is not a mask (so a hand-made record
+// cannot put a full Aadhaar number in that column), a text over 1,000 bytes,
+// or a Time further from the Log's clock than WithMaxSkew (a back-dated
+// record).
 func (l *Log) Record(ctx context.Context, r deepvue.AuditRecord) error {
-	if !callIDPattern.MatchString(r.CallID) {
-		return errors.New("deepvueaudit: record refused: CallID is not 32 hex digits")
+	row, err := l.rowOf(r, time.Now())
+	if err != nil {
+		return err
 	}
-	if r.Stage != deepvue.AuditConsent && r.Stage != deepvue.AuditOutcome {
-		return errors.New("deepvueaudit: record refused: unknown Stage")
+	return l.append(ctx, []*Row{row})
+}
+
+func (l *Log) rowOf(r deepvue.AuditRecord, now time.Time) (*Row, error) {
+	if !callIDPattern.MatchString(r.CallID) {
+		return nil, errors.New("deepvueaudit: record refused: CallID is not 32 hex digits")
+	}
+	switch r.Stage {
+	case deepvue.AuditConsent, deepvue.AuditOutcome, deepvue.AuditDecision:
+	default:
+		return nil, errors.New("deepvueaudit: record refused: unknown Stage")
 	}
 	if !maskPattern.MatchString(r.MaskedNumber) {
-		return errors.New("deepvueaudit: record refused: MaskedNumber is not a UIDAI mask")
+		return nil, errors.New("deepvueaudit: record refused: MaskedNumber is not a UIDAI mask")
 	}
 	at := r.Time
 	if at.IsZero() {
-		at = time.Now()
+		at = now
 	}
-	w := row{
-		callID: r.CallID, stage: string(r.Stage), at: at.UTC().Truncate(time.Microsecond),
-		operation: r.Operation, purpose: r.Purpose, consent: string(r.Consent), masked: r.MaskedNumber,
-		ref: r.ReferenceID, txn: r.TransactionID, outcome: r.Outcome, attempts: int64(r.Attempts),
+	if d := at.Sub(now); d > l.maxSkew || d < -l.maxSkew {
+		return nil, fmt.Errorf("deepvueaudit: record refused: its Time is %v from the clock (more than %v: a back-dated record?)",
+			d.Round(time.Second), l.maxSkew)
+	}
+	e := r.Evidence
+	for _, s := range []string{r.Operation, r.Purpose, string(r.Consent), r.ReferenceID, r.TransactionID, r.Outcome,
+		e.NoticeID, e.NoticeVersion, e.NoticeSHA256, e.Language, e.Channel, e.Operator, e.CustomerRef} {
+		if len(s) > maxText {
+			return nil, fmt.Errorf("deepvueaudit: record refused: a text is longer than %d bytes", maxText)
+		}
+	}
+	row := &Row{
+		Tenant: l.tenant, CallID: r.CallID, Stage: string(r.Stage), RecordedAt: at.UTC().Truncate(time.Microsecond),
+		Operation: r.Operation, Purpose: r.Purpose, Consent: string(r.Consent), MaskedNumber: r.MaskedNumber,
+		ReferenceID: r.ReferenceID, TransactionID: r.TransactionID, Outcome: r.Outcome, Attempts: int64(r.Attempts),
+		Evidence: e,
 	}
 	if r.Stage == deepvue.AuditOutcome && r.Operation == "generate-otp" {
-		w.otp = r.OTPState.String()
+		row.OTPState = r.OTPState.String()
 	}
+	if !e.DecidedAt.IsZero() {
+		row.Evidence.DecidedAt = e.DecidedAt.UTC().Truncate(time.Microsecond)
+	}
+	return row, nil
+}
 
-	tx, err := l.db.BeginTx(ctx, nil)
+// RecordDecision records a refusal or a withdrawal of consent in the trail,
+// with its evidence (see deepvue.DecisionRecord for the checks), and returns
+// the decision row's call id.
+func (l *Log) RecordDecision(ctx context.Context, d deepvue.ConsentDecision, purpose string, e deepvue.ConsentEvidence) (string, error) {
+	rec, err := deepvue.DecisionRecord(d, purpose, e)
 	if err != nil {
-		return fmt.Errorf("deepvueaudit: recording: %w", err)
+		return "", err
+	}
+	if err := l.Record(ctx, rec); err != nil {
+		return "", err
+	}
+	return rec.CallID, nil
+}
+
+// appendRetries bounds the retries of a serialization failure.
+const appendRetries = 8
+
+// append appends rows in one transaction (READ COMMITTED, synchronous
+// commit on), retrying a serialization failure or a deadlock.
+func (l *Log) append(ctx context.Context, rows []*Row) error {
+	for attempt := 0; ; attempt++ {
+		size, ckSize, err := l.appendOnce(ctx, rows)
+		if err == nil {
+			if l.ck != nil {
+				l.ck.appended(size, ckSize)
+			}
+			return nil
+		}
+		if !retryable(err) || attempt == appendRetries {
+			return fmt.Errorf("deepvueaudit: recording: %w", err)
+		}
+		// A jittered wait, up to 1 ms << attempt.
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(time.Millisecond)<<attempt))
+		t := time.NewTimer(time.Duration(n.Int64()))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("deepvueaudit: recording: %w (after %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// appendOnce is one attempt: lock the head, insert the rows with their
+// stored hashes, move the head, commit. It returns the new size and the
+// head's last checkpoint size.
+func (l *Log) appendOnce(ctx context.Context, rows []*Row) (size, ckSize int64, err error) {
+	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return 0, 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
-	var last int64
-	if err := tx.QueryRowContext(ctx, l.lockHead).Scan(&last, &w.prev); err != nil {
-		return fmt.Errorf("deepvueaudit: recording: reading the head: %w", err)
+	var syncCommit string
+	var fb []byte
+	var now time.Time
+	if err := tx.QueryRowContext(ctx, l.q.lock, l.tenant).Scan(&syncCommit, &size, &fb, &ckSize, &now); err != nil {
+		return 0, 0, fmt.Errorf("locking the head: %w", err)
 	}
-	w.seq = last + 1
-	w.hash = w.sum()
-	if _, err := tx.ExecContext(ctx, l.insert, w.seq, w.callID, w.stage, w.at, w.operation, w.purpose, w.consent,
-		w.masked, w.ref, w.txn, w.outcome, w.otp, w.attempts, w.prev, w.hash); err != nil {
-		return fmt.Errorf("deepvueaudit: recording: %w", err)
+	f, err := decodeFrontier(size, fb)
+	if err != nil {
+		return 0, 0, fmt.Errorf("the head's frontier: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, l.updateHead, w.seq, w.hash); err != nil {
-		return fmt.Errorf("deepvueaudit: recording: moving the head: %w", err)
+	now = now.UTC().Truncate(time.Microsecond)
+	args := make([]any, 0, len(rows)*numColumns+5)
+	for _, r := range rows {
+		r.Seq, r.DBTime = f.size+1, now
+		stored := f.append(r.leafHash())
+		r.hashes = joinHashes(stored)
+		args = append(args, r.values()...)
+	}
+	root := f.root()
+	args = append(args, l.tenant, f.size, root[:], f.bytes(), now)
+	q := l.q.insert1
+	if len(rows) != 1 {
+		q = l.insertQuery(len(rows))
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return 0, 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("deepvueaudit: recording: %w", err)
+		return 0, 0, err
 	}
-	return nil
+	return f.size, ckSize, nil
 }
 
-// Verify walks the trail from its anchor (the last purged row, or the
-// start) to its head, in one consistent snapshot, and returns a *ChainError
-// (matching ErrChainBroken) naming the first row that was changed, deleted
-// or reordered; nil if the whole trail verifies.
-func (l *Log) Verify(ctx context.Context) error {
-	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("deepvueaudit: verifying: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	_, err = l.walk(ctx, tx, -1)
-	return err
-}
-
-// walk verifies the chain from the anchor up to the row upTo (-1: to the
-// head) and returns the hash of the last row it verified.
-func (l *Log) walk(ctx context.Context, tx *sql.Tx, upTo int64) ([]byte, error) {
-	var headSeq, anchorSeq int64
-	var headHash, anchorHash []byte
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash, anchor_seq, anchor_hash FROM `+l.head+` WHERE id`).
-		Scan(&headSeq, &headHash, &anchorSeq, &anchorHash); err != nil {
-		return nil, fmt.Errorf("deepvueaudit: verifying: reading the head: %w", err)
-	}
-	q := `SELECT seq, call_id, stage, recorded_at, operation, purpose, consent, masked_number, reference_id,
-		transaction_id, outcome, otp_state, attempts, prev_hash, hash FROM ` + l.table + ` WHERE seq > $1`
-	args := []any{anchorSeq}
-	if upTo >= 0 {
-		q += ` AND seq <= $2`
-		args = append(args, upTo)
-	}
-	rows, err := tx.QueryContext(ctx, q+` ORDER BY seq`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("deepvueaudit: verifying: %w", err)
-	}
-	defer rows.Close()
-	want, prev := anchorSeq+1, anchorHash
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.seq, &r.callID, &r.stage, &r.at, &r.operation, &r.purpose, &r.consent, &r.masked,
-			&r.ref, &r.txn, &r.outcome, &r.otp, &r.attempts, &r.prev, &r.hash); err != nil {
-			return nil, fmt.Errorf("deepvueaudit: verifying: %w", err)
+// insertQuery returns the statement that inserts n rows and moves the head:
+// the rows' columns are $1 to $(n*numColumns), then the tenant, the size,
+// the root, the frontier and the time.
+func (l *Log) insertQuery(n int) string {
+	var b strings.Builder
+	b.WriteString(`WITH ins AS (INSERT INTO "` + l.name + `" (` + columns + `) VALUES `)
+	p := 0
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
 		}
-		switch {
-		case r.seq > headSeq:
-			return nil, &ChainError{Seq: r.seq, CallID: r.callID, Reason: "rows after the head"}
-		case r.seq != want:
-			return nil, &ChainError{Seq: want, Reason: "deleted"}
-		case string(r.prev) != string(prev):
-			// The row does not follow its predecessor: moved here, or the
-			// predecessor's hash was rewritten.
-			return nil, &ChainError{Seq: r.seq, CallID: r.callID, Reason: "out of order"}
-		case string(r.sum()) != string(r.hash):
-			return nil, &ChainError{Seq: r.seq, CallID: r.callID, Reason: "changed"}
+		b.WriteByte('(')
+		for c := 0; c < numColumns; c++ {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			p++
+			b.WriteString("$" + strconv.Itoa(p))
 		}
-		want, prev = r.seq+1, r.hash
+		b.WriteByte(')')
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("deepvueaudit: verifying: %w", err)
-	}
-	end := headSeq
-	if upTo >= 0 {
-		end = upTo
-	}
-	if want <= end {
-		return nil, &ChainError{Seq: want, Reason: "deleted"}
-	}
-	if upTo < 0 && string(prev) != string(headHash) {
-		return nil, &ChainError{Seq: headSeq, Reason: "rows missing at the end (the head's hash differs)"}
-	}
-	return prev, nil
+	h := func(k int) string { return "$" + strconv.Itoa(p+k) }
+	b.WriteString(` RETURNING 1) UPDATE "` + l.name + `_head" SET size = ` + h(2) + `, root = ` + h(3) + `, frontier = ` + h(4) +
+		`, updated_at = ` + h(5) + ` WHERE tenant = ` + h(1))
+	return b.String()
 }
 
-// Purge deletes the rows recorded before before and returns how many it
-// deleted. It deletes a prefix of the chain only: up to the first row
-// recorded at or after before (rows from replicas whose clocks differ may
-// wait for the next Purge). It first verifies the rows it deletes (a
-// *ChainError, and nothing deleted, if they do not verify), then records the
-// last deleted row's hash as the chain's anchor, so the rest still verifies.
-// Appends wait while it runs (it holds the head's lock).
-func (l *Log) Purge(ctx context.Context, before time.Time) (int64, error) {
-	tx, err := l.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("deepvueaudit: purging: %w", err)
+// values returns the row's columns, in columns' order.
+func (r *Row) values() []any {
+	var decided any
+	if !r.Evidence.DecidedAt.IsZero() {
+		decided = r.Evidence.DecidedAt
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
-	var headSeq, anchorSeq int64
-	if err := tx.QueryRowContext(ctx, `SELECT seq, anchor_seq FROM `+l.head+` WHERE id FOR UPDATE`).Scan(&headSeq, &anchorSeq); err != nil {
-		return 0, fmt.Errorf("deepvueaudit: purging: reading the head: %w", err)
-	}
-	var firstKept sql.NullInt64
-	if err := tx.QueryRowContext(ctx, `SELECT min(seq) FROM `+l.table+` WHERE seq > $1 AND recorded_at >= $2`,
-		anchorSeq, before.UTC()).Scan(&firstKept); err != nil {
-		return 0, fmt.Errorf("deepvueaudit: purging: %w", err)
-	}
-	upTo := headSeq
-	if firstKept.Valid {
-		upTo = firstKept.Int64 - 1
-	}
-	if upTo <= anchorSeq {
-		return 0, nil
-	}
-	anchor, err := l.walk(ctx, tx, upTo)
-	if err != nil {
-		return 0, err
-	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM `+l.table+` WHERE seq <= $1`, upTo)
-	if err != nil {
-		return 0, fmt.Errorf("deepvueaudit: purging: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("deepvueaudit: purging: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE `+l.head+` SET anchor_seq = $1, anchor_hash = $2 WHERE id`, upTo, anchor); err != nil {
-		return 0, fmt.Errorf("deepvueaudit: purging: moving the anchor: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("deepvueaudit: purging: %w", err)
-	}
-	return n, nil
+	e := &r.Evidence
+	return []any{r.Tenant, r.Seq, r.CallID, r.Stage, r.RecordedAt, r.DBTime, r.Operation, r.Purpose, r.Consent,
+		r.MaskedNumber, r.ReferenceID, r.TransactionID, r.Outcome, r.OTPState, r.Attempts, e.NoticeID, e.NoticeVersion,
+		e.NoticeSHA256, e.Language, e.Channel, e.AlternativesOffered, decided, e.Operator, e.CustomerRef, r.hashes}
 }
 
-// Table returns the table's name, unquoted.
-func (l *Log) Table() string { return strings.Trim(l.table, `"`) }
+// scanRow reads a row in columns' order.
+func scanRow(s interface{ Scan(...any) error }) (*Row, error) {
+	r := &Row{}
+	e := &r.Evidence
+	var decided sql.NullTime
+	if err := s.Scan(&r.Tenant, &r.Seq, &r.CallID, &r.Stage, &r.RecordedAt, &r.DBTime, &r.Operation, &r.Purpose,
+		&r.Consent, &r.MaskedNumber, &r.ReferenceID, &r.TransactionID, &r.Outcome, &r.OTPState, &r.Attempts, &e.NoticeID,
+		&e.NoticeVersion, &e.NoticeSHA256, &e.Language, &e.Channel, &e.AlternativesOffered, &decided, &e.Operator,
+		&e.CustomerRef, &r.hashes); err != nil {
+		return nil, err
+	}
+	r.RecordedAt, r.DBTime = r.RecordedAt.UTC(), r.DBTime.UTC()
+	if decided.Valid {
+		e.DecidedAt = decided.Time.UTC()
+	}
+	return r, nil
+}
+
+// sqlState is what PostgreSQL drivers' errors tell of their SQLSTATE
+// (pgconn.PgError and lib/pq's Error both have it).
+type sqlState interface{ SQLState() string }
+
+// retryable reports a serialization failure (40001) or a deadlock (40P01).
+func retryable(err error) bool {
+	var s sqlState
+	if errors.As(err, &s) {
+		switch s.SQLState() {
+		case "40001", "40P01":
+			return true
+		}
+	}
+	return false
+}

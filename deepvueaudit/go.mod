@@ -6,6 +6,7 @@ require (
 	github.com/deepvue-go/deepvue v0.4.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/mod v0.43.0
 )
 
 require (

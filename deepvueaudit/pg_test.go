@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,6 +64,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse() // fsync reads -test.bench
 	shared, sharedErr = startPostgres()
 	code := m.Run()
 	if shared != nil {
@@ -154,7 +156,7 @@ func (s *pgServer) start() error {
 	s.out.Reset()
 	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"),
 		"-c", "listen_addresses=", "-c", "unix_socket_directories="+s.dir, "-c", "max_connections=50",
-		"-c", "shared_buffers=32MB")
+		"-c", "shared_buffers=32MB", "-c", "fsync="+fsync())
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	s.prepare(s.cmd)
 	if err := s.cmd.Start(); err != nil {
@@ -202,14 +204,33 @@ func (s *pgServer) stop(sig syscall.Signal) {
 	s.cmd = nil
 }
 
+// fsync is the server's fsync: on when benchmarks run (their numbers are
+// PostgreSQL's defaults, fsync on), off for the tests. A test that kills the
+// server (SIGQUIT, an immediate shutdown) loses nothing either way that
+// reached the operating system: what it checks is what a commit waited for
+// (synchronous_commit), which fsync does not change; only a crash of the
+// machine would lose more with it off.
+func fsync() string {
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		return "on"
+	}
+	return "off"
+}
+
 func (s *pgServer) dsn() string {
 	return "host=" + s.dir + " user=postgres dbname=postgres sslmode=disable"
 }
 
-// db returns a new connection pool, closed when the test ends.
-func (s *pgServer) db(t testing.TB) *sql.DB {
+// db returns a new connection pool, closed when the test ends, as the
+// superuser (the tables' owner).
+func (s *pgServer) db(t testing.TB) *sql.DB { return s.dbWith(t, "") }
+
+// dbWith returns a connection pool whose DSN has extra added: another user
+// ("user=app") or run-time parameters
+// ("default_transaction_isolation='repeatable read'").
+func (s *pgServer) dbWith(t testing.TB, extra string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("pgx", s.dsn())
+	db, err := sql.Open("pgx", s.dsn()+" "+extra)
 	if err != nil {
 		t.Fatal(err)
 	}

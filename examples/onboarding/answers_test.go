@@ -37,24 +37,28 @@ func TestOnboardingOTPStates(t *testing.T) {
 	}{
 		{"sent", nil, 200, "", "", "", 0},
 		{"not sent: rate limited, Retry-After known", []deepvuetest.Answer{withHeader(deepvuetest.RateLimited, "7")},
-			503, "busy", "not_sent", "no OTP was sent; please try again in 7 seconds", 7},
+			503, "try_again", "not_sent", "please try again in 7 seconds", 7},
 		{"not sent: rate limited, no Retry-After", []deepvuetest.Answer{deepvuetest.RateLimited},
-			503, "busy", "not_sent", "please try again in a minute", 0},
+			503, "try_again", "not_sent", "please try again in a minute", 0},
 		{"not sent: unavailable", []deepvuetest.Answer{withHeader(deepvuetest.Unavailable, "120")},
-			503, "source_unavailable", "not_sent", "try again in 120 seconds", 120},
+			503, "try_again", "not_sent", "try again in 120 seconds", 120},
 		{"not sent: source failure", []deepvuetest.Answer{deepvuetest.SourceFailure, deepvuetest.SourceFailure, deepvuetest.SourceFailure},
-			503, "source_unavailable", "not_sent", "try again in a few minutes", 0},
+			503, "try_again", "not_sent", "try again in a minute", 0},
 		{"not sent: bad request", []deepvuetest.Answer{deepvuetest.BadRequest},
-			400, "invalid_input", "not_sent", "not accepted", 0},
+			400, "fix_input", "not_sent", "check what you entered", 0},
 		{"not sent: inactive client", []deepvuetest.Answer{deepvuetest.InactiveClient},
-			500, "misconfigured", "not_sent", "not configured correctly", 0},
+			500, "fix_configuration", "not_sent", "not configured correctly", 0},
 		{"pending", []deepvuetest.Answer{{Status: 409, Header: http.Header{"Retry-After": {"30"}},
 			Body: `{"code":409,"sub_code":"VERIFICATION_PENDING","message":"Otp already generated for this aadhaar, please try after some time.","reference_id":""}`}},
-			409, "otp_pending", "pending", "enter it; you can ask for a new one in 30 seconds", 30},
+			409, "enter_otp", "pending", "enter it; you can ask for a new one in 30 seconds", 30},
 		{"maybe sent: gateway HTML", []deepvuetest.Answer{{Status: 502, Body: "<html>502 Bad Gateway</html>"}},
-			502, "maybe_sent", "maybe_sent", "check your SMS", 0},
+			502, "check_sms", "maybe_sent", "check your SMS", 0},
 		{"maybe sent: 200 that cannot be decoded", []deepvuetest.Answer{{Status: 200, Body: `{"sub_code":`}},
-			502, "maybe_sent", "maybe_sent", "check your SMS", 0},
+			502, "check_sms", "maybe_sent", "check your SMS", 0},
+		// A proxy's 401 page after it forwarded the request (issue 24): the
+		// OTP may be on its way, whatever else the error says.
+		{"maybe sent: a proxy's 401 page", []deepvuetest.Answer{{Status: 401, Body: "<html>401 Authorization Required</html>"}},
+			502, "check_sms", "maybe_sent", "check your SMS", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,8 +117,9 @@ func TestOnboardingMaybeSentOnTimeout(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	status, out, raw := (&env{}).decode(t, resp)
-	assert.Equal(t, http.StatusGatewayTimeout, status, raw)
+	assert.Equal(t, http.StatusBadGateway, status, raw)
 	assert.Equal(t, "maybe_sent", out["state"])
+	assert.Equal(t, "check_sms", out["error"])
 	assert.Contains(t, out["message"], "check your SMS")
 	assert.Empty(t, resp.Header.Get("Retry-After"))
 }

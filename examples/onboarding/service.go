@@ -168,13 +168,12 @@ func (s *service) handleVerify(w http.ResponseWriter, r *http.Request) {
 // fail answers a failed call (see answers.go) and logs it with the masked
 // number only.
 func (s *service) fail(w http.ResponseWriter, r *http.Request, op, masked string, err error) {
-	status, body := otpFailure(err)
-	if op == "verify-otp" {
-		status, body = verifyFailure(err)
-	}
-	attrs := []any{"op", op, "aadhaar", masked, "status", status, "error", err.Error(), "outcome", deepvue.Outcome(err)}
+	status, body := failure(err)
+	attrs := []any{"op", op, "aadhaar", masked, "status", status, "error", err.Error(), "outcome", deepvue.Outcome(err),
+		"next_step", body.Error}
 	if op == "generate-otp" {
-		attrs = append(attrs, "otp_state", deepvue.OTPStateOf(err).String())
+		body.State = deepvue.OTPStateOf(err).String()
+		attrs = append(attrs, "otp_state", body.State)
 	}
 	var apiErr *deepvue.APIError
 	if errors.As(err, &apiErr) {
@@ -188,24 +187,6 @@ func (s *service) fail(w http.ResponseWriter, r *http.Request, op, masked string
 		w.Header().Set("Retry-After", "60")
 	}
 	writeJSON(w, status, body)
-}
-
-func fieldMessage(ve *deepvue.ValidationError) string {
-	switch ve.Field {
-	case "aadhaar_number":
-		return "the Aadhaar number " + ve.Reason
-	case "consent":
-		return "we need your consent to verify your Aadhaar"
-	case "purpose":
-		return "the purpose of the check is missing"
-	case "otp":
-		return "the OTP must be the 6 digits from the SMS"
-	case "mobile_number":
-		return "the mobile number must have 10 digits"
-	case "reference_id":
-		return "the reference is missing; ask for a new OTP"
-	}
-	return "the request is not valid"
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -120,16 +120,16 @@ func TestOnboardingOTPFailures(t *testing.T) {
 		status     int
 		code, msg  string
 	}{
-		{"typo", otpBody("234123412347"), 400, "invalid_input", "wrong check digit"},
-		{"short", otpBody("643343121"), 400, "invalid_input", "must have 12 digits"},
-		{"no consent", `{"aadhaar_number":"234123412346","consent":false,"purpose":"Loan"}`, 400, "invalid_input", "consent"},
-		{"no purpose", `{"aadhaar_number":"234123412346","consent":true}`, 400, "invalid_input", "purpose"},
+		{"typo", otpBody("234123412347"), 400, "fix_input", "check the Aadhaar number"},
+		{"short", otpBody("643343121"), 400, "fix_input", "check the Aadhaar number"},
+		{"no consent", `{"aadhaar_number":"234123412346","consent":false,"purpose":"Loan"}`, 400, "fix_input", "consent"},
+		{"no purpose", `{"aadhaar_number":"234123412346","consent":true}`, 400, "fix_input", "purpose"},
 		{"not JSON", `aadhaar=1`, 400, "bad_json", "JSON"},
-		{"not linked", otpBody(deepvuetest.NumberNotLinked), 422, "mobile_not_linked", "another KYC method"},
-		{"invalid UID", otpBody(deepvuetest.NumberInvalidUID), 400, "invalid_input", "not accepted"},
-		{"source failure", otpBody(deepvuetest.NumberSourceFailure), 503, "source_unavailable", "try again in a few minutes"},
-		{"rate limited", otpBody(deepvuetest.NumberRateLimited), 503, "busy", "try again"},
-		{"unavailable", otpBody(deepvuetest.NumberUnavailable), 503, "source_unavailable", "temporarily unavailable"},
+		{"not linked", otpBody(deepvuetest.NumberNotLinked), 422, "no_mobile_linked", "another KYC method"},
+		{"invalid UID", otpBody(deepvuetest.NumberInvalidUID), 400, "fix_input", "check the Aadhaar number"},
+		{"source failure", otpBody(deepvuetest.NumberSourceFailure), 503, "try_again", "try again in a minute"},
+		{"rate limited", otpBody(deepvuetest.NumberRateLimited), 503, "try_again", "try again"},
+		{"unavailable", otpBody(deepvuetest.NumberUnavailable), 503, "try_again", "try again"},
 	}
 	e := setup(t)
 	for _, tt := range tests {
@@ -171,7 +171,7 @@ func TestOnboardingVerifyFailures(t *testing.T) {
 
 	status, out, _ = e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPSourceFailure+`"}`)
 	assert.Equal(t, 503, status)
-	assert.Equal(t, "source_unavailable", out["error"])
+	assert.Equal(t, "try_again", out["error"])
 
 	status, out, _ = e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPValid+`","mobile_number":"12345"}`)
 	assert.Equal(t, 400, status)
@@ -211,7 +211,7 @@ func TestOnboardingMisconfiguredCredentials(t *testing.T) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
-	assert.Contains(t, string(body), "misconfigured")
+	assert.Contains(t, string(body), "fix_configuration")
 	assert.NotContains(t, string(body), "wrong-secret")
 	assert.NotContains(t, logs.String(), "wrong-secret")
 	assert.Contains(t, logs.String(), "Invalid client_id or client_secret")
@@ -237,7 +237,7 @@ func TestOnboardingMethodAndTimeout(t *testing.T) {
 	resp, err = http.Post(api.URL+"/kyc/otp", "application/json", strings.NewReader(otpBody(deepvuetest.NumberSuccess)))
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	assert.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode, "check_sms: the OTP may be on its way")
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
@@ -260,7 +260,8 @@ func TestOnboardingBrowserDisconnectDoesNotCancelTheCall(t *testing.T) {
 }
 
 // TestOnboardingNotSentIsSafeToRetry: a Deepvue that cannot be reached
-// (nothing was sent) gets its own answer, distinct from a timeout.
+// (nothing was sent) gets "try again", distinct from a timeout's
+// "check your SMS".
 func TestOnboardingNotSentIsSafeToRetry(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -275,5 +276,6 @@ func TestOnboardingNotSentIsSafeToRetry(t *testing.T) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Contains(t, string(body), `"try_again"`)
 	assert.Contains(t, string(body), `"not_sent"`)
 }

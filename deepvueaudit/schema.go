@@ -1,0 +1,109 @@
+package deepvueaudit
+
+import (
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// The schema ships as SQL, run once by the tables' owner (a migration, a
+// DBA); the application connects as a role that owns nothing and holds only
+// the grants Grants lists. Open runs no DDL.
+
+var (
+	identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,57}$`)
+	roleName   = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+)
+
+func checkTable(name string) error {
+	if !identifier.MatchString(name) {
+		return fmt.Errorf("deepvueaudit: table name %q: want a lower-case identifier of at most 58 characters ([a-z_][a-z0-9_]*)", name)
+	}
+	return nil
+}
+
+// Schema returns the SQL that creates the trail's tables, named table
+// (its rows) and table+"_head" (one row per tenant: the tree's size, hash
+// and frontier, the purge anchor and the last checkpoint), its indexes, and
+// the head of the default tenant. Run it once as the tables' owner, then
+// Grants for the application's role. It is idempotent (IF NOT EXISTS, ON
+// CONFLICT DO NOTHING). The table is a lower-case identifier of at most 58
+// characters.
+func Schema(table string) (string, error) {
+	if err := checkTable(table); err != nil {
+		return "", err
+	}
+	r := strings.NewReplacer("{t}", table, "{empty}", hex.EncodeToString(emptyRoot[:]))
+	return r.Replace(schemaSQL), nil
+}
+
+const schemaSQL = `-- deepvueaudit: the audit trail's tables. Run as the owner; then grant the
+-- application's role what Grants lists (INSERT and SELECT on the rows,
+-- SELECT and an UPDATE of the head's tree columns): nothing else.
+CREATE TABLE IF NOT EXISTS "{t}" (
+	tenant               text        NOT NULL DEFAULT '',
+	seq                  bigint      NOT NULL CHECK (seq > 0),
+	call_id              text        NOT NULL,
+	stage                text        NOT NULL,
+	recorded_at          timestamptz NOT NULL,
+	db_time              timestamptz NOT NULL,
+	operation            text        NOT NULL,
+	purpose              text        NOT NULL,
+	consent              text        NOT NULL,
+	masked_number        text        NOT NULL,
+	reference_id         text        NOT NULL,
+	transaction_id       text        NOT NULL,
+	outcome              text        NOT NULL,
+	otp_state            text        NOT NULL,
+	attempts             bigint      NOT NULL,
+	notice_id            text        NOT NULL,
+	notice_version       text        NOT NULL,
+	notice_sha256        text        NOT NULL,
+	language             text        NOT NULL,
+	channel              text        NOT NULL,
+	alternatives_offered boolean     NOT NULL,
+	decided_at           timestamptz,
+	operator             text        NOT NULL,
+	customer_ref         text        NOT NULL,
+	hashes               bytea       NOT NULL,
+	PRIMARY KEY (tenant, seq)
+);
+CREATE INDEX IF NOT EXISTS "{t}_call_id" ON "{t}" (tenant, call_id);
+CREATE INDEX IF NOT EXISTS "{t}_recorded_at" ON "{t}" (tenant, recorded_at);
+CREATE TABLE IF NOT EXISTS "{t}_head" (
+	tenant          text        PRIMARY KEY,
+	size            bigint      NOT NULL,
+	root            bytea       NOT NULL,
+	frontier        bytea       NOT NULL,
+	updated_at      timestamptz NOT NULL,
+	anchor          bigint      NOT NULL DEFAULT 0,
+	anchor_frontier bytea       NOT NULL DEFAULT '\x',
+	checkpoint_size bigint      NOT NULL DEFAULT 0,
+	checkpoint_at   timestamptz
+);
+INSERT INTO "{t}_head" (tenant, size, root, frontier, updated_at)
+	VALUES ('', 0, '\x{empty}', '\x', now()) ON CONFLICT (tenant) DO NOTHING;
+`
+
+// Grants returns the SQL that gives role what an application needs and no
+// more: INSERT and SELECT on the rows (no UPDATE, DELETE or TRUNCATE),
+// SELECT on the head and UPDATE of its tree columns only (size, root,
+// frontier, updated_at, checkpoint_size, checkpoint_at: not the anchor,
+// which only Purge moves, as the owner). Run it as the owner, after Schema.
+func Grants(table, role string) (string, error) {
+	if err := checkTable(table); err != nil {
+		return "", err
+	}
+	if !roleName.MatchString(role) {
+		return "", fmt.Errorf("deepvueaudit: role name %q: want a lower-case identifier ([a-z_][a-z0-9_]*)", role)
+	}
+	r := strings.NewReplacer("{t}", table, "{r}", role)
+	return r.Replace(grantsSQL), nil
+}
+
+const grantsSQL = `-- deepvueaudit: what the application's role may do, and nothing else.
+GRANT SELECT, INSERT ON "{t}" TO "{r}";
+GRANT SELECT ON "{t}_head" TO "{r}";
+GRANT UPDATE (size, root, frontier, updated_at, checkpoint_size, checkpoint_at) ON "{t}_head" TO "{r}";
+`
