@@ -126,14 +126,14 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 	}
 	masked := ""
 	if cl.op == opGenerate {
-		masked = uid.Mask(cl.sec.number)
+		masked = uid.Mask(cl.sec.Number)
 	}
 	rec := AuditRecord{
 		CallID:       id,
 		Stage:        AuditConsent,
 		Time:         time.Now(),
 		Operation:    cl.op,
-		Purpose:      cl.sec.scrubText(purpose),
+		Purpose:      cl.sec.ScrubText(purpose),
 		Consent:      ConsentYes,
 		MaskedNumber: masked,
 		ReferenceID:  auditID(ref, &cl.sec),
@@ -203,7 +203,7 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 // valid Aadhaar number among its digits (separators removed). Anything else
 // gives "".
 func auditID(s string, sec *secrets) string {
-	s = sec.scrubID(s)
+	s = sec.ScrubID(s)
 	if len(s) > 64 {
 		return ""
 	}

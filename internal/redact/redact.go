@@ -1,4 +1,29 @@
-package deepvue
+// Package redact is the SDK's scrubber: it takes out of a string every
+// spelling of the values one call must never let out (the Aadhaar number,
+// the OTP and the mobile number it sent, and the client secret), and every
+// digit run that could be an Aadhaar number, whoever sent it.
+//
+// A value is found in any spelling a server, or net/http quoting a server,
+// can write: digits of any script and their compatibility forms, any
+// separators between them that are not letters, Go's escapes,
+// percent-encoding and HTML character references read both as text and
+// decoded. The core package calls it through Secrets (one per call) and
+// its methods:
+//
+//   - ScrubText for free text (messages, details, names, network errors),
+//     ScrubTextClip for free text it keeps only n bytes of;
+//   - ScrubID for values that must reach the caller intact but for the
+//     call's own values (a date of birth, a PIN code, a hash);
+//   - ScrubIdent for Deepvue's identifiers (transaction id, reference id,
+//     sub_code);
+//   - ScrubBelow for texts from below the SDK (net/http, a transport, a
+//     limiter), which quote server bytes, and Clean to ask whether a value
+//     from there may be handed out as it is.
+//
+// A nil *Secrets knows no value: it masks only what could be an Aadhaar
+// number. Nothing here returns a value it was given unscrubbed, logs, or
+// panics on any input.
+package redact
 
 import (
 	"strconv"
@@ -6,67 +31,67 @@ import (
 	"unicode/utf8"
 )
 
-// secrets is what one call must never let out: the digits it sent (the
+// Secrets is what one call must never let out: the digits it sent (the
 // Aadhaar number, the OTP, the mobile number) and the client secret. Every
 // string that leaves the SDK (error texts, log records, values returned on
 // success) goes through one of its scrubbers.
-type secrets struct {
-	number string // 12 ASCII digits, or ""
-	otp    string // 6 ASCII digits, or ""
-	mobile string // 10 ASCII digits, or ""
-	secret string // the client secret, matched as exact text and as Go quotes it
+type Secrets struct {
+	Number string // 12 ASCII digits, or ""
+	OTP    string // 6 ASCII digits, or ""
+	Mobile string // 10 ASCII digits, or ""
+	Secret string // the client secret, matched as exact text and as Go quotes it
 }
 
 // minKnownDigits is the length of the shortest digit value a call knows (the
 // OTP); a string with fewer digits cannot hold one.
 const minKnownDigits = 6
 
-// aadhaarDigits is the length of an Aadhaar number: a digit run masked in
+// AadhaarDigits is the length of an Aadhaar number: a digit run masked in
 // free text even when the call does not know it, if it could be one.
-const aadhaarDigits = 12
+const AadhaarDigits = 12
 
 // scrubMargin is how far past a cut the scrubbers read: a value spelled
 // across the cut is seen whole (or, if it runs further, masked as a partial
 // match), so clipping after scrubbing never lets a part of it out.
 const scrubMargin = 256
 
-// serverBytes stands in for whatever a text from below the SDK quotes.
-const serverBytes = `"[server bytes]"`
+// ServerBytes stands in for whatever a text from below the SDK quotes.
+const ServerBytes = `"[server bytes]"`
 
-// scrubID masks every spelling of a value the call knows (see scrub) and
+// ScrubID masks every spelling of a value the call knows (see scrub) and
 // nothing else. It is for values that must reach the caller intact (a date
-// of birth, a PIN code, a hash); for Deepvue's identifiers see scrubIdent.
-func (k *secrets) scrubID(s string) string { return k.scrub(s, false, false) }
+// of birth, a PIN code, a hash); for Deepvue's identifiers see ScrubIdent.
+func (k *Secrets) ScrubID(s string) string { return k.scrub(s, false, false) }
 
-// scrubText is scrubID plus a mask over every digit run that could be an
+// ScrubText is ScrubID plus a mask over every digit run that could be an
 // Aadhaar number (see markAadhaar): for free text (messages, details, names,
 // addresses, network errors).
-func (k *secrets) scrubText(s string) string { return k.scrub(s, true, false) }
+func (k *Secrets) ScrubText(s string) string { return k.scrub(s, true, false) }
 
-// scrubTextClip returns scrubText(s) clipped to n bytes, reading only n bytes
+// ScrubTextClip returns ScrubText(s) clipped to n bytes, reading only n bytes
 // and a margin: its cost and its allocations do not grow with s.
-func (k *secrets) scrubTextClip(s string, n int) string { return k.scrubClip(s, n, true) }
+func (k *Secrets) ScrubTextClip(s string, n int) string { return k.scrubClip(s, n, true) }
 
-// scrubIDClip returns scrubID(s) clipped to n bytes, reading only n bytes
+// scrubIDClip returns ScrubID(s) clipped to n bytes, reading only n bytes
 // and a margin.
-func (k *secrets) scrubIDClip(s string, n int) string { return k.scrubClip(s, n, false) }
+func (k *Secrets) scrubIDClip(s string, n int) string { return k.scrubClip(s, n, false) }
 
-func (k *secrets) scrubClip(s string, n int, generic bool) string {
+func (k *Secrets) scrubClip(s string, n int, generic bool) string {
 	if len(s) <= n {
 		return k.scrub(s, generic, false)
 	}
 	w := k.window(len(s), n)
-	return clip(k.scrub(s[:w], generic, w < len(s)), n)
+	return Clip(k.scrub(s[:w], generic, w < len(s)), n)
 }
 
 // window returns how many bytes of a text of length size to scrub when n are
 // kept: n and the margin, widened so that the client secret, even as Go
 // escapes it (at most 10 bytes a byte), fits beyond the cut; never inside a
 // UTF-8 sequence.
-func (k *secrets) window(size, n int) int {
+func (k *Secrets) window(size, n int) int {
 	m := scrubMargin
 	if k != nil {
-		m = max(m, 10*len(k.secret)+2)
+		m = max(m, 10*len(k.Secret)+2)
 	}
 	w := n + m
 	if w >= size {
@@ -88,11 +113,11 @@ func (k *secrets) window(size, n int) int {
 // every digit run that could be an Aadhaar number (see markAadhaar) is
 // masked too. truncated says s is the head of a longer text: a value that
 // runs into its end is masked as far as it goes.
-func (k *secrets) scrub(s string, generic, truncated bool) string {
+func (k *Secrets) scrub(s string, generic, truncated bool) string {
 	if s == "" {
 		return s
 	}
-	if k != nil && k.secret != "" {
+	if k != nil && k.Secret != "" {
 		s = k.maskSecret(s)
 	}
 	if !truncated && k.nothingToMask(s, generic) {
@@ -136,7 +161,7 @@ var byteClass = func() (t [256]uint8) {
 // text, only ASCII letters and digits and none of the known values as a
 // substring. Anything else goes to scrubScan. A known value (ASCII digits)
 // is looked for only when s has at least as many digits.
-func (k *secrets) nothingToMask(s string, generic bool) bool {
+func (k *Secrets) nothingToMask(s string, generic bool) bool {
 	classes, digits := uint8(0), 0
 	for i := 0; i < len(s); i++ { // no branch in the loop: a table, an or, an add
 		c := byteClass[s[i]]
@@ -150,7 +175,7 @@ func (k *secrets) nothingToMask(s string, generic bool) bool {
 		return true
 	}
 	return classes&byteOther == 0 && !generic &&
-		(k == nil || !(holdsValue(s, k.number, digits) || holdsValue(s, k.otp, digits) || holdsValue(s, k.mobile, digits)))
+		(k == nil || !(holdsValue(s, k.Number, digits) || holdsValue(s, k.OTP, digits) || holdsValue(s, k.Mobile, digits)))
 }
 
 // holdsValue reports whether s, which has digits ASCII digits, holds v
@@ -160,7 +185,7 @@ func holdsValue(s, v string, digits int) bool {
 }
 
 // scrubScan is scrub once the client secret is masked: the full scan.
-func (k *secrets) scrubScan(s string, generic, truncated bool) string {
+func (k *Secrets) scrubScan(s string, generic, truncated bool) string {
 	// Fast exits. Too few digits for any value to hide in; or only ASCII
 	// letters and digits (an id): letters break every spelling, so a known
 	// value can only stand as a substring and an Aadhaar-like run only as
@@ -194,8 +219,8 @@ func (k *secrets) scrubScan(s string, generic, truncated bool) string {
 	if ascii < minKnownDigits && nonASCII == 0 && backslashes == 0 && !truncated {
 		return s
 	}
-	if nonASCII == 0 && !separators && (!generic || longest < aadhaarDigits) && !truncated &&
-		(k == nil || !(containsValue(s, k.number) || containsValue(s, k.otp) || containsValue(s, k.mobile))) {
+	if nonASCII == 0 && !separators && (!generic || longest < AadhaarDigits) && !truncated &&
+		(k == nil || !(containsValue(s, k.Number) || containsValue(s, k.OTP) || containsValue(s, k.Mobile))) {
 		return s
 	}
 	// Storage sized from the input: one entry per ASCII digit, per non-ASCII
@@ -233,9 +258,9 @@ func (k *secrets) scrubScan(s string, generic, truncated bool) string {
 		if len(digits)+1 > len(store) {
 			reach = make([]uint16, 0, len(digits)+1)
 		}
-		masked = markKnown(digits, k.number, 'X', 4, open, reach) || masked
-		masked = markKnown(digits, k.otp, '*', 0, open, reach) || masked
-		masked = markKnown(digits, k.mobile, '*', 0, open, reach) || masked
+		masked = markKnown(digits, k.Number, 'X', 4, open, reach) || masked
+		masked = markKnown(digits, k.OTP, '*', 0, open, reach) || masked
+		masked = markKnown(digits, k.Mobile, '*', 0, open, reach) || masked
 	}
 	if !masked {
 		return s
@@ -259,15 +284,15 @@ func (k *secrets) scrubScan(s string, generic, truncated bool) string {
 
 // maskSecret replaces the client secret, as it is and as Go quotes it
 // (strconv.Quote and QuoteToASCII, without the quotes), by [REDACTED].
-func (k *secrets) maskSecret(s string) string {
-	if strings.Contains(s, k.secret) {
-		s = strings.ReplaceAll(s, k.secret, "[REDACTED]")
+func (k *Secrets) maskSecret(s string) string {
+	if strings.Contains(s, k.Secret) {
+		s = strings.ReplaceAll(s, k.Secret, "[REDACTED]")
 	}
 	if strings.IndexByte(s, '\\') < 0 {
 		return s
 	}
-	for _, q := range []string{strconv.Quote(k.secret), strconv.QuoteToASCII(k.secret)} {
-		if q = q[1 : len(q)-1]; q != k.secret && strings.Contains(s, q) {
+	for _, q := range []string{strconv.Quote(k.Secret), strconv.QuoteToASCII(k.Secret)} {
+		if q = q[1 : len(q)-1]; q != k.Secret && strings.Contains(s, q) {
 			s = strings.ReplaceAll(s, q, "[REDACTED]")
 		}
 	}
@@ -318,18 +343,18 @@ func decodedGapsDiffer(digits []digitAt) bool {
 
 func containsValue(s, v string) bool { return v != "" && strings.Contains(s, v) }
 
-// maskDigits replaces every digit of s, of any script or form, with X.
-func maskDigits(s string) string {
+// MaskDigits replaces every digit of s, of any script or form, with X.
+func MaskDigits(s string) string {
 	return strings.Map(func(r rune) rune {
-		if _, ok := digitValue(r); ok {
+		if _, ok := DigitValue(r); ok {
 			return 'X'
 		}
 		return r
 	}, s)
 }
 
-// clip shortens s to at most n bytes on a rune boundary, marking the cut.
-func clip(s string, n int) string {
+// Clip shortens s to at most n bytes on a rune boundary, marking the cut.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -1,4 +1,4 @@
-package deepvue
+package redact
 
 import (
 	"strconv"
@@ -66,7 +66,7 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 			}
 			if er, n, hex := parseEscape(s[e:]); n > 0 {
 				end := e + n
-				if v, ok := digitValue(er); ok {
+				if v, ok := DigitValue(er); ok {
 					// Decoded reading: the escape is that digit, which may also
 					// be skipped for the literal reading ("8\\070" is also 8,
 					// 0, 7, 0).
@@ -102,7 +102,7 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 			// ASCII digits are weak digits and the rest separators.
 			if er, n := parseWebEscape(s[i:]); n > 0 {
 				end := i + n
-				if v, ok := digitValue(er); ok {
+				if v, ok := DigitValue(er); ok {
 					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, skippable: true})
 					gapLit, gapDec, gapMix = 0, 0, 0
 				} else if isLetterRune(er) {
@@ -123,7 +123,7 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 				continue
 			}
 		}
-		if v, ok := digitValue(r); ok && r >= utf8.RuneSelf && !unicode.IsDigit(r) {
+		if v, ok := DigitValue(r); ok && r >= utf8.RuneSelf && !unicode.IsDigit(r) {
 			// A compatibility digit form (superscript, circled: Unicode No)
 			// is read both ways, as an escape's hex digit is: as a digit, and
 			// as a separator between digits ("2¹3¹4¹1..." spells 2341...).
@@ -408,19 +408,19 @@ func markKnown(digits []digitAt, value string, mask byte, keep int, open bool, r
 // it is past the cut.
 func markAadhaar(digits []digitAt, open bool) bool {
 	found := false
-	var v [aadhaarDigits]byte
-	check := func(idx *[aadhaarDigits]int) {
+	var v [AadhaarDigits]byte
+	check := func(idx *[AadhaarDigits]int) {
 		for x := range v {
 			v[x] = digits[idx[x]].val
 		}
-		if aadhaarLike(v[:]) {
-			for x := 0; x < aadhaarDigits-4; x++ {
+		if AadhaarLike(v[:]) {
+			for x := 0; x < AadhaarDigits-4; x++ {
 				digits[idx[x]].mask = 'X'
 			}
 			found = true
 		}
 	}
-	var idx [aadhaarDigits]int
+	var idx [AadhaarDigits]int
 	// Contiguous groups, and the lengths of the previous groups of the chain.
 	groupStart := 0
 	var prevLen [2]int   // lengths of the two previous groups (0 if none)
@@ -431,7 +431,7 @@ func markAadhaar(digits []digitAt, open bool) bool {
 		}
 		// The group [groupStart, i) has ended.
 		glen := i - groupStart
-		for w := groupStart; w+aadhaarDigits <= i; w++ {
+		for w := groupStart; w+AadhaarDigits <= i; w++ {
 			for x := range idx {
 				idx[x] = w + x
 			}
@@ -449,7 +449,7 @@ func markAadhaar(digits []digitAt, open bool) bool {
 				for chainStart > 0 && digits[chainStart].gap <= 3 {
 					chainStart--
 				}
-				for x := max(chainStart, i-(aadhaarDigits-1)); x < i; x++ {
+				for x := max(chainStart, i-(AadhaarDigits-1)); x < i; x++ {
 					digits[x].mask = 'X'
 					found = true
 				}
@@ -467,13 +467,13 @@ func markAadhaar(digits []digitAt, open bool) bool {
 	return found
 }
 
-// aadhaarLike reports whether the 12 digit values (0-9) in v form a valid
+// AadhaarLike reports whether the 12 digit values (0-9) in v form a valid
 // Aadhaar number.
-func aadhaarLike(v []byte) bool {
-	if len(v) != aadhaarDigits || v[0] < 2 {
+func AadhaarLike(v []byte) bool {
+	if len(v) != AadhaarDigits || v[0] < 2 {
 		return false
 	}
-	var a [aadhaarDigits]byte
+	var a [AadhaarDigits]byte
 	for i, d := range v {
 		a[i] = '0' + d
 	}
@@ -506,9 +506,9 @@ var digitForms = []struct {
 	{0x1F10B, 0x1F10B, 0}, {0x1F10C, 0x1F10C, 0}, // 🄋 🄌
 }
 
-// digitValue returns the value of a decimal digit of any script (Unicode
+// DigitValue returns the value of a decimal digit of any script (Unicode
 // Nd), or of a compatibility digit form (digitForms).
-func digitValue(r rune) (byte, bool) {
+func DigitValue(r rune) (byte, bool) {
 	if r >= '0' && r <= '9' {
 		return byte(r - '0'), true
 	}
