@@ -15,27 +15,32 @@ import (
 // purpose check: input_test.go there.)
 
 // identOKReference is IdentOK as it was before its ASCII fast path: every
-// rune goes through DigitValue and isLetterRune.
+// rune, and every web escape read as the one character it stands for,
+// goes through DigitValue and isLetterRune.
 func identOKReference(s string) bool {
 	if IsUUID(s) {
 		return true
 	}
 	chain, sepInChain, lastDigit := 0, false, false
 	for i := 0; i < len(s); {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
+		r, size, escaped := rune(s[i]), 1, false
+		if r == '%' || r == '&' {
+			if er, n := parseWebEscape(s[i:]); n > 0 {
+				r, size, escaped = er, n, true
+			}
+		} else if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
 		}
 		i += size
 		switch _, digit := DigitValue(r); {
-		case r >= '0' && r <= '9':
+		case r >= '0' && r <= '9' && !escaped:
 			chain++
 			if chain >= minKnownDigits && sepInChain {
 				return false
 			}
 			lastDigit = true
 		case digit:
-			return false
+			return false // a digit of another script or form, or an escaped one
 		case isLetterRune(r):
 			chain, sepInChain, lastDigit = 0, false, false
 		default:
@@ -66,6 +71,7 @@ var identSamples = []string{
 	"123e4567-e89b-12d3-a456-426614174000", "ref:123456", "12345-6", "1-23456", "a1-23456",
 	"२३४१२३४१२३४६", "²³⁴¹²³", "①②③④⑤⑥", "x\u00a0123456", "12\u200b3456", "12ㅤ3456",
 	"12\u3164345678", "txn_0012_3456", "ab12-cd3456", "12/34/56/78", "\xff\xfe123456", "12\xff3456",
+	"%30", "tx%2Dref", "123%20456", "&#50;", "ab&nbsp;123456", "12&amp;#x41;3456", "100%", "R&D-123456",
 }
 
 func TestIdentOKMatchesItsReference(t *testing.T) {
@@ -75,7 +81,7 @@ func TestIdentOKMatchesItsReference(t *testing.T) {
 	// Random strings over an alphabet of ASCII digits, letters, separators
 	// and a few non-ASCII digits, letters and separators.
 	alphabet := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "F", "z", "-", " ", ".", "_", ":", "/",
-		"\u00a0", "\u200b", "²", "४", "①", "é", "ㅤ", "\xff", "\\"}
+		"\u00a0", "\u200b", "²", "४", "①", "é", "ㅤ", "\xff", "\\", "%", "&", "#", ";", "%20", "%3", "&#", "&nbsp;"}
 	rng := rand.New(rand.NewPCG(18, 5))
 	for i := 0; i < 20000; i++ {
 		var b strings.Builder
