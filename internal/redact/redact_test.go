@@ -189,3 +189,27 @@ func TestScrubOnlyWhatIsKept(t *testing.T) {
 	allocs := testing.AllocsPerRun(10, func() { _ = testSecrets.ScrubTextClip(big, 500) })
 	assert.LessOrEqual(t, allocs, 4.0, "the result, the clip, the digits, the automaton's states")
 }
+
+// TestAadhaarLike: the test vectors are Aadhaar-like, the invalid ones are
+// not, nor is anything but 12 digit values (a value over 9 is no digit);
+// the check allocates nothing (it runs for every 12-digit window).
+func TestAadhaarLike(t *testing.T) {
+	values := func(s string) []byte {
+		v := []byte(s)
+		for i := range v {
+			v[i] -= '0'
+		}
+		return v
+	}
+	for _, s := range []string{"234123412346", "234567890124", "499181234560", "999941057058"} {
+		assert.True(t, AadhaarLike(values(s)), s)
+	}
+	for _, s := range []string{"234123412347", "123412341234", "222222222222", "23412341234", "2341234123460"} {
+		assert.False(t, AadhaarLike(values(s)), s)
+	}
+	v := values("234123412346")
+	v[5] = 12
+	assert.False(t, AadhaarLike(v))
+	v = values("234123412346")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = AadhaarLike(v) }))
+}

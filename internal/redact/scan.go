@@ -473,12 +473,14 @@ func AadhaarLike(v []byte) bool {
 	if len(v) != AadhaarDigits || v[0] < 2 {
 		return false
 	}
-	var a [AadhaarDigits]byte
+	var n uid.Number
 	for i, d := range v {
-		a[i] = '0' + d
+		if d > 9 {
+			return false
+		}
+		n[i] = '0' + d
 	}
-	_, r := uid.Check(string(a[:]))
-	return r == uid.OK
+	return n.Valid() == uid.OK
 }
 
 // digitForms are the compatibility forms of the digits that Unicode does not
