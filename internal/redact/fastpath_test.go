@@ -106,7 +106,9 @@ func FuzzIdentOK(f *testing.F) {
 	})
 }
 
-// scrubReference is scrub without its fast exit (nothingToMask).
+// scrubReference is scrub without its fast exit (nothingToMask), and
+// without the scan by segments (issue 26): every digit of s is marked at
+// once, as before segments.
 func (k *Secrets) scrubReference(s string, generic, truncated bool) string {
 	if s == "" {
 		return s
@@ -114,7 +116,65 @@ func (k *Secrets) scrubReference(s string, generic, truncated bool) string {
 	if k != nil && k.Secret != "" {
 		s = k.maskSecret(s)
 	}
-	return k.scrubScan(s, generic, truncated)
+	if _, scan := k.needsScan(s, generic, truncated); !scan {
+		return s
+	}
+	return k.scanWhole(s, generic, truncated)
+}
+
+// scanWhole is scanSegments as the scan was before segments: every digit of
+// s in one list (the segments' lists end to end: the scan of a segment
+// starts in the state the previous one stopped in), marked at once, then
+// written out.
+func (k *Secrets) scanWhole(s string, generic, truncated bool) string {
+	var digits []digitAt
+	tailBreak := true
+	for from := 0; from < len(s); {
+		seg, next, tb := scanDigits(s, from, nil, 0)
+		if len(seg) == 0 {
+			break
+		}
+		digits = append(digits, seg...)
+		from, tailBreak = next, tb
+	}
+	if len(digits) == 0 {
+		return s
+	}
+	open := truncated && !tailBreak
+	masked := false
+	var strong []digitAt
+	if generic {
+		masked = markAadhaar(digits, open)
+		forms, escaped := countWeak(digits)
+		differ := decodedGapsDiffer(digits)
+		if forms+escaped > 0 || differ {
+			masked = markReading(digits, open, false, &strong) || masked
+		}
+		if forms > 0 && (escaped > 0 || differ) {
+			masked = markReading(digits, open, true, &strong) || masked
+		}
+	}
+	if k != nil {
+		reach := make([]uint16, 0, len(digits)+1)
+		masked = markKnown(digits, k.Number, 'X', 4, open, reach) || masked
+		masked = markKnown(digits, k.OTP, '*', 0, open, reach) || masked
+		masked = markKnown(digits, k.Mobile, '*', 0, open, reach) || masked
+	}
+	if !masked {
+		return s
+	}
+	var b strings.Builder
+	prev := 0
+	for _, d := range digits {
+		if d.mask == 0 || d.start < prev {
+			continue
+		}
+		b.WriteString(s[prev:d.start])
+		b.WriteByte(d.mask)
+		prev = d.end
+	}
+	b.WriteString(s[prev:])
+	return b.String()
 }
 
 func fastPathSecrets() []*Secrets {
@@ -154,6 +214,55 @@ func TestScrubFastExitMatchesTheScan(t *testing.T) {
 	for i := 0; i < 20000; i++ {
 		var b strings.Builder
 		for n := rng.IntN(12); n > 0; n-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		for _, k := range fastPathSecrets() {
+			check(k, b.String())
+		}
+	}
+}
+
+// TestScrubBySegmentsMatchesTheWholeScan (issue 26): scanSegments masks
+// exactly what the whole scan (scanWhole: every digit of s in one list, the
+// code before) masks, for texts of many segments, plain or with escapes and
+// digit forms in any of them, cut or not. Among them, the texts where the
+// whole scan decides across segments: a cut text whose decoded reading ends
+// before a segment of digit forms only ("...780Za²"), and an Aadhaar number
+// spelled with a digit form ("2341 234¹  \t2346") whose mixed reading runs
+// only because of an escape in another segment.
+func TestScrubBySegmentsMatchesTheWholeScan(t *testing.T) {
+	check := func(k *Secrets, s string) {
+		for _, generic := range []bool{false, true} {
+			for _, truncated := range []bool{false, true} {
+				need, _ := k.needsScan(s, generic, true) // cut: no exit
+				if got, want := k.scanSegments(s, generic, truncated, need), k.scanWhole(s, generic, truncated); got != want {
+					t.Fatalf("scanSegments(%q, generic=%v, truncated=%v) = %q, the whole scan says %q", s, generic, truncated, got, want)
+				}
+			}
+		}
+	}
+	texts := []string{
+		"x 09123456780Za²", "x 0912345678 Za² b³ c⁴", "x 09123456780Za\\x31",
+		"UID 2341 234¹  \\t2346 and x\\u0031 later", "UID 2341 234¹  \\t2346 and 100%31 later", "UID 2341 234¹  \\t2346",
+		strings.Repeat("ref 1234 5678-9012, id 98765.43210 at 10.0.0.1:8080; ", 20),
+		strings.Repeat("1234 5678-9012, 98765.43210 10.0.0.1:8080; ", 20),
+		"otp 482 913 and mobile 91234 56780 and UID 2341 2341 2346", "a" + validNumber + "b" + testOTP + "c" + testMobile,
+		"२३४१ २३४१ २३४६ x ²³⁴¹²³⁴¹²³⁴⁶ y 2341%202341%202346 z 2341&nbsp;2341&nbsp;2346",
+	}
+	for _, k := range fastPathSecrets() {
+		for _, s := range append(texts, scrubSamples...) {
+			check(k, s)
+		}
+	}
+	// Random texts of many segments: words, separators, digits, the values,
+	// digit forms and escapes.
+	alphabet := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "Z", "x", "ref", " ", "-", ".", ", ", ":",
+		"\\", "\\t", "\\x31", "\\u00a0", "%20", "%32", "&nbsp;", "&#50;", "\t", "\u00a0", "२", "²", "①", "\xff",
+		validNumber, testOTP, testMobile, testSecret, "2341 2341 ", "2346", "99994", "9999 4105 7058"}
+	rng := rand.New(rand.NewPCG(26, 1))
+	for i := 0; i < 4000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(40); n > 0; n-- {
 			b.WriteString(alphabet[rng.IntN(len(alphabet))])
 		}
 		for _, k := range fastPathSecrets() {

@@ -186,6 +186,18 @@ func holdsValue(s, v string, digits int) bool {
 
 // scrubScan is scrub once the client secret is masked: the full scan.
 func (k *Secrets) scrubScan(s string, generic, truncated bool) string {
+	need, scan := k.needsScan(s, generic, truncated)
+	if !scan {
+		return s
+	}
+	return k.scanSegments(s, generic, truncated, need)
+}
+
+// needsScan is scrubScan's fast exits: it reports false where the scan
+// would return s unchanged, as far as one pass over the bytes of s tells;
+// else it returns how many digits s can hold at most (one per ASCII digit,
+// per non-ASCII rune and per escape).
+func (k *Secrets) needsScan(s string, generic, truncated bool) (need int, scan bool) {
 	// Fast exits. Too few digits for any value to hide in; or only ASCII
 	// letters and digits (an id): letters break every spelling, so a known
 	// value can only stand as a substring and an Aadhaar-like run only as
@@ -217,69 +229,150 @@ func (k *Secrets) scrubScan(s string, generic, truncated bool) string {
 		}
 	}
 	if ascii < minKnownDigits && nonASCII == 0 && backslashes == 0 && !truncated {
-		return s
+		return 0, false
 	}
 	if nonASCII == 0 && !separators && (!generic || longest < AadhaarDigits) && !truncated &&
 		(k == nil || !(containsValue(s, k.Number) || containsValue(s, k.OTP) || containsValue(s, k.Mobile))) {
-		return s
+		return 0, false
 	}
-	// Storage sized from the input: one entry per ASCII digit, per non-ASCII
-	// rune and per escape, at most.
-	var store [64]digitAt
-	digits := store[:0]
-	if need := ascii + nonASCII + backslashes + webEscapes; need > len(store) {
-		digits = make([]digitAt, 0, need)
+	return ascii + nonASCII + backslashes + webEscapes, true
+}
+
+// scanSegments marks and writes out the digits of s, segment by segment
+// (see scanDigits): a segment ends at a letter after a digit, where every
+// spelling breaks in every reading. A plain segment (one reading: no
+// escape, no digit form) is marked on its own, once the next one is known
+// to be plain too, and written out; its storage is the stack's (up to 48
+// digits: free text has words between its numbers). From the first segment
+// that is not plain, the rest of s and the segment before it are one list,
+// marked at once: which readings run is decided over all of s, and a
+// reading's last digit, where a cut text may run on, may lie in the segment
+// before (TestScrubBySegmentsMatchesTheWholeScan). need is at least the
+// number of digits s can hold: the size of heap storage, when needed.
+func (k *Secrets) scanSegments(s string, generic, truncated bool, need int) string {
+	var storeA, storeB, strongStore [64]digitAt
+	var reachStore [64]uint16
+	m := marker{k: k, generic: generic, strong: strongStore[:0], reach: reachStore[:0]}
+	out := output{s: s}
+	pending, free := storeA[:0], storeB[:0]
+	pendingBreak := true // a letter follows pending's last digit
+	for from := 0; from < len(s); {
+		seg, next, tailBreak := scanDigits(s, from, free, need)
+		if len(seg) == 0 {
+			break
+		}
+		if !plain(seg) {
+			all := pending
+			if cap(all)-len(all) < len(seg) {
+				all = append(make([]digitAt, 0, max(need, len(pending)+len(seg))), pending...)
+			}
+			all = append(all, seg...)
+			for from = next; from < len(s); {
+				all, from, tailBreak = scanDigits(s, from, all, need)
+			}
+			m.mark(all, truncated && !tailBreak)
+			out.write(all)
+			return out.String()
+		}
+		if len(pending) > 0 {
+			m.mark(pending, false)
+			out.write(pending)
+		}
+		pending, free, pendingBreak = seg, pending[:0], tailBreak
+		from = next
 	}
-	digits, tailBreak := scanDigits(s, digits)
-	if len(digits) == 0 {
-		return s
+	if len(pending) > 0 {
+		m.mark(pending, truncated && !pendingBreak)
+		out.write(pending)
 	}
-	open := truncated && !tailBreak
-	masked := false
-	if generic {
-		masked = markAadhaar(digits, open)
+	return out.String()
+}
+
+// plain reports whether digits read the same in every reading: no escape or
+// digit form made a weak or a skippable digit, and no escape between two
+// digits makes their gap read differently.
+func plain(digits []digitAt) bool {
+	for i := range digits {
+		if d := &digits[i]; d.weak || d.skippable || d.gap != d.gapDecoded || d.gap != d.gapMixed {
+			return false
+		}
+	}
+	return true
+}
+
+// marker sets the masks of a list of digits: the values the call knows,
+// and with generic every run that could be an Aadhaar number, in each
+// reading the list needs. strong and reach are scratch storage, kept (and
+// grown) from one list to the next.
+type marker struct {
+	k       *Secrets
+	generic bool
+	strong  []digitAt // a reading's digits
+	reach   []uint16  // markKnown's automaton states
+}
+
+// mark marks digits; with open, a value may run on past their end (s was
+// cut there).
+func (m *marker) mark(digits []digitAt, open bool) {
+	if m.generic {
+		markAadhaar(digits, open)
 		forms, escaped := countWeak(digits)
 		differ := decodedGapsDiffer(digits)
 		if forms+escaped > 0 || differ {
 			// The decoded reading: escapes are single characters, the hex
 			// digits inside them are not digits ("&nbsp;" is one separator),
 			// and neither are the compatibility digit forms.
-			masked = markReading(digits, open, false) || masked
+			markReading(digits, open, false, &m.strong)
 		}
 		if forms > 0 && (escaped > 0 || differ) {
 			// The mixed reading: escapes decoded, digit forms read as digits
 			// ("②③④①%20②③④①%20②③④⑥", "②③④①&nbsp;②③④①...").
-			masked = markReading(digits, open, true) || masked
+			markReading(digits, open, true, &m.strong)
 		}
 	}
-	if k != nil { // after the generic runs, so that a known value's mask wins
-		var store [64]uint16
-		reach := store[:0]
-		if len(digits)+1 > len(store) {
-			reach = make([]uint16, 0, len(digits)+1)
+	if k := m.k; k != nil { // after the generic runs, so that a known value's mask wins
+		if len(digits)+1 > cap(m.reach) {
+			m.reach = make([]uint16, 0, len(digits)+1)
 		}
-		masked = markKnown(digits, k.Number, 'X', 4, open, reach) || masked
-		masked = markKnown(digits, k.OTP, '*', 0, open, reach) || masked
-		masked = markKnown(digits, k.Mobile, '*', 0, open, reach) || masked
+		markKnown(digits, k.Number, 'X', 4, open, m.reach)
+		markKnown(digits, k.OTP, '*', 0, open, m.reach)
+		markKnown(digits, k.Mobile, '*', 0, open, m.reach)
 	}
-	if !masked {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	prev := 0
+}
+
+// output is what scrubScan returns: s with each masked digit replaced by
+// its mask, written list by list, in order; s itself while nothing is
+// masked.
+type output struct {
+	s      string
+	b      strings.Builder
+	prev   int // s[:prev] is in b
+	masked bool
+}
+
+func (o *output) write(digits []digitAt) {
 	for _, d := range digits {
-		if d.mask == 0 || d.start < prev {
+		if d.mask == 0 || d.start < o.prev {
 			// Unmasked, or inside an escape already masked whole (the
 			// literal digits of "\070" follow the escape in digits).
 			continue
 		}
-		b.WriteString(s[prev:d.start])
-		b.WriteByte(d.mask)
-		prev = d.end
+		if !o.masked {
+			o.b.Grow(len(o.s))
+			o.masked = true
+		}
+		o.b.WriteString(o.s[o.prev:d.start])
+		o.b.WriteByte(d.mask)
+		o.prev = d.end
 	}
-	b.WriteString(s[prev:])
-	return b.String()
+}
+
+func (o *output) String() string {
+	if !o.masked {
+		return o.s
+	}
+	o.b.WriteString(o.s[o.prev:])
+	return o.b.String()
 }
 
 // maskSecret replaces the client secret, as it is and as Go quotes it
@@ -302,27 +395,30 @@ func (k *Secrets) maskSecret(s string) string {
 // markReading runs markAadhaar over one reading of digits, and copies the
 // masks it sets back: the decoded reading (escapes are one character, weak
 // digits are none), or with mixed the mixed one (escapes decoded, digit
-// forms read as digits).
-func markReading(digits []digitAt, open, mixed bool) bool {
+// forms read as digits). strong is scratch storage for the reading.
+func markReading(digits []digitAt, open, mixed bool, strong *[]digitAt) bool {
 	in := func(d digitAt) bool { return !d.weak || mixed && !d.escaped }
-	strong := make([]digitAt, 0, len(digits))
+	if len(digits) > cap(*strong) {
+		*strong = make([]digitAt, 0, len(digits))
+	}
+	reading := (*strong)[:0]
 	for _, d := range digits {
 		if in(d) {
 			d.gap = d.gapDecoded
 			if mixed {
 				d.gap = d.gapMixed
 			}
-			strong = append(strong, d)
+			reading = append(reading, d)
 		}
 	}
-	if !markAadhaar(strong, open) {
+	if !markAadhaar(reading, open) {
 		return false
 	}
 	j := 0
 	for i := range digits {
 		if in(digits[i]) {
-			if strong[j].mask != 0 {
-				digits[i].mask = strong[j].mask
+			if reading[j].mask != 0 {
+				digits[i].mask = reading[j].mask
 			}
 			j++
 		}

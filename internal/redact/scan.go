@@ -49,11 +49,28 @@ func incGap(g uint8) uint8 {
 	return g
 }
 
-// scanDigits lists the digits of s with the gaps between them, and reports
-// whether a letter follows the last one.
-func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
+// scanDigits appends to out the digits of one segment of s, the one that
+// starts at from, with the gaps between them; it returns where the next
+// segment starts and whether a letter follows the segment's last digit. A
+// segment ends at the first letter after a digit: no spelling crosses a
+// letter in any reading, and the letter leaves every gap at gapBreak, the
+// state the scan starts in, so the segments' lists end to end are the list
+// of all of s. need is at least the number of digits s can hold (ASCII
+// digits, non-ASCII runes and escapes): the size of the storage when out,
+// the caller's, is full.
+func scanDigits(s string, from int, out []digitAt, need int) (_ []digitAt, next int, tailBreak bool) {
 	gapLit, gapDec, gapMix := uint8(gapBreak), uint8(gapBreak), uint8(gapBreak)
-	for i := 0; i < len(s); {
+	first := len(out) // out may hold the segments before
+	for i := from; i < len(s); {
+		if gapLit == gapBreak && gapDec == gapBreak && gapMix == gapBreak && len(out) > first {
+			return out, i, true // a letter after a digit: the segment ends
+		}
+		if cap(out)-len(out) < 16 && cap(out) < need {
+			// Room for an escape's digits, or the storage (the caller's, on
+			// the stack) moves to the heap, once: need holds every digit of
+			// s.
+			out = append(make([]digitAt, 0, max(need, 2*cap(out))), out...)
+		}
 		r, size := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
@@ -139,7 +156,7 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 		}
 		i += size
 	}
-	return out, gapLit == gapBreak
+	return out, len(s), gapLit == gapBreak
 }
 
 // parseEscape reads a Go escape at the start of s (which begins with a
