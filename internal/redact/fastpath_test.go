@@ -130,7 +130,7 @@ func (k *Secrets) scanWhole(s string, generic, truncated bool) string {
 	var digits []digitAt
 	tailBreak := true
 	for from := 0; from < len(s); {
-		seg, next, tb := scanDigits(s, from, nil, 0)
+		seg, next, tb, _ := scanDigits(s, from, nil, 0)
 		if len(seg) == 0 {
 			break
 		}
@@ -244,6 +244,9 @@ func TestScrubBySegmentsMatchesTheWholeScan(t *testing.T) {
 	texts := []string{
 		"x 09123456780Za²", "x 0912345678 Za² b³ c⁴", "x 09123456780Za\\x31",
 		"UID 2341 234¹  \\t2346 and x\\u0031 later", "UID 2341 234¹  \\t2346 and 100%31 later", "UID 2341 234¹  \\t2346",
+		// The same, with more segments between than a batch holds.
+		"x 09123456780" + strings.Repeat("Za²", 40), "x 09123456780" + strings.Repeat("Za\\x31", 20),
+		"UID 2341 234¹  \\t2346 and" + strings.Repeat(" ref 1234 5678-9012", 5) + " x\\u0031",
 		strings.Repeat("ref 1234 5678-9012, id 98765.43210 at 10.0.0.1:8080; ", 20),
 		strings.Repeat("1234 5678-9012, 98765.43210 10.0.0.1:8080; ", 20),
 		"otp 482 913 and mobile 91234 56780 and UID 2341 2341 2346", "a" + validNumber + "b" + testOTP + "c" + testMobile,

@@ -240,64 +240,49 @@ func (k *Secrets) needsScan(s string, generic, truncated bool) (need int, scan b
 
 // scanSegments marks and writes out the digits of s, segment by segment
 // (see scanDigits): a segment ends at a letter after a digit, where every
-// spelling breaks in every reading. A plain segment (one reading: no
-// escape, no digit form) is marked on its own, once the next one is known
-// to be plain too, and written out; its storage is the stack's (up to 48
-// digits: free text has words between its numbers). From the first segment
-// that is not plain, the rest of s and the segment before it are one list,
-// marked at once: which readings run is decided over all of s, and a
-// reading's last digit, where a cut text may run on, may lie in the segment
-// before (TestScrubBySegmentsMatchesTheWholeScan). need is at least the
-// number of digits s can hold: the size of heap storage, when needed.
+// spelling breaks in every reading, so plain segments (no escape, no digit
+// form: one reading) are marked in batches, in the stack's storage (64
+// digits: free text has words between its numbers), and written out while
+// the scan goes on. The last segment scanned stays in the batch: from the
+// first segment that is not plain, the rest of s and the batch are one list,
+// marked at once as before segments, since which readings run is decided
+// over all of s and a reading's last digit, where a cut text may run on, can
+// lie in the segment before (TestScrubBySegmentsMatchesTheWholeScan). need
+// is at least the number of digits s can hold: the size of heap storage,
+// when a segment needs more than the stack's.
 func (k *Secrets) scanSegments(s string, generic, truncated bool, need int) string {
-	var storeA, storeB, strongStore [64]digitAt
+	var store, strongStore [64]digitAt
 	var reachStore [64]uint16
 	m := marker{k: k, generic: generic, strong: strongStore[:0], reach: reachStore[:0]}
 	out := output{s: s}
-	pending, free := storeA[:0], storeB[:0]
-	pendingBreak := true // a letter follows pending's last digit
+	batch, last := store[:0], 0 // batch[last:] is the last segment scanned
+	tailBreak, plain := true, true
 	for from := 0; from < len(s); {
-		seg, next, tailBreak := scanDigits(s, from, free, need)
-		if len(seg) == 0 {
+		if len(batch) > cap(batch)/2 && last > 0 {
+			// Half full: mark and write out the segments before the last.
+			if m.mark(batch[:last], false, true) {
+				out.write(batch[:last])
+			}
+			batch, last = batch[:copy(batch, batch[last:])], 0
+		}
+		first, next := len(batch), 0
+		batch, next, tailBreak, plain = scanDigits(s, from, batch, need)
+		if len(batch) == first {
+			plain = true // nothing after the last digit is read
 			break
 		}
-		if !plain(seg) {
-			all := pending
-			if cap(all)-len(all) < len(seg) {
-				all = append(make([]digitAt, 0, max(need, len(pending)+len(seg))), pending...)
-			}
-			all = append(all, seg...)
+		if !plain {
 			for from = next; from < len(s); {
-				all, from, tailBreak = scanDigits(s, from, all, need)
+				batch, from, tailBreak, _ = scanDigits(s, from, batch, need)
 			}
-			m.mark(all, truncated && !tailBreak)
-			out.write(all)
-			return out.String()
+			break
 		}
-		if len(pending) > 0 {
-			m.mark(pending, false)
-			out.write(pending)
-		}
-		pending, free, pendingBreak = seg, pending[:0], tailBreak
-		from = next
+		from, last = next, first
 	}
-	if len(pending) > 0 {
-		m.mark(pending, truncated && !pendingBreak)
-		out.write(pending)
+	if len(batch) > 0 && m.mark(batch, truncated && !tailBreak, plain) {
+		out.write(batch)
 	}
 	return out.String()
-}
-
-// plain reports whether digits read the same in every reading: no escape or
-// digit form made a weak or a skippable digit, and no escape between two
-// digits makes their gap read differently.
-func plain(digits []digitAt) bool {
-	for i := range digits {
-		if d := &digits[i]; d.weak || d.skippable || d.gap != d.gapDecoded || d.gap != d.gapMixed {
-			return false
-		}
-	}
-	return true
 }
 
 // marker sets the masks of a list of digits: the values the call knows,
@@ -311,33 +296,38 @@ type marker struct {
 	reach   []uint16  // markKnown's automaton states
 }
 
-// mark marks digits; with open, a value may run on past their end (s was
-// cut there).
-func (m *marker) mark(digits []digitAt, open bool) {
+// mark marks digits and reports whether it found anything to mask; with
+// open, a value may run on past their end (s was cut there); plain says
+// that no escape or digit form stands among them (one reading).
+func (m *marker) mark(digits []digitAt, open, plain bool) bool {
+	found := false
 	if m.generic {
-		markAadhaar(digits, open)
-		forms, escaped := countWeak(digits)
-		differ := decodedGapsDiffer(digits)
-		if forms+escaped > 0 || differ {
-			// The decoded reading: escapes are single characters, the hex
-			// digits inside them are not digits ("&nbsp;" is one separator),
-			// and neither are the compatibility digit forms.
-			markReading(digits, open, false, &m.strong)
-		}
-		if forms > 0 && (escaped > 0 || differ) {
-			// The mixed reading: escapes decoded, digit forms read as digits
-			// ("②③④①%20②③④①%20②③④⑥", "②③④①&nbsp;②③④①...").
-			markReading(digits, open, true, &m.strong)
+		found = markAadhaar(digits, open)
+		if !plain {
+			forms, escaped := countWeak(digits)
+			differ := decodedGapsDiffer(digits)
+			if forms+escaped > 0 || differ {
+				// The decoded reading: escapes are single characters, the
+				// hex digits inside them are not digits ("&nbsp;" is one
+				// separator), and neither are the compatibility digit forms.
+				found = markReading(digits, open, false, &m.strong) || found
+			}
+			if forms > 0 && (escaped > 0 || differ) {
+				// The mixed reading: escapes decoded, digit forms read as
+				// digits ("②③④①%20②③④①%20②③④⑥", "②③④①&nbsp;②③④①...").
+				found = markReading(digits, open, true, &m.strong) || found
+			}
 		}
 	}
 	if k := m.k; k != nil { // after the generic runs, so that a known value's mask wins
 		if len(digits)+1 > cap(m.reach) {
 			m.reach = make([]uint16, 0, len(digits)+1)
 		}
-		markKnown(digits, k.Number, 'X', 4, open, m.reach)
-		markKnown(digits, k.OTP, '*', 0, open, m.reach)
-		markKnown(digits, k.Mobile, '*', 0, open, m.reach)
+		found = markKnown(digits, k.Number, 'X', 4, open, m.reach) || found
+		found = markKnown(digits, k.OTP, '*', 0, open, m.reach) || found
+		found = markKnown(digits, k.Mobile, '*', 0, open, m.reach) || found
 	}
+	return found
 }
 
 // output is what scrubScan returns: s with each masked digit replaced by

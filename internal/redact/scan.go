@@ -51,26 +51,19 @@ func incGap(g uint8) uint8 {
 
 // scanDigits appends to out the digits of one segment of s, the one that
 // starts at from, with the gaps between them; it returns where the next
-// segment starts and whether a letter follows the segment's last digit. A
-// segment ends at the first letter after a digit: no spelling crosses a
-// letter in any reading, and the letter leaves every gap at gapBreak, the
-// state the scan starts in, so the segments' lists end to end are the list
-// of all of s. need is at least the number of digits s can hold (ASCII
-// digits, non-ASCII runes and escapes): the size of the storage when out,
-// the caller's, is full.
-func scanDigits(s string, from int, out []digitAt, need int) (_ []digitAt, next int, tailBreak bool) {
+// segment starts, whether a letter follows the segment's last digit, and
+// whether the segment is plain: no escape and no digit form in it, so that
+// every reading of its digits is the literal one. A segment ends at the
+// first letter after a digit: no spelling crosses a letter in any reading,
+// and the letter leaves every gap at gapBreak, the state the scan starts
+// in, so the segments' lists end to end are the list of all of s. need is
+// at least the number of digits s can hold (ASCII digits, non-ASCII runes
+// and escapes): the size of the storage when out, the caller's, is full.
+func scanDigits(s string, from int, out []digitAt, need int) (_ []digitAt, next int, tailBreak, plain bool) {
 	gapLit, gapDec, gapMix := uint8(gapBreak), uint8(gapBreak), uint8(gapBreak)
 	first := len(out) // out may hold the segments before
+	plain = true
 	for i := from; i < len(s); {
-		if gapLit == gapBreak && gapDec == gapBreak && gapMix == gapBreak && len(out) > first {
-			return out, i, true // a letter after a digit: the segment ends
-		}
-		if cap(out)-len(out) < 16 && cap(out) < need {
-			// Room for an escape's digits, or the storage (the caller's, on
-			// the stack) moves to the heap, once: need holds every digit of
-			// s.
-			out = append(make([]digitAt, 0, max(need, 2*cap(out))), out...)
-		}
 		r, size := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
@@ -83,6 +76,10 @@ func scanDigits(s string, from int, out []digitAt, need int) (_ []digitAt, next 
 			}
 			if er, n, hex := parseEscape(s[e:]); n > 0 {
 				end := e + n
+				plain = false
+				if cap(out)-len(out) <= n {
+					out = grow(out, n+1, need)
+				}
 				if v, ok := DigitValue(er); ok {
 					// Decoded reading: the escape is that digit, which may also
 					// be skipped for the literal reading ("8\\070" is also 8,
@@ -119,6 +116,10 @@ func scanDigits(s string, from int, out []digitAt, need int) (_ []digitAt, next 
 			// ASCII digits are weak digits and the rest separators.
 			if er, n := parseWebEscape(s[i:]); n > 0 {
 				end := i + n
+				plain = false
+				if cap(out)-len(out) <= n {
+					out = grow(out, n+1, need)
+				}
 				if v, ok := DigitValue(er); ok {
 					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, skippable: true})
 					gapLit, gapDec, gapMix = 0, 0, 0
@@ -140,23 +141,38 @@ func scanDigits(s string, from int, out []digitAt, need int) (_ []digitAt, next 
 				continue
 			}
 		}
-		if v, ok := DigitValue(r); ok && r >= utf8.RuneSelf && !unicode.IsDigit(r) {
-			// A compatibility digit form (superscript, circled: Unicode No)
-			// is read both ways, as an escape's hex digit is: as a digit, and
-			// as a separator between digits ("2¹3¹4¹1..." spells 2341...).
-			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, weak: true})
-			gapLit, gapDec, gapMix = 0, incGap(gapDec), 0
-		} else if ok {
-			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix})
-			gapLit, gapDec, gapMix = 0, 0, 0
+		if v, ok := DigitValue(r); ok {
+			if len(out) == cap(out) {
+				out = grow(out, 1, need)
+			}
+			if r >= utf8.RuneSelf && !unicode.IsDigit(r) {
+				// A compatibility digit form (superscript, circled: Unicode
+				// No) is read both ways, as an escape's hex digit is: as a
+				// digit, and as a separator between digits ("2¹3¹4¹1..."
+				// spells 2341...).
+				out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, weak: true})
+				gapLit, gapDec, gapMix, plain = 0, incGap(gapDec), 0, false
+			} else {
+				out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix})
+				gapLit, gapDec, gapMix = 0, 0, 0
+			}
 		} else if isLetterRune(r) {
 			gapLit, gapDec, gapMix = gapBreak, gapBreak, gapBreak
+			if len(out) > first {
+				return out, i + size, true, plain // a letter after a digit: the segment ends
+			}
 		} else {
 			gapLit, gapDec, gapMix = incGap(gapLit), incGap(gapDec), incGap(gapMix)
 		}
 		i += size
 	}
-	return out, len(s), gapLit == gapBreak
+	return out, len(s), gapLit == gapBreak, plain
+}
+
+// grow moves out to storage with room for n more digits: need (every digit
+// s holds) the first time, when out is the caller's storage on the stack.
+func grow(out []digitAt, n, need int) []digitAt {
+	return append(make([]digitAt, 0, max(need, 2*cap(out), len(out)+n)), out...)
 }
 
 // parseEscape reads a Go escape at the start of s (which begins with a
