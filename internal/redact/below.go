@@ -33,12 +33,12 @@ var rawTails = []string{
 }
 
 // replaceRawTails replaces what follows one of rawTails, to the end of s, by
-// ServerBytes, unless it is a quoted string (replaceQuoted's case).
+// serverBytes, unless it is a quoted string (replaceQuoted's case).
 func replaceRawTails(s string) string {
 	for _, t := range rawTails {
 		if i := strings.Index(s, t); i >= 0 {
 			if rest := s[i+len(t):]; rest != "" && rest[0] != '"' {
-				s = s[:i+len(t)] + ServerBytes
+				s = s[:i+len(t)] + serverBytes
 			}
 		}
 	}
@@ -46,7 +46,7 @@ func replaceRawTails(s string) string {
 }
 
 // replaceQuoted replaces each Go-quoted string ("..." with backslash escapes,
-// as %q writes it) by ServerBytes; an unterminated one runs to the end.
+// as %q writes it) by serverBytes; an unterminated one runs to the end.
 func replaceQuoted(s string) string {
 	i := strings.IndexByte(s, '"')
 	if i < 0 {
@@ -56,7 +56,7 @@ func replaceQuoted(s string) string {
 	b.Grow(len(s))
 	for i >= 0 {
 		b.WriteString(s[:i])
-		b.WriteString(ServerBytes)
+		b.WriteString(serverBytes)
 		j := i + 1
 		for j < len(s) && s[j] != '"' {
 			if s[j] == '\\' {

@@ -55,7 +55,7 @@ func TestRawServerLinesAreReplaced(t *testing.T) {
 	var none *Secrets
 	for _, tail := range rawTails {
 		in := "net/http: HTTP/1.x transport connection broken: " + tail + "X-A: 482\x01913 \"2341\t2341"
-		assert.Equal(t, "net/http: HTTP/1.x transport connection broken: "+tail+ServerBytes, none.ScrubBelow(in, MaxBelowText))
+		assert.Equal(t, "net/http: HTTP/1.x transport connection broken: "+tail+serverBytes, none.ScrubBelow(in, MaxBelowText))
 	}
 	quoted := `malformed MIME header line: "482\x01913" (context deadline exceeded)`
 	assert.Equal(t, `malformed MIME header line: "[server bytes]" (context deadline exceeded)`, none.ScrubBelow(quoted, MaxBelowText))

@@ -21,8 +21,10 @@
 //     from there may be handed out as it is.
 //
 // A nil *Secrets knows no value: it masks only what could be an Aadhaar
-// number. Nothing here returns a value it was given unscrubbed, logs, or
-// panics on any input.
+// number. Clip and MaskDigits shorten and mask texts the same way the
+// scrubbers do; IdentOK, IsUUID, DigitValue and AadhaarLike are the
+// readings the scrubbers decide by, for rules of the core that must agree
+// with them. Nothing here logs, or panics on any input.
 package redact
 
 import (
@@ -55,8 +57,8 @@ const AadhaarDigits = 12
 // match), so clipping after scrubbing never lets a part of it out.
 const scrubMargin = 256
 
-// ServerBytes stands in for whatever a text from below the SDK quotes.
-const ServerBytes = `"[server bytes]"`
+// serverBytes stands in for whatever a text from below the SDK quotes.
+const serverBytes = `"[server bytes]"`
 
 // ScrubID masks every spelling of a value the call knows (see scrub) and
 // nothing else. It is for values that must reach the caller intact (a date
