@@ -247,8 +247,8 @@ func TestScrubBySegmentsMatchesTheWholeScan(t *testing.T) {
 		// The same, with more segments between than a batch holds.
 		"x 09123456780" + strings.Repeat("Za²", 40), "x 09123456780" + strings.Repeat("Za\\x31", 20),
 		"UID 2341 234¹  \\t2346 and" + strings.Repeat(" ref 1234 5678-9012", 5) + " x\\u0031",
-		strings.Repeat("ref 1234 5678-9012, id 98765.43210 at 10.0.0.1:8080; ", 20),
-		strings.Repeat("1234 5678-9012, 98765.43210 10.0.0.1:8080; ", 20),
+		strings.Repeat("ref 1234 5678-9012, id 98765.43210 at 10.0.0.1:8080; ", 8),
+		strings.Repeat("1234 5678-9012, 98765.43210 10.0.0.1:8080; ", 8),
 		"otp 482 913 and mobile 91234 56780 and UID 2341 2341 2346", "a" + validNumber + "b" + testOTP + "c" + testMobile,
 		"२३४१ २३४१ २३४६ x ²³⁴¹²³⁴¹²³⁴⁶ y 2341%202341%202346 z 2341&nbsp;2341&nbsp;2346",
 	}
@@ -263,7 +263,7 @@ func TestScrubBySegmentsMatchesTheWholeScan(t *testing.T) {
 		"\\", "\\t", "\\x31", "\\u00a0", "%20", "%32", "&nbsp;", "&#50;", "\t", "\u00a0", "२", "²", "①", "\xff",
 		validNumber, testOTP, testMobile, testSecret, "2341 2341 ", "2346", "99994", "9999 4105 7058"}
 	rng := rand.New(rand.NewPCG(26, 1))
-	for i := 0; i < 4000; i++ {
+	for i := 0; i < 2000; i++ {
 		var b strings.Builder
 		for n := rng.IntN(40); n > 0; n-- {
 			b.WriteString(alphabet[rng.IntN(len(alphabet))])
