@@ -174,7 +174,7 @@ func (c *Client) CloseIdleConnections() {
 }
 
 // secrets returns what a call must scrub, starting from the client secret.
-func (c *Client) secrets() secrets { return secrets{secret: c.creds().secret} }
+func (c *Client) secrets() secrets { return secrets{Secret: c.creds().secret} }
 
 // String describes the Client without its credentials.
 func (c *Client) String() string {
