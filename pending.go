@@ -252,7 +252,7 @@ func (c *Client) recallPending(ctx context.Context, cl *call, number []byte, err
 		c.warnPending(ctx, cl, "deepvue: the pending OTP could not be read", serr)
 		return err
 	}
-	if !found || !p.ExpiresAt.After(time.Now()) || !validReferenceID(p.ReferenceID) || cl.sec.scrubID(p.ReferenceID) != p.ReferenceID {
+	if !found || !p.ExpiresAt.After(time.Now()) || !validReferenceID(p.ReferenceID) || cl.sec.ScrubID(p.ReferenceID) != p.ReferenceID {
 		return err
 	}
 	return &pendingError{APIError: ae, p: p}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
+
+	"github.com/deepvue-go/deepvue/internal/redact"
 )
 
 // transportError is the error for a call that got no usable answer: it
@@ -56,7 +58,7 @@ func newTransportError(op string, endpoint *url.URL, doing string, err error, no
 		cause = newSafeError(err, sec)
 	}
 	return &transportError{
-		text:    sec.scrubText("deepvue: " + op + ": " + doing + ": " + cause.Error()),
+		text:    sec.ScrubText("deepvue: " + op + ": " + doing + ": " + cause.Error()),
 		err:     cause,
 		op:      op,
 		notSent: notSent,
@@ -76,11 +78,11 @@ type safeError struct {
 	sec  *secrets
 }
 
-// newSafeError wraps err with its text scrubbed by scrubBelow: every string
+// newSafeError wraps err with its text scrubbed by ScrubBelow: every string
 // it quotes (server bytes, in net/http's texts) replaced by a placeholder,
-// the rest scrubbed as free text, at most maxBelowText bytes.
+// the rest scrubbed as free text, at most redact.MaxBelowText bytes.
 func newSafeError(err error, sec *secrets) *safeError {
-	return &safeError{text: sec.scrubBelow(err.Error(), maxBelowText), orig: err, sec: sec}
+	return &safeError{text: sec.ScrubBelow(err.Error(), redact.MaxBelowText), orig: err, sec: sec}
 }
 
 // Error returns the scrubbed text.
@@ -122,7 +124,7 @@ func (e *safeError) As(target any) bool {
 		return false
 	}
 	found := probe.Elem()
-	if !e.sec.clean(found.Interface()) {
+	if !e.sec.Clean(found.Interface()) {
 		return false
 	}
 	tv.Elem().Set(found)
