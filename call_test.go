@@ -85,7 +85,7 @@ func TestOversizedAnswerIsBounded(t *testing.T) {
 			assert.Contains(t, ae.Message, "larger than")
 			assert.Less(t, len(err.Error()), 300)
 			assert.Equal(t, 1, mt.GetTotalCallCount(), "an oversized 500 is not known to be SOURCE_FAILURE")
-			assert.Zero(t, c.budget.inUse())
+			assert.Zero(t, c.budget.InUse())
 		})
 	}
 }
@@ -121,7 +121,7 @@ func TestConcurrentUseIsSafe(t *testing.T) {
 	assert.Equal(t, int32(48), ok.Load())
 	assert.Equal(t, int32(16), failed.Load())
 	assert.Equal(t, 48+16*3, mt.GetTotalCallCount())
-	assert.Zero(t, c.budget.inUse())
+	assert.Zero(t, c.budget.InUse())
 }
 
 // bigVerifyBody is a verify-otp success of about size bytes: the documented
@@ -157,7 +157,7 @@ func TestMemoryBudget100ConcurrentVerifiesOf15MiB(t *testing.T) {
 		float64(len(body))/(1<<20), run.ok, run.elapsed.Round(time.Millisecond), run.growth>>20, DefaultMaxBufferedBytes>>20)
 	assert.Equal(t, int32(100), run.ok)
 	assert.LessOrEqual(t, run.growth, uint64(1<<30), "heap growth")
-	assert.Zero(t, run.c.budget.inUse())
+	assert.Zero(t, run.c.budget.InUse())
 }
 
 // sampleHeap records the Go heap (live and not yet swept objects) every
@@ -217,17 +217,18 @@ func TestBudgetMakesCallsWaitNotFail(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, int32(1), maxInFlight.Load(), "answers were read one at a time")
-	assert.Zero(t, c.budget.inUse())
+	assert.Zero(t, c.budget.InUse())
 
 	// Hold the budget, then make a call wait for it until its deadline.
-	require.NoError(t, c.budget.acquire(context.Background(), c.budget.size))
+	h := c.budget.Open()
+	require.NoError(t, h.Grow(context.Background(), c.budget.Size()))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.VerifyOTP(ctx, validVerifyRequest())
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotErrorIs(t, err, ErrNotSent)
-	c.budget.release(c.budget.size)
-	assert.Zero(t, c.budget.inUse())
+	h.Release()
+	assert.Zero(t, c.budget.InUse())
 }
 
 // slowBody counts the bodies being read at once.

@@ -53,6 +53,9 @@ func mockClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTransport)
 	mt := httpmock.NewMockTransport()
 	all := append([]Option{
 		WithHTTPClient(&http.Client{Transport: mt}),
+		// A memory budget of its own, so that a test can check it is all
+		// returned whatever other tests hold of the process's.
+		WithMaxBufferedBytes(DefaultMaxBufferedBytes),
 		WithBaseURL(testBase),
 		WithRetryWait(0, 0),
 	}, opts...)

@@ -19,7 +19,7 @@ import (
 // records every step works on, the Client and the call, which the top floors
 // declare (composing the lower floors' state) and the steps receive.
 var floors = [][]string{
-	{"format.go", "decode.go", "budget.go", "retryafter.go", "redact.go", "redact_scan.go", "redact_below.go", "redact_ident.go"}, // text, wire, scrubbing
+	{"format.go", "decode.go", "retryafter.go", "redact.go", "redact_scan.go", "redact_below.go", "redact_ident.go"}, // text, wire, scrubbing
 	{"read.go"}, // a bounded answer
 	{"errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
 	{"input.go", "kyc.go", "verify_decode.go"},                                   // input rules, results

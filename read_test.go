@@ -1,0 +1,179 @@
+package deepvue
+
+import (
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/deepvue-go/deepvue/internal/budget"
+	"github.com/jarcoal/httpmock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// slowGzipServer is a real HTTP server, behind the SDK's own transport
+// (which asks for gzip, so its answers carry no length): a verify-otp
+// answer is gzipped and sent slowly (its first bytes, then nothing until
+// the test ends), a generate-otp answer is gzipped and sent at once.
+// started counts the verify answers whose first bytes went out.
+func slowGzipServer(t *testing.T) (srv *httptest.Server, started *atomic.Int32) {
+	t.Helper()
+	started = new(atomic.Int32)
+	hold := make(chan struct{})
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			http.Error(w, "this test needs a transport that asks for gzip", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		if strings.HasSuffix(r.URL.Path, "/verify-otp") {
+			_, _ = zw.Write([]byte(`{"code":200,"sub_code":"SUCCESS","data":{"photo":"` + strings.Repeat("QUJD", 1024)))
+			_ = zw.Flush()
+			w.(http.Flusher).Flush()
+			started.Add(1)
+			select { // the rest never comes while the test runs
+			case <-hold:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		_, _ = zw.Write([]byte(successOTP))
+		_ = zw.Close()
+	}))
+	t.Cleanup(func() { close(hold); srv.Close() })
+	return srv, started
+}
+
+// TestSlowGzippedAnswersDoNotStallOtherCalls is issue 24's item 3: five
+// slow gzipped verify answers are being read, then 20 GenerateOTP calls
+// are made, each with a 2 s deadline. Every SMS went out (the server
+// answered), so every call must return its reference: none may wait for
+// memory that the slow answers reserved but never received. (Before: each
+// slow answer reserved 32 MiB, the fifth waited for room, and the 20 calls
+// queued behind it: 20 sent, 0 succeeded.)
+func TestSlowGzippedAnswersDoNotStallOtherCalls(t *testing.T) {
+	srv, started := slowGzipServer(t)
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.CloseIdleConnections() })
+
+	vctx, stopVerifies := context.WithCancel(context.Background())
+	var verifies sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		verifies.Add(1)
+		go func() {
+			defer verifies.Done()
+			_, _ = c.VerifyOTP(vctx, validVerifyRequest())
+		}()
+	}
+	require.Eventually(t, func() bool { return started.Load() == 5 }, 10*time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // the five are inside their reads
+
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			res, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+			if assert.NoError(t, err) && assert.Equal(t, "29756208", res.ReferenceID) {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("5 slow gzipped verify answers in flight: %d of 20 GenerateOTP succeeded", ok.Load())
+	assert.Equal(t, int32(20), ok.Load())
+	stopVerifies()
+	verifies.Wait()
+}
+
+// panicBody is a caller's transport's body whose Read panics.
+type panicBody struct{}
+
+func (panicBody) Read([]byte) (int, error) { panic("caller transport: Read panicked") }
+func (panicBody) Close() error             { return nil }
+
+// TestPanicInBodyReadReturnsTheReservation is issue 24's item 4: a caller's
+// transport whose Body.Read panics (the panic reaches the caller, as
+// net/http's would) must not keep the memory the answer had reserved. Eight
+// such panics, then a call through the same Client succeeds at once.
+// (Before: each panic kept 32 MiB of the 128 MiB budget for good; after
+// four, every call sent its request and timed out waiting for memory.)
+func TestPanicInBodyReadReturnsTheReservation(t *testing.T) {
+	var panicking atomic.Bool
+	panicking.Store(true)
+	var sent atomic.Int32
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		if panicking.Load() {
+			return &http.Response{StatusCode: 200, ContentLength: -1, Body: panicBody{}, Header: http.Header{}, Request: r}, nil
+		}
+		body := verifySuccessBody("")
+		return &http.Response{StatusCode: 200, ContentLength: -1, Body: io.NopCloser(strings.NewReader(body)),
+			Header: http.Header{"Content-Type": {"application/json"}}, Request: r}, nil
+	})
+	c, err := NewClient(testID, testSecret, WithBaseURL(testBase), WithHTTPClient(&http.Client{Transport: rt}),
+		WithMaxBufferedBytes(DefaultMaxBufferedBytes))
+	require.NoError(t, err)
+	for i := 0; i < 8; i++ {
+		assert.Panics(t, func() { _, _ = c.VerifyOTP(context.Background(), validVerifyRequest()) })
+	}
+	assert.Zero(t, c.budget.InUse(), "every reservation is returned")
+	panicking.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = c.VerifyOTP(ctx, validVerifyRequest())
+	assert.NoError(t, err, "after 8 panics, a call still finds memory")
+	assert.Equal(t, int32(9), sent.Load())
+}
+
+// TestClientsShareOneMemoryBudget is issue 25's: the memory budget is the
+// process's by default, so that 1,000 Clients (one per tenant) hold at most
+// DefaultMaxBufferedBytes of answers, not 1,000 times that (before: one
+// budget per Client); WithMaxBufferedBytes gives a Client one of its own,
+// which the others do not share.
+func TestClientsShareOneMemoryBudget(t *testing.T) {
+	budgets := map[*budget.Budget]bool{}
+	for i := 0; i < 1000; i++ {
+		c, err := NewClient(testID, testSecret)
+		require.NoError(t, err)
+		budgets[c.budget] = true
+		require.NoError(t, c.Close())
+	}
+	t.Logf("1,000 Clients: %d memory budget(s)", len(budgets))
+	require.Len(t, budgets, 1)
+	for b := range budgets {
+		assert.Equal(t, int64(DefaultMaxBufferedBytes), b.Size())
+	}
+
+	// A private budget, spent: its Client's calls wait for it, another
+	// Client's do not.
+	own, ownMock := mockClient(t, WithMaxBufferedBytes(2<<20))
+	shared, sharedMock := mockClient(t)
+	shared.budget = processBudget() // mockClient gives each Client its own
+	for _, mt := range []*httpmock.MockTransport{ownMock, sharedMock} {
+		mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+	}
+	require.NotSame(t, own.budget, shared.budget)
+	h := own.budget.Open()
+	require.NoError(t, h.Grow(context.Background(), own.budget.Size()))
+	defer h.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := own.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "its own budget is spent")
+	_, err = shared.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	assert.NoError(t, err, "the process's budget is not")
+}
