@@ -99,16 +99,30 @@ func TestSlowGzippedAnswersDoNotStallOtherCalls(t *testing.T) {
 	verifies.Wait()
 }
 
-// panicBody is a caller's transport's body whose Read panics.
-type panicBody struct{}
+// panicBody is a caller's transport's body whose Read panics after it
+// gave left bytes (of a photo, in a verify answer).
+type panicBody struct{ left int }
 
-func (panicBody) Read([]byte) (int, error) { panic("caller transport: Read panicked") }
-func (panicBody) Close() error             { return nil }
+func (b *panicBody) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		panic("caller transport: Read panicked")
+	}
+	n := min(len(p), b.left)
+	for i := range p[:n] {
+		p[i] = 'A'
+	}
+	b.left -= n
+	return n, nil
+}
+
+func (b *panicBody) Close() error { return nil }
 
 // TestPanicInBodyReadReturnsTheReservation is issue 24's item 4: a caller's
 // transport whose Body.Read panics (the panic reaches the caller, as
-// net/http's would) must not keep the memory the answer had reserved. Eight
-// such panics, then a call through the same Client succeeds at once.
+// net/http's would) must not keep the memory the answer held. Eight such
+// panics, each after 4 MiB of answer (which hold 16 MiB of the budget: the
+// buffer's growth), then a call through the same Client succeeds at once;
+// the budget holds nothing between calls.
 // (Before: each panic kept 32 MiB of the 128 MiB budget for good; after
 // four, every call sent its request and timed out waiting for memory.)
 func TestPanicInBodyReadReturnsTheReservation(t *testing.T) {
@@ -118,7 +132,7 @@ func TestPanicInBodyReadReturnsTheReservation(t *testing.T) {
 	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		sent.Add(1)
 		if panicking.Load() {
-			return &http.Response{StatusCode: 200, ContentLength: -1, Body: panicBody{}, Header: http.Header{}, Request: r}, nil
+			return &http.Response{StatusCode: 200, ContentLength: -1, Body: &panicBody{left: 4 << 20}, Header: http.Header{}, Request: r}, nil
 		}
 		body := verifySuccessBody("")
 		return &http.Response{StatusCode: 200, ContentLength: -1, Body: io.NopCloser(strings.NewReader(body)),
@@ -128,7 +142,9 @@ func TestPanicInBodyReadReturnsTheReservation(t *testing.T) {
 		WithMaxBufferedBytes(DefaultMaxBufferedBytes))
 	require.NoError(t, err)
 	for i := 0; i < 8; i++ {
-		assert.Panics(t, func() { _, _ = c.VerifyOTP(context.Background(), validVerifyRequest()) })
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		assert.Panics(t, func() { _, _ = c.VerifyOTP(ctx, validVerifyRequest()) }, "call %d", i)
+		cancel()
 	}
 	assert.Zero(t, c.budget.InUse(), "every reservation is returned")
 	panicking.Store(false)
