@@ -14,7 +14,7 @@ import (
 
 	"github.com/deepvue-go/deepvue"
 	"github.com/deepvue-go/deepvue/deepvuetest"
-	"github.com/deepvue-go/deepvue/internal/slots"
+	"github.com/deepvue-go/deepvue/redislimit/internal/slots"
 	"github.com/deepvue-go/deepvue/redislimit"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"

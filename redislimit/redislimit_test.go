@@ -15,7 +15,7 @@ import (
 
 	"github.com/deepvue-go/deepvue"
 	"github.com/deepvue-go/deepvue/deepvuetest"
-	"github.com/deepvue-go/deepvue/internal/slots"
+	"github.com/deepvue-go/deepvue/redislimit/internal/slots"
 	"github.com/deepvue-go/deepvue/redislimit"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
@@ -426,20 +426,4 @@ func TestNewChecksItsArguments(t *testing.T) {
 	}
 	var _ deepvue.Limiter = lim
 	assert.False(t, errors.Is(context.Canceled, deepvue.ErrNotSent))
-}
-
-// BenchmarkWait is the limiter's own cost per call: one Lua script over a
-// Unix socket, never waiting (a plan far above the rate).
-func BenchmarkWait(b *testing.B) {
-	rs := startRedis(b)
-	lim, err := redislimit.New(rs.client(b), deepvue.Plan{PerSecond: 1 << 30, PerMinute: 1 << 30, PerDay: 1 << 30},
-		redislimit.WithKeyPrefix("bench:"))
-	require.NoError(b, err)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if err := lim.Wait(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

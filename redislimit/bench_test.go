@@ -1,0 +1,99 @@
+package redislimit_test
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/deepvue-go/deepvue"
+	"github.com/deepvue-go/deepvue/redislimit"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// benchPlan has the three windows of a documented plan, with limits far
+// above any rate a benchmark reaches: no Wait ever waits.
+var benchPlan = deepvue.Plan{PerSecond: 1 << 30, PerMinute: 1 << 30, PerDay: 1 << 30}
+
+// redisCommands returns how many commands Redis has run since its last
+// CONFIG RESETSTAT, and how many of them were script calls (EVAL,
+// EVALSHA), from INFO commandstats.
+func redisCommands(tb testing.TB, rdb *redis.Client) (all, scripts int64) {
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	require.NoError(tb, err)
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+		require.NoError(tb, err)
+		switch name = strings.TrimPrefix(name, "cmdstat_"); name {
+		case "info", "config|resetstat":
+		case "eval", "evalsha":
+			scripts += n
+		default:
+			all += n
+		}
+	}
+	return all, scripts
+}
+
+// benchWait runs Wait b.N times on replicas limiters (each with its own
+// Redis client, as processes would have), goroutines at once, and reports
+// the Redis commands each Wait ran (inside its script) and the Waits per
+// second.
+func benchWait(b *testing.B, replicas, goroutines int) {
+	rs := startRedis(b)
+	admin := rs.client(b)
+	lims := make([]*redislimit.Limiter, replicas)
+	for i := range lims {
+		var err error
+		lims[i], err = redislimit.New(rs.client(b), benchPlan, redislimit.WithKeyPrefix("bench:"))
+		require.NoError(b, err)
+		require.NoError(b, lims[i].Wait(context.Background())) // a connection each, before the clock starts
+	}
+	require.NoError(b, admin.ConfigResetStat(context.Background()).Err())
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(max(goroutines/max(1, runtimeProcs()), 1))
+	b.ResetTimer()
+	if goroutines == 1 {
+		for i := 0; i < b.N; i++ {
+			if err := lims[i%replicas].Wait(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	} else {
+		b.RunParallel(func(pb *testing.PB) {
+			lim := lims[int(next.Add(1))%replicas]
+			for pb.Next() {
+				if err := lim.Wait(context.Background()); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	b.StopTimer()
+	all, scripts := redisCommands(b, admin)
+	b.ReportMetric(float64(all)/float64(b.N), "cmds/wait")
+	b.ReportMetric(float64(scripts)/float64(b.N), "scripts/wait")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "waits/s")
+}
+
+// BenchmarkWait: one replica, one goroutine.
+func BenchmarkWait(b *testing.B) { benchWait(b, 1, 1) }
+
+// BenchmarkWait64: one replica, 64 goroutines (SetParallelism rounds to a
+// multiple of GOMAXPROCS).
+func BenchmarkWait64(b *testing.B) { benchWait(b, 1, 64) }
+
+// BenchmarkWaitFleet64: four replicas on one Redis, 64 goroutines: the
+// Waits per second one Redis serves.
+func BenchmarkWaitFleet64(b *testing.B) { benchWait(b, 4, 64) }
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
