@@ -11,6 +11,7 @@ import (
 	"github.com/deepvue-go/deepvue"
 	"github.com/deepvue-go/deepvue/redislimit"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,9 +20,10 @@ import (
 var benchPlan = deepvue.Plan{PerSecond: 1 << 30, PerMinute: 1 << 30, PerDay: 1 << 30}
 
 // redisCommands returns how many commands Redis has run since its last
-// CONFIG RESETSTAT, and how many of them were script calls (EVAL,
-// EVALSHA), from INFO commandstats.
-func redisCommands(tb testing.TB, rdb *redis.Client) (all, scripts int64) {
+// CONFIG RESETSTAT, how many of them were script calls (EVAL, EVALSHA),
+// and the microseconds Redis spent in those calls (the commands they ran
+// included), from INFO commandstats.
+func redisCommands(tb testing.TB, rdb *redis.Client) (all, scripts, scriptMicros int64) {
 	info, err := rdb.Info(context.Background(), "commandstats").Result()
 	require.NoError(tb, err)
 	for _, line := range strings.Split(info, "\n") {
@@ -32,20 +34,26 @@ func redisCommands(tb testing.TB, rdb *redis.Client) (all, scripts int64) {
 		n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
 		require.NoError(tb, err)
 		switch name = strings.TrimPrefix(name, "cmdstat_"); name {
-		case "info", "config|resetstat":
+		case "info", "config|resetstat", "hello", "client|setinfo", "ping":
+			// The test's own, and a new connection's handshake.
 		case "eval", "evalsha":
 			scripts += n
+			_, usec, _ := strings.Cut(rest, "usec=")
+			u, err := strconv.ParseInt(usec[:strings.IndexByte(usec, ',')], 10, 64)
+			require.NoError(tb, err)
+			scriptMicros += u
 		default:
 			all += n
 		}
 	}
-	return all, scripts
+	return all, scripts, scriptMicros
 }
 
 // benchWait runs Wait b.N times on replicas limiters (each with its own
 // Redis client, as processes would have), goroutines at once, and reports
-// the Redis commands each Wait ran (inside its script) and the Waits per
-// second.
+// the Redis commands each Wait ran (inside its script), the time Redis
+// spent on each Wait (its single thread is what bounds a fleet's Waits per
+// second), and the Waits per second.
 func benchWait(b *testing.B, replicas, goroutines int) {
 	rs := startRedis(b)
 	admin := rs.client(b)
@@ -79,8 +87,9 @@ func benchWait(b *testing.B, replicas, goroutines int) {
 		})
 	}
 	b.StopTimer()
-	all, scripts := redisCommands(b, admin)
+	all, scripts, micros := redisCommands(b, admin)
 	b.ReportMetric(float64(all)/float64(b.N), "cmds/wait")
+	b.ReportMetric(float64(micros)/float64(b.N), "redis-µs/wait")
 	b.ReportMetric(float64(scripts)/float64(b.N), "scripts/wait")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "waits/s")
 }
@@ -97,3 +106,35 @@ func BenchmarkWait64(b *testing.B) { benchWait(b, 1, 64) }
 func BenchmarkWaitFleet64(b *testing.B) { benchWait(b, 4, 64) }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// TestCommandsPerWait is issue 26's bound: a granted Wait runs at most 15
+// Redis commands inside its script (before: 21), its heartbeat and the
+// fleet's latest slots included; between heartbeats (at most one a second)
+// a Wait of a three-window plan runs 7: TIME, GET (the epoch), LINDEX (the
+// last slot), one LINDEX per window and RPUSH. BENCHMARKS.md gives the
+// mean under load.
+func TestCommandsPerWait(t *testing.T) {
+	rs := startRedis(t)
+	admin := rs.client(t)
+	ctx := context.Background()
+	a, err := redislimit.New(rs.client(t), deepvue.PlanEnterprise, redislimit.WithKeyPrefix("cmds:"))
+	require.NoError(t, err)
+	b, err := redislimit.New(rs.client(t), deepvue.PlanEnterprise, redislimit.WithKeyPrefix("cmds:"))
+	require.NoError(t, err)
+	require.NoError(t, b.Wait(ctx))
+	count := func(name string) int64 {
+		require.NoError(t, admin.ConfigResetStat(ctx).Err())
+		require.NoError(t, a.Wait(ctx))
+		all, scripts, _ := redisCommands(t, admin)
+		require.Equal(t, int64(1), scripts, "one round trip")
+		t.Logf("%s: %d commands", name, all)
+		return all
+	}
+	// a's first Wait: its heartbeat, and b's slot, which it had not seen.
+	assert.LessOrEqual(t, count("the first Wait (heartbeat, the fleet's latest slots)"), int64(15))
+	n := count("the next Wait")
+	assert.LessOrEqual(t, n, int64(15))
+	if n != 7 {
+		t.Logf("the next Wait came a second later (a loaded machine): it sent a heartbeat")
+	}
+}
