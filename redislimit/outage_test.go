@@ -21,6 +21,7 @@ import (
 // plus the old queue's depth, however long ago it saw it (the issue's
 // case: 24 calls, 8 s idle, every call with a 4 s deadline refused).
 func TestOutageAfterAnIdleSpellPacesFromTheDrainedQueue(t *testing.T) {
+	t.Parallel() // its own redis-server; seconds of waiting, with margins of hundreds of milliseconds
 	rs := startRedis(t)
 	lim, err := redislimit.New(rs.client(t), deepvue.Plan{PerSecond: 1}, redislimit.WithKeyPrefix("idle:"))
 	require.NoError(t, err)
@@ -73,6 +74,7 @@ func TestRestartWithoutPersistenceKeepsThePlan(t *testing.T) {
 // Redis with its next Wait, so that another replica, which never saw them,
 // counts them too: a plan of 4 per minute admits 4 in all, not 6.
 func TestSlotsPacedDuringAnOutageAreGivenBackToRedis(t *testing.T) {
+	t.Parallel() // its own redis-server; seconds of waiting, with margins of hundreds of milliseconds
 	rs := startRedis(t)
 	plan := deepvue.Plan{PerMinute: 4}
 	opts := []redislimit.Option{redislimit.WithKeyPrefix("partition:"), redislimit.WithRedisTimeout(200 * time.Millisecond)}
