@@ -1,8 +1,10 @@
 package deepvue
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -192,4 +194,70 @@ func TestClientsShareOneMemoryBudget(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "its own budget is spent")
 	_, err = shared.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 	assert.NoError(t, err, "the process's budget is not")
+}
+
+// chunkReader gives data step bytes at a time (all at once when step is 0),
+// and io.EOF with the last bytes when eofWithData is set.
+type chunkReader struct {
+	data        []byte
+	step        int
+	eofWithData bool
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := len(p)
+	if r.step > 0 {
+		n = min(n, r.step)
+	}
+	n = copy(p, r.data[:min(n, len(r.data))])
+	r.data = r.data[n:]
+	if len(r.data) == 0 && r.eofWithData {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// FuzzReadBody: whatever the body, its announced length (right, wrong or
+// unknown), the bound and the sizes of the reads, readBody returns exactly
+// the body when it is within the bound and errTooLarge when it is not, and
+// the memory it holds covers twice the bytes it returns and never exceeds
+// twice one byte more than the bound.
+func FuzzReadBody(f *testing.F) {
+	f.Add([]byte(successOTP), int64(-1), int64(1024), uint8(7), false)
+	f.Add([]byte(successOTP), int64(len(successOTP)), int64(len(successOTP)), uint8(0), true)
+	f.Add(bytes.Repeat([]byte("QUJD"), 3000), int64(100), int64(16<<10), uint8(255), false)
+	f.Add(bytes.Repeat([]byte("x"), 9000), int64(-1), int64(8192), uint8(0), true)
+	f.Fuzz(func(t *testing.T, body []byte, n, limit int64, step uint8, eofWithData bool) {
+		limit = 1 + (limit&0x7fffffff)%(64<<10)
+		n = max(n%(2*limit+2), -1)
+		b := budget.New(1<<30, 1<<30)
+		h := b.Open()
+		r := &chunkReader{data: body, step: int(step), eofWithData: eofWithData}
+		got, pooled, err := readBody(context.Background(), r, n, limit, &h)
+		if pooled != nil {
+			defer putBuffer(pooled)
+		}
+		if int64(len(body)) > limit {
+			if !errors.Is(err, errTooLarge) {
+				t.Fatalf("%d bytes over a bound of %d (length %d): %v", len(body), limit, n, err)
+			}
+		} else {
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("%d bytes within a bound of %d (length %d): %d bytes, %v", len(body), limit, n, len(got), err)
+			}
+			if h.Held() < 2*int64(len(got)) {
+				t.Fatalf("holds %d for %d bytes", h.Held(), len(got))
+			}
+		}
+		if h.Held() > 2*(limit+1) {
+			t.Fatalf("holds %d, over twice the bound of %d", h.Held(), limit)
+		}
+		h.Release()
+		if b.InUse() != 0 {
+			t.Fatalf("%d bytes still held", b.InUse())
+		}
+	})
 }
