@@ -271,6 +271,29 @@ func TestRedisThatHangsIsAbandoned(t *testing.T) {
 	require.NoError(t, proc.Signal(syscall.SIGCONT))
 }
 
+// otherClient is a Redis client the limiter cannot give a socket timeout
+// of its own (not a *redis.Client; no ContextTimeoutEnabled): it abandons
+// a round trip from a goroutine instead.
+type otherClient struct{ *redis.Client }
+
+// TestHangingRedisIsAbandonedWithAnyClient: with such a client too, a
+// Redis that stops answering holds a Wait up by the Redis timeout.
+func TestHangingRedisIsAbandonedWithAnyClient(t *testing.T) {
+	rs := startRedis(t)
+	lim, err := redislimit.New(otherClient{rs.client(t)}, deepvue.Plan{PerSecond: 50}, redislimit.WithKeyPrefix("other:"))
+	require.NoError(t, err)
+	require.NoError(t, lim.Wait(context.Background()))
+	rs.mu.Lock()
+	proc := rs.cmd.Process
+	rs.mu.Unlock()
+	require.NoError(t, proc.Signal(syscall.SIGSTOP))
+	defer func() { _ = proc.Signal(syscall.SIGCONT) }()
+	start := time.Now()
+	require.NoError(t, lim.Wait(context.Background()), "fails open")
+	assert.Less(t, time.Since(start), 800*time.Millisecond)
+	require.NoError(t, proc.Signal(syscall.SIGCONT))
+}
+
 // TestFailClosedRefusesUnsent: with WithFailClosed, a call while Redis is
 // down is refused with an error matching deepvue.ErrNotSent, and nothing
 // reaches Deepvue; once Redis is back, calls go through again.
