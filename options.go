@@ -240,8 +240,9 @@ func WithTimeout(d time.Duration) Option {
 // much again for what decoding makes of them: a verify-otp photo and PDF),
 // taken as its bytes arrive; when the budget is spent, the read waits for
 // room until its context ends (no answer waits behind a larger one). In a
-// budget below 32 MiB, an answer larger than half the budget is refused as
-// too large, since room for it can never come. n must be at least 1 MiB.
+// budget below 64 MiB, an answer larger than a quarter of the budget is
+// refused as too large (half of it is the pool all answers share, half the
+// reserve that lets the largest answer finish). n must be at least 1 MiB.
 func WithMaxBufferedBytes(n int64) Option {
 	return func(s *settings) error {
 		if n < 1<<20 {

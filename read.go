@@ -34,8 +34,12 @@ const DefaultMaxBufferedBytes = 128 << 20
 // over the bound).
 const largestHold = 2 * (MaxVerifyResponseBytes + 1)
 
-// newBudget returns a memory budget of size bytes for answers.
-func newBudget(size int64) *budget.Budget { return budget.New(size, largestHold) }
+// newBudget returns a memory budget of size bytes for answers. Its reserve
+// (package budget), as large as the largest answer it holds, is at most
+// half of it: however small a Client's own budget, answers have a common
+// pool as large as the reserve, and a slow one that owns the reserve does
+// not hold up the others.
+func newBudget(size int64) *budget.Budget { return budget.New(size, min(largestHold, size/2)) }
 
 // processBudget is the memory budget every Client of the process shares
 // unless it has one of its own: a thousand Clients (one per tenant) hold

@@ -22,10 +22,10 @@ import (
 
 // slowGzipServer is a real HTTP server, behind the SDK's own transport
 // (which asks for gzip, so its answers carry no length): a verify-otp
-// answer is gzipped and sent slowly (its first bytes, then nothing until
-// the test ends), a generate-otp answer is gzipped and sent at once.
+// answer is gzipped and sent slowly (its first photo bytes, then nothing
+// until the test ends), a generate-otp answer is gzipped and sent at once.
 // started counts the verify answers whose first bytes went out.
-func slowGzipServer(t *testing.T) (srv *httptest.Server, started *atomic.Int32) {
+func slowGzipServer(t *testing.T, photoBytes int) (srv *httptest.Server, started *atomic.Int32) {
 	t.Helper()
 	started = new(atomic.Int32)
 	hold := make(chan struct{})
@@ -38,7 +38,7 @@ func slowGzipServer(t *testing.T) (srv *httptest.Server, started *atomic.Int32) 
 		w.Header().Set("Content-Encoding", "gzip")
 		zw := gzip.NewWriter(w)
 		if strings.HasSuffix(r.URL.Path, "/verify-otp") {
-			_, _ = zw.Write([]byte(`{"code":200,"sub_code":"SUCCESS","data":{"photo":"` + strings.Repeat("QUJD", 1024)))
+			_, _ = zw.Write([]byte(`{"code":200,"sub_code":"SUCCESS","data":{"photo":"` + strings.Repeat("QUJD", photoBytes/4)))
 			_ = zw.Flush()
 			w.(http.Flusher).Flush()
 			started.Add(1)
@@ -63,22 +63,42 @@ func slowGzipServer(t *testing.T) (srv *httptest.Server, started *atomic.Int32) 
 // slow answer reserved 32 MiB, the fifth waited for room, and the 20 calls
 // queued behind it: 20 sent, 0 succeeded.)
 func TestSlowGzippedAnswersDoNotStallOtherCalls(t *testing.T) {
-	srv, started := slowGzipServer(t)
+	srv, started := slowGzipServer(t, 4<<10)
 	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL))
 	require.NoError(t, err)
 	t.Cleanup(func() { c.CloseIdleConnections() })
+	assert.Equal(t, 20, generatesBesideSlowAnswers(t, c, started, 5))
+}
 
+// TestSlowAnswerInASmallBudgetDoesNotHoldUpOthers: a Client with a budget
+// of its own of 4 MiB; one slow gzipped verify answer has sent 600 KiB
+// (its buffer holds 2 MiB: all the common pool) and stalls. The 20
+// GenerateOTP calls that follow take the reserve one after the other and
+// all succeed: a slow answer never holds the whole of a budget.
+func TestSlowAnswerInASmallBudgetDoesNotHoldUpOthers(t *testing.T) {
+	srv, started := slowGzipServer(t, 600<<10)
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithMaxBufferedBytes(4<<20))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.CloseIdleConnections() })
+	assert.Equal(t, 20, generatesBesideSlowAnswers(t, c, started, 1))
+}
+
+// generatesBesideSlowAnswers starts slow verify calls through c, then 20
+// GenerateOTP calls with a 2 s deadline each, and returns how many of
+// those succeeded.
+func generatesBesideSlowAnswers(t *testing.T, c *Client, started *atomic.Int32, slow int32) int {
+	t.Helper()
 	vctx, stopVerifies := context.WithCancel(context.Background())
 	var verifies sync.WaitGroup
-	for i := 0; i < 5; i++ {
+	for i := int32(0); i < slow; i++ {
 		verifies.Add(1)
 		go func() {
 			defer verifies.Done()
 			_, _ = c.VerifyOTP(vctx, validVerifyRequest())
 		}()
 	}
-	require.Eventually(t, func() bool { return started.Load() == 5 }, 10*time.Second, time.Millisecond)
-	time.Sleep(50 * time.Millisecond) // the five are inside their reads
+	require.Eventually(t, func() bool { return started.Load() == slow }, 10*time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // the slow answers are inside their reads
 
 	var wg sync.WaitGroup
 	var ok atomic.Int32
@@ -95,10 +115,10 @@ func TestSlowGzippedAnswersDoNotStallOtherCalls(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("5 slow gzipped verify answers in flight: %d of 20 GenerateOTP succeeded", ok.Load())
-	assert.Equal(t, int32(20), ok.Load())
+	t.Logf("%d slow gzipped verify answer(s) in flight: %d of 20 GenerateOTP succeeded", slow, ok.Load())
 	stopVerifies()
 	verifies.Wait()
+	return int(ok.Load())
 }
 
 // panicBody is a caller's transport's body whose Read panics after it
@@ -185,9 +205,7 @@ func TestClientsShareOneMemoryBudget(t *testing.T) {
 		mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
 	}
 	require.NotSame(t, own.budget, shared.budget)
-	h := own.budget.Open()
-	require.NoError(t, h.Grow(context.Background(), own.budget.Size()))
-	defer h.Release()
+	defer spend(t, own.budget)()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := own.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
@@ -260,4 +278,21 @@ func FuzzReadBody(f *testing.F) {
 			t.Fatalf("%d bytes still held", b.InUse())
 		}
 	})
+}
+
+// spend takes the whole of b (in holds of at most its largest), and
+// returns what gives it back.
+func spend(t *testing.T, b *budget.Budget) (giveBack func()) {
+	t.Helper()
+	var holds []*budget.Hold
+	for b.InUse() < b.Size() {
+		h := b.Open()
+		require.NoError(t, h.Grow(context.Background(), min(b.Largest(), b.Size()-b.InUse())))
+		holds = append(holds, &h)
+	}
+	return func() {
+		for _, h := range holds {
+			h.Release()
+		}
+	}
 }

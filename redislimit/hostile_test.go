@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,12 +82,13 @@ func TestFutureHeartbeatsAreNotCounted(t *testing.T) {
 	lim, err := redislimit.New(rdb, deepvue.Plan{PerSecond: 10}, redislimit.WithKeyPrefix("beat:"),
 		redislimit.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	require.NoError(t, err)
-	replicasKey := lim.Keys()[len(lim.Keys())-1]
+	var replicasKey string
 	for _, k := range lim.Keys() {
-		if len(k) > len("}replicas") && k[len(k)-len("}replicas"):] == "}replicas" {
+		if strings.HasSuffix(k, "}replicas") {
 			replicasKey = k
 		}
 	}
+	require.NotEmpty(t, replicasKey)
 	ahead := float64(time.Now().Add(365 * 24 * time.Hour).UnixMicro())
 	for i := 0; i < 1000; i++ {
 		require.NoError(t, rdb.ZAdd(ctx, replicasKey, redis.Z{Score: ahead, Member: "intruder" + strconv.Itoa(i)}).Err())
