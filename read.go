@@ -207,6 +207,9 @@ func readBody(ctx context.Context, r io.Reader, n, limit int64, h *budget.Hold) 
 		}
 		m, rerr := r.Read(buf[len(buf):room])
 		buf = buf[:len(buf)+m]
+		if int64(len(buf)) > limit {
+			return nil, nil, errTooLarge // more than the bound, its end read or not
+		}
 		if rerr == io.EOF {
 			return buf, pooled, nil
 		}
@@ -215,9 +218,6 @@ func readBody(ctx context.Context, r io.Reader, n, limit int64, h *budget.Hold) 
 		}
 		if int64(len(buf)) < room {
 			continue
-		}
-		if room == end {
-			return nil, nil, errTooLarge // more than the bound
 		}
 		next := min(end, 2*room)
 		if room < hint {
