@@ -26,12 +26,13 @@ import "github.com/redis/go-redis/v9"
 // the list that is not a time within the horizon was not written by a
 // limiter: the list is rewritten without it. When the epoch differs from
 // the replica's and the replica has slots to restore, it books nothing and
-// asks for them (status 2). With a heartbeat, it records the replica's id
-// and counts the ids of the last span up to now (an id scored in the future
-// does not count), and renews the keys' time to live.
+// asks for them (status 2). It counts the replicas, the ids of the last
+// span up to now (an id scored in the future does not count); with a
+// heartbeat, it first records the replica's id, and renews the keys' time
+// to live.
 //
 // It answers one string: status (1 booked, 0 not, 2 restore first), the
-// wait until the slot, the slot, the replicas counted (-1: no heartbeat),
+// wait until the slot, the slot, the replicas counted,
 // Redis's time, the epoch, then, when others booked since the replica's
 // latest slot, the last 32 slots as stored (the replica keeps those after
 // its latest that are times within the horizon, and not its own).
@@ -142,11 +143,11 @@ if at - now <= maxwait then
   if n == 1 then redis.call('PEXPIRE', key, ttl) end
   if n > keep + math.max(32, math.floor(keep / 16)) then trim(n) end
 end
-local replicas = -1
 local tail = last > seen
-if span > 0 then
-  redis.call('ZADD', rk, now, ARGV[b + 2])
-  replicas = redis.call('ZCOUNT', rk, now - span, now)
+local beat = ARGV[b + 2] ~= ''
+if beat then redis.call('ZADD', rk, now, ARGV[b + 2]) end
+local replicas = redis.call('ZCOUNT', rk, now - span, now)
+if beat then
   redis.call('PEXPIRE', rk, math.ceil(span / 1000) + 1000)
   redis.call('PEXPIRE', key, ttl)
   redis.call('PEXPIRE', ek, ttl)

@@ -26,8 +26,8 @@
 // who ask next; the slots already booked behind it keep their times).
 //
 // At most once a second, the same script records a heartbeat: this
-// replica's random id, scored by Redis's time, in "{prefix}replicas", and
-// counts the replicas that asked in the last minute. Only times, those
+// replica's random id, scored by Redis's time, in "{prefix}replicas"; each
+// Wait counts the replicas that asked in the last minute. Only times, those
 // random ids and the epoch (a time) are stored: nothing about a customer,
 // nor the API secret, ever goes to Redis. The keys of one limiter share a
 // hash tag, so the script runs on Redis Cluster.
@@ -187,7 +187,7 @@ type Limiter struct {
 	restore    bool        // give the known slots back to Redis at the next round trip
 	down       bool        // Redis did not answer, and has not answered since
 	retryAt    time.Time   // when to try Redis again while down
-	replicas   int         // replicas seen in the last heartbeat span, at the last heartbeat
+	replicas   int         // replicas seen in the last heartbeat span, at the last answer
 	book       *slots.Book // while down: the slots this process paces around
 	floor      time.Time   // while down: no local slot before this
 	now        func() time.Time
@@ -296,7 +296,7 @@ type answer struct {
 	status   int           // 1 booked, 0 not booked, 2 give the known slots back first
 	wait     time.Duration // until the slot (or the slot it would have had)
 	slot     int64         // Redis microseconds
-	replicas int           // -1: no heartbeat this time
+	replicas int           // counted in the last heartbeat span
 	now      int64         // Redis microseconds
 	epoch    string
 	tail     string // the fleet's latest slots, space-separated (Redis microseconds)
@@ -390,7 +390,7 @@ var argsPool = sync.Pool{New: func() any { return new([]any) }}
 // Arguments boxed once.
 var (
 	spanArg    any = heartbeatSpan.Microseconds()
-	noSpanArg  any = 0
+	noIDArg    any = ""
 	horizonArg any = horizon.Microseconds()
 )
 
@@ -404,9 +404,9 @@ func (l *Limiter) roundTrip(ctx context.Context, maxWait int64, beat, restore bo
 		argsPool.Put(ap)
 	}()
 	args := append((*ap)[:0], l.fixed...)
-	span := noSpanArg
+	id := noIDArg
 	if beat {
-		span = spanArg
+		id = l.idArg
 	}
 	l.mu.Lock()
 	epoch := l.epochArg
@@ -414,7 +414,7 @@ func (l *Limiter) roundTrip(ctx context.Context, maxWait int64, beat, restore bo
 		epoch = ""
 	}
 	seen := l.known.last()
-	args = append(args, maxWait, l.idArg, span, seen, horizonArg, l.ttlMillis(), epoch, l.keep)
+	args = append(args, maxWait, id, spanArg, seen, horizonArg, l.ttlMillis(), epoch, l.keep)
 	if restore {
 		for _, x := range l.known.s {
 			args = append(args, x)

@@ -70,8 +70,9 @@ func generate(ctx context.Context, c *deepvue.Client) error {
 // TestFleetNeverExceedsThePlanAtTheServer: four replicas, each with its own
 // Redis client and limiter and three goroutines, share Plan{PerSecond: 8};
 // SOURCE_FAILURE answers mixed in make retries, which wait on the limiter
-// too. At the server, no one-second window holds more than 8 requests, and
-// the run is not much slower than the plan allows.
+// too. No one-second window holds more than 8 admissions, nor more than 8
+// requests at the server once the measured delivery delay is allowed for
+// (assertPlanHolds); and the run is not much slower than the plan allows.
 func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 	rs := startRedis(t)
 	fake := fakeDeepvue(t)
@@ -83,8 +84,20 @@ func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 	var wg sync.WaitGroup
 	var spent atomic.Int32 // calls whose retries all drew a scripted SOURCE_FAILURE
 	start := time.Now()
+	var stamped []*stampLimiter
 	for r := 0; r < replicas; r++ {
-		c, _ := replica(t, rs, fake, plan)
+		// Redis is up throughout: a generous Redis timeout keeps a loaded
+		// machine from taking a slow answer for an outage (a replica failing
+		// open paces alone at its share, which Redis does not count: the
+		// fleet's share while Redis is down has its own tests).
+		lim, err := redislimit.New(rs.client(t), plan, redislimit.WithRedisTimeout(10*time.Second))
+		require.NoError(t, err)
+		st := &stampLimiter{l: lim, until: start.Add(time.Minute)}
+		stamped = append(stamped, st)
+		c, err := deepvue.NewClient(fake.ClientID, fake.ClientSecret, deepvue.WithBaseURL(fake.URL),
+			deepvue.WithRateLimiter(st), deepvue.WithRetryWait(0, 0))
+		require.NoError(t, err)
+		t.Cleanup(c.CloseIdleConnections)
 		for w := 0; w < workers; w++ {
 			wg.Add(1)
 			go func() {
@@ -105,14 +118,17 @@ func TestFleetNeverExceedsThePlanAtTheServer(t *testing.T) {
 	// 48 calls, and a retry for each of the 8 SOURCE_FAILURE answers except
 	// those that ended a call with its retries spent.
 	require.Len(t, times, 56-int(spent.Load()))
-	p := deepvuetest.PeakArrivals(times, time.Second)
+	var admitted []time.Time
+	for _, st := range stamped {
+		admitted = append(admitted, st.stamps()...)
+	}
+	late, p := assertPlanHolds(t, admitted, times, plan.PerSecond)
 	// The plan allows 8 per second: the requests after the first 8 need a
 	// window each 8, of 1 s plus the margin.
 	floor := time.Duration(float64(len(times)-8) / 8 * float64(time.Second+slots.Margin(time.Second)))
 	t.Logf("%d replicas: %d requests reached the server in %v (the plan's floor with the margin: %v); "+
-		"at most %d in any one-second window (plan: %d)", replicas, len(times), elapsed.Round(time.Millisecond),
-		floor.Round(time.Millisecond), p, plan.PerSecond)
-	assert.LessOrEqual(t, p, plan.PerSecond, "requests in one second at the server")
+		"at most %d in any one-second window (plan: %d), at most %v from admission to arrival", replicas, len(times),
+		elapsed.Round(time.Millisecond), floor.Round(time.Millisecond), p, plan.PerSecond, late.Round(time.Millisecond))
 	assert.GreaterOrEqual(t, elapsed, floor-200*time.Millisecond)
 	assert.Less(t, elapsed, floor*13/10+time.Second, "not much slower than the plan allows")
 }
@@ -229,16 +245,14 @@ func TestRedisKilledMidRunFailsOpen(t *testing.T) {
 			}()
 		}
 	}
-	// Each replica sends a heartbeat at most once a second: by its second
-	// one, it has counted the other.
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	rs.kill()
 	time.Sleep(1500 * time.Millisecond)
 	rs.start()
 	time.Sleep(2 * time.Second)
 	close(stop)
 	wg.Wait()
-	t.Logf("%d calls over 4.7 s with Redis down for 1.5 s; the slowest took %v", calls, slowest.Round(time.Millisecond))
+	t.Logf("%d calls over 4.2 s with Redis down for 1.5 s; the slowest took %v", calls, slowest.Round(time.Millisecond))
 	assert.Less(t, slowest, time.Second, "an outage holds a call up by about a second at most")
 	assert.Greater(t, calls, 40)
 	for i, l := range logs {
