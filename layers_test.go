@@ -22,7 +22,7 @@ import (
 // the Aadhaar rules, internal/uid; ...): the compiler keeps them there, as
 // none of them can import this package.
 var floors = [][]string{
-	{"format.go", "decode.go", "budget.go", "retryafter.go", "idleconn.go"}, // text, wire
+	{"format.go", "decode.go", "retryafter.go", "idleconn.go"}, // text, wire
 	{"read.go"}, // a bounded answer
 	{"action.go", "errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
 	{"input.go", "kyc.go", "verify_decode.go", "consent.go", "nextstep.go"},                   // input rules, results, the advice
