@@ -7,7 +7,7 @@
 // error, sends each request at most once (only a 500 SOURCE_FAILURE, after
 // which no SMS was sent, is retried; a transport that tries to resend on its
 // own is stopped), never follows redirects, reads bounded answers within a
-// per-Client memory budget, and never puts an Aadhaar number, OTP, mobile
+// memory budget shared by the process, and never puts an Aadhaar number, OTP, mobile
 // number or credential into an error, a log record or a printed value. One
 // Client is safe for concurrent use; many Clients in one process (one per
 // tenant, or even per request) share one connection pool.
@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/deepvue-go/deepvue/internal/budget"
 )
 
 // Version is the SDK version sent in the User-Agent header.
@@ -57,7 +59,7 @@ type Client struct {
 	tenant       string         // WithTenant
 	pending      *pendingConfig // the OTPs sent (pending.go); nil: none remembered
 	consent      consentPolicy
-	budget       *memBudget
+	budget       *budget.Budget
 	redactedBase string
 
 	blindWarned *atomic.Bool // the send-once guard's blindness was logged (warnBlind)
@@ -149,7 +151,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		audit:        s.audit,
 		tenant:       s.tenant,
 		consent:      s.consent,
-		budget:       newMemBudget(s.maxBuffered),
+		budget:       processBudget(),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 		life:         &lifecycle{drained: make(chan struct{})},
 		blindWarned:  new(atomic.Bool),
@@ -157,6 +159,9 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		pending:      pending,
 
 		singleAttempt: s.singleAttempt,
+	}
+	if s.maxBuffered > 0 {
+		c.budget = newBudget(s.maxBuffered) // WithMaxBufferedBytes: a budget of its own
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays

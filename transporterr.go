@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/deepvue-go/deepvue/internal/redact"
 )
@@ -21,6 +22,11 @@ type transportError struct {
 	op      string // the call's operation (NextStep)
 	notSent bool   // the SDK knows no request left the process
 	limiter bool   // the Limiter's Wait failed (Outcome "limiter")
+	// wait is what the original error's RetryAfter() said (a limiter's
+	// next slot): a duration, kept apart from the scrubbed chain, whose
+	// rule hands out an error only when its printed form is clean (a
+	// *LimitError's nanoseconds can spell an Aadhaar number).
+	wait time.Duration
 }
 
 // Error returns the scrubbed text.
@@ -62,7 +68,24 @@ func newTransportError(op string, endpoint *url.URL, doing string, err error, no
 		err:     cause,
 		op:      op,
 		notSent: notSent,
+		wait:    retryAfterOf(err),
 	}
+}
+
+// retryAfterOf returns what the first error in err's chain with a method
+// RetryAfter() time.Duration says, 0 if none does (or its method panics:
+// a typed nil of a caller's type).
+func retryAfterOf(err error) (d time.Duration) {
+	var ra interface{ RetryAfter() time.Duration }
+	if !errors.As(err, &ra) {
+		return 0
+	}
+	defer func() {
+		if recover() != nil {
+			d = 0
+		}
+	}()
+	return ra.RetryAfter()
 }
 
 // safeError stands in for an error from below the SDK (net/http, a
