@@ -2,7 +2,7 @@ package deepvue
 
 import (
 	"context"
-	"crypto/sha256"
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -139,7 +139,7 @@ func (g *generateInput) query() string {
 }
 
 // flightKey hashes the number, consent and purpose.
-func (g *generateInput) flightKey(h *keyedHash) [sha256.Size]byte {
+func (g *generateInput) flightKey(seed maphash.Seed) uint64 {
 	var buf [64 + maxPurposeBytes]byte
 	b := append(buf[:0], opGenerate...)
 	b = append(b, 0)
@@ -147,7 +147,13 @@ func (g *generateInput) flightKey(h *keyedHash) [sha256.Size]byte {
 	b = append(b, 0)
 	b = append(b, g.consent...)
 	b = append(b, 0)
-	return h.sum(append(b, g.purpose...))
+	return maphash.Bytes(seed, append(b, g.purpose...))
+}
+
+// sameRequest compares what flightKey hashes.
+func (g *generateInput) sameRequest(other operation) bool {
+	o, ok := other.(*generateInput)
+	return ok && g.n == o.n && g.consent == o.consent && g.purpose == o.purpose
 }
 
 func (g *generateInput) auditFields() (purpose, ref string) { return g.purpose, "" }

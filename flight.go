@@ -2,7 +2,8 @@ package deepvue
 
 import (
 	"context"
-	"crypto/sha256"
+	"encoding/binary"
+	"hash/maphash"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,9 +22,13 @@ import (
 // the number, consent and purpose; for VerifyOTP the reference id, OTP,
 // consent, purpose, mobile number and GeneratePDF; and the consent evidence
 // the call carries (WithConsentEvidence), if any. A call with another
-// purpose or other evidence for the same number is a call of its own. Calls are found by a
-// keyed hash of what they send (HMAC-SHA256 under a random key of the
-// Client's), never by the number or the OTP.
+// purpose or other evidence for the same number is a call of its own. Calls
+// are found by a keyed hash of what they send (hash/maphash under a random
+// seed of the Client's), never by the number or the OTP, and a call joins
+// only after comparing what it sends with what the call in flight sends
+// (which that call's record holds anyway): the hash finds, the comparison
+// decides, so two different calls whose hashes collide never share a
+// request (the second sends its own, not found by later double submits).
 //
 // The first call (the leader) runs the story; the others (joiners) wait for
 // its end and get its result: the same error, or a copy of the same result
@@ -41,18 +46,14 @@ import (
 // flights are the calls in flight on one Client, by the keyed hash of what
 // they send.
 type flights struct {
-	hash *keyedHash
+	seed maphash.Seed
 	mu   sync.Mutex
-	m    map[[sha256.Size]byte]*flight
+	m    map[uint64]*flight
 }
 
 // newFlights returns the flights of a Client.
 func newFlights() (*flights, error) {
-	h, err := randomKeyedHash()
-	if err != nil {
-		return nil, err
-	}
-	return &flights{hash: h, m: map[[sha256.Size]byte]*flight{}}, nil
+	return &flights{seed: maphash.MakeSeed(), m: map[uint64]*flight{}}, nil
 }
 
 // flight is one request, the calls waiting for it, and the context it runs
@@ -64,8 +65,9 @@ func newFlights() (*flights, error) {
 // decide when asked, so a leader alone sees its own cancel at once, as it
 // would on its own context. It lives in the leader's call record.
 type flight struct {
-	key    [sha256.Size]byte
-	result any // set before landed is closed
+	key    uint64
+	lead   *call // the leader's record: what it sends (sameRequest)
+	result any   // set before landed is closed
 	err    error
 
 	parent     context.Context // the leader's
@@ -73,30 +75,38 @@ type flight struct {
 	ownTimer   bool        // the deadline is not the parent's: a timer of the flight's enforces it
 	stopParent func() bool // unregisters the context.AfterFunc on parent (nil if parent never ends)
 
-	mu      sync.Mutex
-	timer   *time.Timer   // ends the flight at its deadline
-	timerOf *flightRef    // what the timer's function holds: cut at the end
-	joiners int           // joiners still waiting
-	landed  chan struct{} // made by the first joiner; closed once result and err are set
-	isDone  bool          // land was called
-	ended   error         // why the flight's context ended, once it has
-	endCh   chan struct{} // closed when ended is set; made when first asked for
-	afters  map[*func()]struct{}
+	mu       sync.Mutex
+	timer    *time.Timer   // ends the flight at its deadline
+	timerOf  *flightRef    // what the timer's function holds: cut at the end
+	joiners  int           // joiners still waiting
+	landed   chan struct{} // made by the first joiner; closed once result and err are set
+	isDone   bool          // land was called
+	unlisted bool          // not in the Client's map: another request has its key
+	ended    error         // why the flight's context ended, once it has
+	endCh    chan struct{} // closed when ended is set; made when first asked for
+	afters   map[*func()]struct{}
 }
 
 // join is the story's join step, after the input was checked. A call
 // identical to one in flight joins it and reports true; any other call
 // leads a new flight (cl.fl, its context from now on) and reports false.
 func (c *Client) join(ctx context.Context, cl *call) bool {
-	key := cl.in.flightKey(c.flights.hash)
+	fs := c.flights
+	key := cl.in.flightKey(fs.seed)
 	if cl.evidence != nil {
 		// Only calls with the same consent evidence share a request: the
 		// leader's audit records carry its evidence alone.
-		key = c.flights.hash.sum(flightEvidence(key, cl.evidence))
+		key = maphash.Bytes(fs.seed, flightEvidence(key, cl.evidence))
 	}
-	fs := c.flights
 	fs.mu.Lock()
-	if f := fs.m[key]; f != nil {
+	f := fs.m[key]
+	if f != nil && !f.lead.sameRequestAs(cl) {
+		// Another request with the same hash: this call sends its own,
+		// which the map cannot hold beside the other.
+		f = nil
+		key, cl.fl.unlisted = 0, true
+	}
+	if f != nil {
 		f.mu.Lock()
 		alive := f.endLocked() == nil // else every caller left, or its deadline passed
 		if alive {
@@ -114,14 +124,16 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 		}
 	}
 	// A new flight, set up before others can find it.
-	f := &cl.fl
-	f.key, f.parent = key, ctx
+	f = &cl.fl
+	f.key, f.lead, f.parent = key, cl, ctx
 	d, ok := ctx.Deadline()
 	if !ok {
 		d, f.ownTimer = time.Now().Add(c.timeout), true
 	}
 	f.deadline = d
-	fs.m[key] = f
+	if !f.unlisted {
+		fs.m[key] = f
+	}
 	fs.mu.Unlock()
 	cl.flight = f
 	if f.ownTimer {
@@ -135,10 +147,26 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 	return false
 }
 
+// sameRequestAs reports whether other sends what cl sends, with the same
+// consent evidence (what join's key hashes).
+func (cl *call) sameRequestAs(other *call) bool {
+	if !cl.in.sameRequest(other.in) {
+		return false
+	}
+	a, b := cl.evidence, other.evidence
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.NoticeID == b.NoticeID && a.NoticeVersion == b.NoticeVersion && a.NoticeSHA256 == b.NoticeSHA256 &&
+		a.Language == b.Language && a.Channel == b.Channel && a.Operator == b.Operator &&
+		a.CustomerRef == b.CustomerRef && a.AlternativesOffered == b.AlternativesOffered &&
+		a.DecidedAt.UnixNano() == b.DecidedAt.UnixNano()
+}
+
 // flightEvidence is what identifies the consent evidence of a call, after the
 // hash of its request.
-func flightEvidence(key [sha256.Size]byte, e *ConsentEvidence) []byte {
-	b := append(make([]byte, 0, 256), key[:]...)
+func flightEvidence(key uint64, e *ConsentEvidence) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 256), key)
 	for _, f := range [...]string{e.NoticeID, e.NoticeVersion, e.NoticeSHA256, e.Language, e.Channel, e.Operator, e.CustomerRef} {
 		b = append(b, 0)
 		b = append(b, f...)

@@ -2,7 +2,7 @@ package deepvue
 
 import (
 	"context"
-	"crypto/sha256"
+	"hash/maphash"
 	"net/http"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -18,7 +18,10 @@ type operation interface {
 	query() string
 	// flightKey is the keyed hash of what makes two calls of the operation
 	// the same request (for the join step, flight.go); called after check.
-	flightKey(h *keyedHash) [sha256.Size]byte
+	flightKey(seed maphash.Seed) uint64
+	// sameRequest reports whether other (checked too) sends the same
+	// request: what flightKey hashes, compared.
+	sameRequest(other operation) bool
 	// auditFields returns the purpose and the reference id (verify-otp)
 	// for the consent record.
 	auditFields() (purpose, ref string)

@@ -2,8 +2,8 @@ package deepvue
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
+	"hash/maphash"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -193,7 +193,7 @@ func (v *verifyInput) query() string {
 
 // flightKey hashes the whole query: reference id, OTP, consent, purpose,
 // mobile number and GeneratePDF.
-func (v *verifyInput) flightKey(h *keyedHash) [sha256.Size]byte {
+func (v *verifyInput) flightKey(seed maphash.Seed) uint64 {
 	var buf [160 + maxPurposeBytes]byte
 	b := append(buf[:0], opVerify...)
 	for _, f := range [...]string{v.ref, v.otp, string(v.req.Consent), v.req.Purpose, v.mobile} {
@@ -204,7 +204,14 @@ func (v *verifyInput) flightKey(h *keyedHash) [sha256.Size]byte {
 	if v.req.GeneratePDF {
 		pdf = 1
 	}
-	return h.sum(append(b, 0, pdf))
+	return maphash.Bytes(seed, append(b, 0, pdf))
+}
+
+// sameRequest compares what flightKey hashes.
+func (v *verifyInput) sameRequest(other operation) bool {
+	o, ok := other.(*verifyInput)
+	return ok && v.ref == o.ref && v.otp == o.otp && v.req.Consent == o.req.Consent &&
+		v.req.Purpose == o.req.Purpose && v.mobile == o.mobile && v.req.GeneratePDF == o.req.GeneratePDF
 }
 
 func (v *verifyInput) auditFields() (purpose, ref string) { return v.req.Purpose, v.ref }
