@@ -3,8 +3,8 @@ package deepvue
 import (
 	"context"
 	"encoding/json"
-	"hash/maphash"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"strings"
