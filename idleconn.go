@@ -223,19 +223,25 @@ func (f *respFramer) feed(p []byte) int {
 				}
 			}
 		default: // a line: head, chunk size, chunk end, trailer
-			c := p[i]
-			i++
-			if c != '\n' {
-				if f.n < len(f.line) {
-					f.line[f.n] = c
-				}
-				f.n++
-				if f.state != frameHead && f.n > maxFrameLine {
-					f.state = framePass
-				}
+			// The line's bytes up to its "\n" (or all of p) at once: what
+			// fits is kept, the rest counted.
+			end := len(p)
+			if j := bytes.IndexByte(p[i:], '\n'); j >= 0 {
+				end = i + j
+			}
+			if f.n < len(f.line) {
+				copy(f.line[f.n:], p[i:end])
+			}
+			f.n += end - i
+			if f.state != frameHead && f.n > maxFrameLine {
+				f.state = framePass // the rest of p passes
 				continue
 			}
-			f.endLine()
+			i = end
+			if i < len(p) { // the "\n"
+				i++
+				f.endLine()
+			}
 		}
 	}
 	return i
