@@ -44,11 +44,25 @@ import (
 // cancelled only when every caller waiting for it has left.
 
 // flights are the calls in flight on one Client, by the keyed hash of what
-// they send.
+// they send, and the Client's default deadlines.
+//
+// A flight whose leader's context has no deadline gets the Client's default
+// (WithTimeout), and no timer of its own: the flights with a default deadline
+// form a list in the order they began, which is the order of their
+// deadlines (each is its start plus the one default, the clock read under
+// mu), and one timer per Client, set for the first of them, ends those whose
+// deadline passed and is set again for the next. A flight leaves the list
+// when it lands; the timer is set only when the list was empty, or when it
+// fires, so a busy Client sets it about once per default timeout, not once
+// a call.
 type flights struct {
 	seed maphash.Seed
 	mu   sync.Mutex
 	m    map[uint64]*flight
+
+	first, last *flight     // the flights with a default deadline, oldest first
+	timer       *time.Timer // fires at timerAt, then ends the flights whose deadline passed
+	timerAt     time.Time   // zero when the timer is not set
 }
 
 // newFlights returns the flights of a Client.
@@ -63,7 +77,9 @@ func newFlights() (*flights, error) {
 // caller waits for the request any more: the leader leaves when its own
 // context ends, but while a joiner waits, that ends nothing. Err and Done
 // decide when asked, so a leader alone sees its own cancel at once, as it
-// would on its own context. It lives in the leader's call record.
+// would on its own context (a default deadline ends it when the Client's
+// timer fires, as a context.WithDeadline's timer would). It lives in the
+// leader's call record.
 type flight struct {
 	key    uint64
 	lead   *call // the leader's record: what it sends (sameRequest)
@@ -72,8 +88,10 @@ type flight struct {
 
 	parent     context.Context // the leader's
 	deadline   time.Time
-	ownTimer   bool        // the deadline is not the parent's: a timer of the flight's enforces it
+	ownTimer   bool        // the deadline is the Client's default: the flights' list and timer enforce it
 	stopParent func() bool // unregisters the context.AfterFunc on parent (nil if parent never ends)
+	prev, next *flight     // in the list of default deadlines (under flights.mu)
+	listed     bool        // in that list
 
 	mu       sync.Mutex
 	timer    *time.Timer   // ends the flight at its deadline
@@ -84,6 +102,8 @@ type flight struct {
 	unlisted bool          // not in the Client's map: another request has its key
 	ended    error         // why the flight's context ended, once it has
 	endCh    chan struct{} // closed when ended is set; made when first asked for
+	after1   func()        // the first function AfterFunc registered (net/http's, for the request), until stopped
+	used1    bool          // after1's place was taken once: later ones go to afters
 	afters   map[*func()]struct{}
 }
 
@@ -131,16 +151,14 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 		d, f.ownTimer = time.Now().Add(c.timeout), true
 	}
 	f.deadline = d
+	if f.ownTimer {
+		fs.listLocked(f, c.timeout)
+	}
 	if !f.unlisted {
 		fs.m[key] = f
 	}
 	fs.mu.Unlock()
 	cl.flight = f
-	if f.ownTimer {
-		f.mu.Lock()
-		f.startTimerLocked()
-		f.mu.Unlock()
-	}
 	if ctx.Done() != nil {
 		f.stopParent = context.AfterFunc(ctx, f.check)
 	}
@@ -161,6 +179,65 @@ func (cl *call) sameRequestAs(other *call) bool {
 		a.Language == b.Language && a.Channel == b.Channel && a.Operator == b.Operator &&
 		a.CustomerRef == b.CustomerRef && a.AlternativesOffered == b.AlternativesOffered &&
 		a.DecidedAt.UnixNano() == b.DecidedAt.UnixNano()
+}
+
+// listLocked puts f, whose deadline is the Client's default (now plus
+// timeout), last in the list of default deadlines, and sets the timer if it
+// is not set.
+func (fs *flights) listLocked(f *flight, timeout time.Duration) {
+	f.prev, f.next, f.listed = fs.last, nil, true
+	if fs.last != nil {
+		fs.last.next = f
+	} else {
+		fs.first = f
+	}
+	fs.last = f
+	if !fs.timerAt.IsZero() {
+		return // set for an earlier deadline: it will set itself for this one
+	}
+	fs.timerAt = f.deadline
+	if fs.timer == nil {
+		fs.timer = time.AfterFunc(timeout, fs.expire)
+	} else {
+		fs.timer.Reset(timeout)
+	}
+}
+
+// unlistLocked takes f out of the list of default deadlines.
+func (fs *flights) unlistLocked(f *flight) {
+	if !f.listed {
+		return
+	}
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		fs.first = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		fs.last = f.prev
+	}
+	f.prev, f.next, f.listed = nil, nil, false
+}
+
+// expire is the timer's: it ends the flights whose default deadline passed
+// and sets the timer for the next.
+func (fs *flights) expire() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	now := time.Now()
+	for f := fs.first; f != nil && !f.deadline.After(now); f = fs.first {
+		fs.unlistLocked(f)
+		f.mu.Lock()
+		f.endWithLocked(context.DeadlineExceeded)
+		f.mu.Unlock()
+	}
+	fs.timerAt = time.Time{}
+	if fs.first != nil {
+		fs.timerAt = fs.first.deadline
+		fs.timer.Reset(fs.timerAt.Sub(now))
+	}
 }
 
 // flightEvidence is what identifies the consent evidence of a call, after the
@@ -214,6 +291,12 @@ func (f *flight) AfterFunc(fn func()) (stop func() bool) {
 		go fn()
 		return func() bool { return false }
 	}
+	if !f.used1 {
+		// The common case, net/http's one registration for the request:
+		// no map, no pointer of its own.
+		f.after1, f.used1 = fn, true
+		return f.stop1
+	}
 	if f.afters == nil {
 		f.afters = map[*func()]struct{}{}
 	}
@@ -226,6 +309,15 @@ func (f *flight) AfterFunc(fn func()) (stop func() bool) {
 		delete(f.afters, p)
 		return ok
 	}
+}
+
+// stop1 unregisters the function in after1.
+func (f *flight) stop1() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ok := f.after1 != nil
+	f.after1 = nil
+	return ok
 }
 
 // check ends the flight's context if it must end now (the parent's end, the
@@ -265,16 +357,20 @@ func (f *flight) startTimerLocked() {
 // deadline passed, or no one waits for it (the leader's context ended with
 // no joiner waiting). A leader that left while joiners wait no longer
 // watches its own deadline: the flight's timer takes over.
+//
+// A default deadline is the flights' timer's to enforce (expire), without a
+// clock read here: the flight ends at it as a context.WithDeadline does, when
+// the timer fires.
 func (f *flight) endLocked() error {
 	if f.ended != nil {
 		return f.ended
 	}
-	if !time.Now().Before(f.deadline) {
+	if !f.ownTimer && !time.Now().Before(f.deadline) {
 		f.endWithLocked(context.DeadlineExceeded)
 	} else if err := f.parent.Err(); err != nil {
 		if f.joiners == 0 {
 			f.endWithLocked(err)
-		} else if f.timer == nil {
+		} else if !f.ownTimer && f.timer == nil {
 			f.startTimerLocked()
 		}
 	}
@@ -294,6 +390,10 @@ func (f *flight) endWithLocked(err error) {
 	if f.timer != nil {
 		f.timer.Stop()
 		f.timerOf.f.Store(nil)
+	}
+	if f.after1 != nil {
+		go f.after1()
+		f.after1 = nil
 	}
 	for fn := range f.afters {
 		go (*fn)()
@@ -334,6 +434,7 @@ func (c *Client) land(cl *call, result any, err error) {
 	if c.flights.m[f.key] == f {
 		delete(c.flights.m, f.key)
 	}
+	c.flights.unlistLocked(f)
 	c.flights.mu.Unlock()
 	if f.stopParent != nil {
 		f.stopParent()

@@ -46,11 +46,18 @@ type callKey struct{}
 // also answers callKey with the call. It lives inside the call record (as
 // context.WithValue would, at the cost of an allocation of its own);
 // contexts derived from it still find the cancelable context below it
-// through Value, as net/http's do.
+// through Value, as net/http's do. Below it lie only the call's flight and
+// values added to it (the guard's trace), so it ends when the flight does,
+// and its AfterFunc is the flight's.
 type callCtx struct {
 	context.Context
 	cl *call
 }
+
+// AfterFunc registers fn on the call's flight, whose end is this context's
+// (see callCtx): a context derived from this one (net/http's transport
+// derives one for every request) then needs no goroutine to watch it.
+func (c *callCtx) AfterFunc(fn func()) (stop func() bool) { return c.cl.fl.AfterFunc(fn) }
 
 // Value returns the call for callKey, and asks the context below otherwise.
 func (c *callCtx) Value(key any) any {
