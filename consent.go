@@ -544,7 +544,8 @@ func (c *Client) checkConsent(ctx context.Context, cl *call) error {
 	if err := checkEvidence(&e, p.requireEvidence, time.Now(), &cl.sec); err != nil {
 		return err
 	}
-	cl.evidence = &e
+	cl.evidence = new(ConsentEvidence) // only a call that carries evidence allocates it
+	*cl.evidence = e
 	return nil
 }
 

@@ -44,25 +44,14 @@ import (
 // cancelled only when every caller waiting for it has left.
 
 // flights are the calls in flight on one Client, by the keyed hash of what
-// they send, and the Client's default deadlines.
-//
-// A flight whose leader's context has no deadline gets the Client's default
-// (WithTimeout), and no timer of its own: the flights with a default deadline
-// form a list in the order they began, which is the order of their
-// deadlines (each is its start plus the one default, the clock read under
-// mu), and one timer per Client, set for the first of them, ends those whose
-// deadline passed and is set again for the next. A flight leaves the list
-// when it lands; the timer is set only when the list was empty, or when it
-// fires, so a busy Client sets it about once per default timeout, not once
-// a call.
+// they send. A flight whose leader's context has no deadline gets the
+// Client's default (WithTimeout), which the Client's one timer enforces
+// (deadline.go): no timer per call.
 type flights struct {
 	seed maphash.Seed
 	mu   sync.Mutex
 	m    map[uint64]*flight
-
-	first, last *flight     // the flights with a default deadline, oldest first
-	timer       *time.Timer // fires at timerAt, then ends the flights whose deadline passed
-	timerAt     time.Time   // zero when the timer is not set
+	dl   deadlines
 }
 
 // newFlights returns the flights of a Client.
@@ -88,10 +77,9 @@ type flight struct {
 
 	parent     context.Context // the leader's
 	deadline   time.Time
-	ownTimer   bool        // the deadline is the Client's default: the flights' list and timer enforce it
-	stopParent func() bool // unregisters the context.AfterFunc on parent (nil if parent never ends)
-	prev, next *flight     // in the list of default deadlines (under flights.mu)
-	listed     bool        // in that list
+	ownTimer   bool         // the deadline is the Client's default: the Client's timer enforces it (deadline.go)
+	dl         deadlineNode // its place in the Client's list of default deadlines
+	stopParent func() bool  // unregisters the context.AfterFunc on parent (nil if parent never ends)
 
 	mu       sync.Mutex
 	timer    *time.Timer   // ends the flight at its deadline
@@ -148,12 +136,9 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 	f.key, f.lead, f.parent = key, cl, ctx
 	d, ok := ctx.Deadline()
 	if !ok {
-		d, f.ownTimer = time.Now().Add(c.timeout), true
+		d, f.ownTimer = fs.dl.add(deadlineCall, &f.dl, f, c.timeout), true
 	}
 	f.deadline = d
-	if f.ownTimer {
-		fs.listLocked(f, c.timeout)
-	}
 	if !f.unlisted {
 		fs.m[key] = f
 	}
@@ -179,65 +164,6 @@ func (cl *call) sameRequestAs(other *call) bool {
 		a.Language == b.Language && a.Channel == b.Channel && a.Operator == b.Operator &&
 		a.CustomerRef == b.CustomerRef && a.AlternativesOffered == b.AlternativesOffered &&
 		a.DecidedAt.UnixNano() == b.DecidedAt.UnixNano()
-}
-
-// listLocked puts f, whose deadline is the Client's default (now plus
-// timeout), last in the list of default deadlines, and sets the timer if it
-// is not set.
-func (fs *flights) listLocked(f *flight, timeout time.Duration) {
-	f.prev, f.next, f.listed = fs.last, nil, true
-	if fs.last != nil {
-		fs.last.next = f
-	} else {
-		fs.first = f
-	}
-	fs.last = f
-	if !fs.timerAt.IsZero() {
-		return // set for an earlier deadline: it will set itself for this one
-	}
-	fs.timerAt = f.deadline
-	if fs.timer == nil {
-		fs.timer = time.AfterFunc(timeout, fs.expire)
-	} else {
-		fs.timer.Reset(timeout)
-	}
-}
-
-// unlistLocked takes f out of the list of default deadlines.
-func (fs *flights) unlistLocked(f *flight) {
-	if !f.listed {
-		return
-	}
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else {
-		fs.first = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else {
-		fs.last = f.prev
-	}
-	f.prev, f.next, f.listed = nil, nil, false
-}
-
-// expire is the timer's: it ends the flights whose default deadline passed
-// and sets the timer for the next.
-func (fs *flights) expire() {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	now := time.Now()
-	for f := fs.first; f != nil && !f.deadline.After(now); f = fs.first {
-		fs.unlistLocked(f)
-		f.mu.Lock()
-		f.endWithLocked(context.DeadlineExceeded)
-		f.mu.Unlock()
-	}
-	fs.timerAt = time.Time{}
-	if fs.first != nil {
-		fs.timerAt = fs.first.deadline
-		fs.timer.Reset(fs.timerAt.Sub(now))
-	}
 }
 
 // flightEvidence is what identifies the consent evidence of a call, after the
@@ -309,6 +235,14 @@ func (f *flight) AfterFunc(fn func()) (stop func() bool) {
 		delete(f.afters, p)
 		return ok
 	}
+}
+
+// deadlinePassed ends the flight at its default deadline (the Client's
+// timer, deadline.go).
+func (f *flight) deadlinePassed() {
+	f.mu.Lock()
+	f.endWithLocked(context.DeadlineExceeded)
+	f.mu.Unlock()
 }
 
 // stop1 unregisters the function in after1.
@@ -434,8 +368,8 @@ func (c *Client) land(cl *call, result any, err error) {
 	if c.flights.m[f.key] == f {
 		delete(c.flights.m, f.key)
 	}
-	c.flights.unlistLocked(f)
 	c.flights.mu.Unlock()
+	c.flights.dl.remove(deadlineCall, &f.dl)
 	if f.stopParent != nil {
 		f.stopParent()
 	}
