@@ -1,7 +1,6 @@
 package deepvue
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding"
 	"hash"
@@ -60,16 +59,6 @@ func newKeyedHash(key []byte) *keyedHash {
 	h := &keyedHash{inner: state(ipad[:]), outer: state(opad[:])}
 	h.pool.New = func() any { return &hmacScratch{d: sha256.New()} }
 	return h
-}
-
-// randomKeyedHash returns a keyedHash under 32 random bytes, known to this
-// process only.
-func randomKeyedHash() (*keyedHash, error) {
-	var key [32]byte
-	if _, err := rand.Read(key[:]); err != nil {
-		return nil, err
-	}
-	return newKeyedHash(key[:]), nil
 }
 
 // sum returns HMAC-SHA256(key, msg).
