@@ -345,15 +345,16 @@ func (f *respFramer) headLine(line []byte, long bool) {
 		if !ok {
 			return
 		}
-		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
+		name = bytes.TrimSpace(name) // the value only for the two headers that frame
 		switch {
 		case len(name) == len("Content-Length") && hasPrefixFold(name, "content-length"):
-			v, ok := parseUint(value, 10)
+			v, ok := parseUint(bytes.TrimSpace(value), 10)
 			if !ok || (f.clen >= 0 && f.clen != v) {
 				f.bad = true
 			}
 			f.clen = v
 		case len(name) == len("Transfer-Encoding") && hasPrefixFold(name, "transfer-encoding"):
+			value = bytes.TrimSpace(value)
 			if f.chunked || len(value) != len("chunked") || !hasPrefixFold(value, "chunked") {
 				f.bad = true
 			}

@@ -28,6 +28,7 @@
 package redact
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -164,9 +165,30 @@ var byteClass = func() (t [256]uint8) {
 // text, only ASCII letters and digits and none of the known values as a
 // substring. Anything else goes to scrubScan. A known value (ASCII digits)
 // is looked for only when s has at least as many digits.
+//
+// Eight bytes are read at a time (a byte of a multi-byte sequence or a
+// backslash ends the exit, ASCII digits are counted with bit arithmetic),
+// the rest through the table; the classes of the whole text are read only
+// for a value with enough digits (an id), where they decide.
 func (k *Secrets) nothingToMask(s string, generic bool) bool {
-	classes, digits := uint8(0), 0
-	for i := 0; i < len(s); i++ { // no branch in the loop: a table, an or, an add
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	digits, i := 0, 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if w&hi != 0 {
+			return false // a byte of a multi-byte sequence (or invalid)
+		}
+		if b := w ^ ('\\' * lo); (b-lo)&^b&hi != 0 {
+			return false // a backslash (a zero byte of b)
+		}
+		// Each byte is below 0x80: adding 0x50 sets its top bit when it is
+		// at least '0', adding 0x46 when it is above '9', with no carry
+		// into the next byte.
+		digits += bits.OnesCount64((w + 0x50*lo) &^ (w + 0x46*lo) & hi)
+	}
+	classes := uint8(0)
+	for ; i < len(s); i++ { // no branch in the loop: a table, an or, an add
 		c := byteClass[s[i]]
 		classes |= c
 		digits += int(c & byteDigit)
@@ -177,7 +199,13 @@ func (k *Secrets) nothingToMask(s string, generic bool) bool {
 	if digits < MinKnownDigits {
 		return true
 	}
-	return classes&byteOther == 0 && !generic &&
+	if generic {
+		return false
+	}
+	for j := 0; j < len(s)-len(s)%8; j++ {
+		classes |= byteClass[s[j]]
+	}
+	return classes&byteOther == 0 &&
 		(k == nil || !(holdsValue(s, k.Number, digits) || holdsValue(s, k.OTP, digits) || holdsValue(s, k.Mobile, digits)))
 }
 

@@ -1,0 +1,76 @@
+package deepvueotel_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/deepvue-go/deepvue"
+	"github.com/deepvue-go/deepvue/deepvueotel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+// successOTP is the documented generate-otp success.
+const successOTP = `{"code":200,"timestamp":1738332826135,"transaction_id":"12815fb81c084fb7a35eedc0ef1c5a84",` +
+	`"sub_code":"SUCCESS","message":"OTP sent to your Registered Mobile number. Check your mobile.","reference_id":"29756208"}`
+
+// cannedTransport answers every request from memory with the documented
+// generate-otp success: the benchmark counts the client's work only.
+type cannedTransport struct{}
+
+func (cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader([]byte(successOTP))), ContentLength: int64(len(successOTP)), Request: r}, nil
+}
+
+// BenchmarkObserver is what deepvueotel adds to a GenerateOTP on an
+// in-memory transport: none (the SDK alone), with no-op providers (what a
+// service that never configured OpenTelemetry gets: nothing records), and
+// with the SDK's providers (every span sampled and ended, metrics kept by a
+// manual reader that is never read).
+//
+//	go test -run '^$' -bench Observer -benchmem ./deepvueotel/
+func BenchmarkObserver(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		obs  func(b *testing.B) *deepvue.Observer
+	}{
+		{"none", func(*testing.B) *deepvue.Observer { return nil }},
+		{"noop", func(*testing.B) *deepvue.Observer {
+			return deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tracenoop.NewTracerProvider()),
+				deepvueotel.WithMeterProvider(metricnoop.NewMeterProvider()))
+		}},
+		{"sdk", func(b *testing.B) *deepvue.Observer {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			b.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
+			return deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tp), deepvueotel.WithMeterProvider(mp),
+				deepvueotel.WithPropagators(propagation.TraceContext{}))
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			opts := []deepvue.Option{deepvue.WithBaseURL("https://production.deepvue.tech"),
+				deepvue.WithHTTPClient(&http.Client{Transport: cannedTransport{}})}
+			if o := tc.obs(b); o != nil {
+				opts = append(opts, deepvue.WithObserver(o))
+			}
+			c, err := deepvue.NewClient("bench-client", secret, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.GenerateOTP(ctx, number, deepvue.ConsentYes, purpose); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
