@@ -159,7 +159,7 @@ var byteClass = func() (t [256]uint8) {
 
 // nothingToMask is scrub's fast exit for the common values (a message with
 // no digit, a transaction or reference id of ASCII letters and digits): one
-// pass over a table of byte classes. It reports true only where scrubScan
+// pass over the bytes. It reports true only where scrubScan
 // returns s unchanged at one of its first two exits (see there): fewer than
 // MinKnownDigits ASCII digits and only ASCII, no backslash; or, outside free
 // text, only ASCII letters and digits and none of the known values as a
@@ -167,29 +167,38 @@ var byteClass = func() (t [256]uint8) {
 // is looked for only when s has at least as many digits.
 //
 // Eight bytes are read at a time (a byte of a multi-byte sequence or a
-// backslash ends the exit, ASCII digits are counted with bit arithmetic),
-// the rest through the table; the classes of the whole text are read only
-// for a value with enough digits (an id), where they decide.
+// backslash ends the exit; ASCII digits are counted, and the other bytes
+// that are not letters noted, with bit arithmetic), the rest through the
+// table.
 func (k *Secrets) nothingToMask(s string, generic bool) bool {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	digits, i := 0, 0
-	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	classes, digits := uint8(0), 0
+	t := s
+	for len(t) >= 8 {
+		_ = t[7]
+		w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		t = t[8:]
 		if w&hi != 0 {
 			return false // a byte of a multi-byte sequence (or invalid)
 		}
 		if b := w ^ ('\\' * lo); (b-lo)&^b&hi != 0 {
 			return false // a backslash (a zero byte of b)
 		}
-		// Each byte is below 0x80: adding 0x50 sets its top bit when it is
-		// at least '0', adding 0x46 when it is above '9', with no carry
-		// into the next byte.
-		digits += bits.OnesCount64((w + 0x50*lo) &^ (w + 0x46*lo) & hi)
+		// Every byte is below 0x80, so adding to it never carries into the
+		// next: adding 0x50 sets its top bit when it is at least '0', 0x46
+		// when above '9'; with bit 5 set (lower case), adding 0x1f sets it
+		// when at least 'a', 0x05 when above 'z'.
+		digit := (w + 0x50*lo) &^ (w + 0x46*lo) & hi
+		l := w | 0x20*lo
+		letter := (l + 0x1f*lo) &^ (l + 0x05*lo) & hi
+		digits += bits.OnesCount64(digit)
+		if (digit|letter)^hi != 0 {
+			classes |= byteOther
+		}
 	}
-	classes := uint8(0)
-	for ; i < len(s); i++ { // no branch in the loop: a table, an or, an add
-		c := byteClass[s[i]]
+	for i := 0; i < len(t); i++ { // no branch in the loop: a table, an or, an add
+		c := byteClass[t[i]]
 		classes |= c
 		digits += int(c & byteDigit)
 	}
@@ -199,13 +208,7 @@ func (k *Secrets) nothingToMask(s string, generic bool) bool {
 	if digits < MinKnownDigits {
 		return true
 	}
-	if generic {
-		return false
-	}
-	for j := 0; j < len(s)-len(s)%8; j++ {
-		classes |= byteClass[s[j]]
-	}
-	return classes&byteOther == 0 &&
+	return classes&byteOther == 0 && !generic &&
 		(k == nil || !(holdsValue(s, k.Number, digits) || holdsValue(s, k.OTP, digits) || holdsValue(s, k.Mobile, digits)))
 }
 
