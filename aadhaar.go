@@ -150,6 +150,9 @@ func (g *generateInput) flightKey(seed maphash.Seed) uint64 {
 	return maphash.Bytes(seed, append(b, g.purpose...))
 }
 
+// queryShape: generate-otp's query has one form.
+func (g *generateInput) queryShape() int { return 0 }
+
 // sameRequest compares what flightKey hashes.
 func (g *generateInput) sameRequest(other operation) bool {
 	o, ok := other.(*generateInput)

@@ -55,6 +55,7 @@ type Client struct {
 	logger       *slog.Logger
 	limiter      Limiter
 	observer     *Observer
+	obsInfo      *observerInfo // with an Observer: what it is told of every call
 	audit        AuditFunc
 	tenant       string         // WithTenant
 	pending      *pendingConfig // the OTPs sent (pending.go); nil: none remembered
@@ -162,6 +163,9 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 	}
 	if s.maxBuffered > 0 {
 		c.budget = newBudget(s.maxBuffered) // WithMaxBufferedBytes: a budget of its own
+	}
+	if c.observer != nil {
+		c.obsInfo = newObserverInfo(c.generateURL, c.verifyURL, c.tenant)
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -129,6 +130,26 @@ type CallResult struct {
 	Joined bool
 }
 
+// maxQueryShapes bounds operation.queryShape: generate-otp's one form and
+// verify-otp's four.
+const maxQueryShapes = 5
+
+// observerInfo is what a Client with an Observer tells it of every call,
+// made once: the CallInfo of each operation, and the redacted URL of each
+// form of query (made at the first attempt of that form, from its URL).
+type observerInfo struct {
+	generate, verify CallInfo
+	urls             [maxQueryShapes]atomic.Pointer[string]
+}
+
+// newObserverInfo returns the observerInfo of a Client whose endpoints are
+// generate and verify, with the tenant label tenant.
+func newObserverInfo(generate, verify *url.URL, tenant string) *observerInfo {
+	oi := &observerInfo{generate: callInfo(opGenerate, generate), verify: callInfo(opVerify, verify)}
+	oi.generate.Tenant, oi.verify.Tenant = tenant, tenant
+	return oi
+}
+
 // callInfo describes a call to endpoint.
 func callInfo(op string, endpoint *url.URL) CallInfo {
 	host, port := endpoint.Hostname(), endpoint.Port()
@@ -165,11 +186,12 @@ type observed struct {
 	ctx  context.Context // the call's, from StartCall
 	info CallInfo
 
-	att      AttemptInfo
-	attCtx   context.Context
-	attStart time.Time
-	attOpen  bool
-	attCode  int
+	att       AttemptInfo
+	attCtx    context.Context
+	attReqCtx attemptCtx // the request's context, when attCtx added values (startAttempt)
+	attStart  time.Time
+	attOpen   bool
+	attCode   int
 }
 
 // startCall tells the Observer a call begins and returns the context for
@@ -178,8 +200,11 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 	if c.observer == nil {
 		return ctx
 	}
-	cl.obs = &observed{info: callInfo(cl.op, cl.endpoint)}
-	cl.obs.info.Tenant = c.tenant
+	info := c.obsInfo.generate
+	if cl.op != opGenerate {
+		info = c.obsInfo.verify
+	}
+	cl.obs = &observed{info: info}
 	base := ctx
 	if base == nil {
 		base = context.Background()
@@ -220,7 +245,7 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error, l
 // request to send (a copy with the Observer's headers and context, if any).
 func (cl *call) startAttempt(req *http.Request) *http.Request {
 	o := cl.obs
-	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: redactedURL(req.URL),
+	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: cl.redactedURL(req.URL),
 		ResendCount: cl.attempts}
 	var hdr http.Header
 	o.attCtx = req.Context()
@@ -234,7 +259,14 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 	if len(hdr) == 0 && o.attCtx == req.Context() {
 		return req
 	}
-	r := req.WithContext(o.attCtx)
+	rctx := o.attCtx
+	if rctx != req.Context() && rctx.Done() == req.Context().Done() {
+		// Values added to the request's context (a span): it still ends
+		// with the call's flight, whose AfterFunc it keeps (see callCtx).
+		o.attReqCtx = attemptCtx{rctx, cl}
+		rctx = &o.attReqCtx
+	}
+	r := req.WithContext(rctx)
 	if len(hdr) > 0 {
 		r.Header = req.Header.Clone()
 		for k, vs := range hdr {
@@ -243,6 +275,30 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 			}
 		}
 	}
+	return r
+}
+
+// attemptCtx is the request's context when the Observer's StartAttempt
+// added values to it (a span): it ends with the call's flight, so its
+// AfterFunc is the flight's, and net/http's transport needs no goroutine to
+// watch it.
+type attemptCtx struct {
+	context.Context
+	cl *call
+}
+
+// AfterFunc registers fn on the call's flight.
+func (a *attemptCtx) AfterFunc(fn func()) (stop func() bool) { return a.cl.fl.AfterFunc(fn) }
+
+// redactedURL returns u, the request's URL, with every query value
+// replaced by REDACTED: made once per form of query (observerInfo).
+func (cl *call) redactedURL(u *url.URL) string {
+	slot := &cl.client.obsInfo.urls[cl.in.queryShape()]
+	if p := slot.Load(); p != nil {
+		return *p
+	}
+	r := redactedURL(u)
+	slot.Store(&r)
 	return r
 }
 

@@ -245,3 +245,39 @@ func TestNilObserverIsNoObserver(t *testing.T) {
 	_, err = c.GenerateOTP(nil, validNumber, ConsentYes, testPurpose) //nolint:staticcheck
 	assert.Equal(t, errNilContext, err)
 }
+
+// TestAttemptURLOfEveryQueryForm: the redacted URL an Observer is given,
+// made once per form of query and Client, is each call's own: for every
+// form of verify-otp's query (with and without mobile_number and
+// generate_pdf) and generate-otp's, in any order, every value REDACTED.
+func TestAttemptURLOfEveryQueryForm(t *testing.T) {
+	rec := &recorder{}
+	c, mt := mockClient(t, WithObserver(rec.observer()))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+	mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, verifySuccessBody(`,"aadhaar_linked_mobile_match":"Yes"`)))
+	base := verURL + "?otp=REDACTED&reference_id=REDACTED&consent=REDACTED&purpose=REDACTED"
+	var want []string
+	for round := 0; round < 2; round++ {
+		for _, form := range []struct {
+			mobile string
+			pdf    bool
+			query  string
+		}{{"", true, "&generate_pdf=REDACTED"}, {testMobile, false, "&mobile_number=REDACTED"},
+			{"", false, ""}, {testMobile, true, "&mobile_number=REDACTED&generate_pdf=REDACTED"}} {
+			req := validVerifyRequest()
+			req.MobileNumber, req.GeneratePDF = form.mobile, form.pdf
+			req.Purpose += fmt.Sprint(" ", round) // its own call
+			_, err := c.VerifyOTP(context.Background(), req)
+			require.NoError(t, err)
+			want = append(want, base+form.query)
+		}
+		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		require.NoError(t, err)
+		want = append(want, genURL+"?aadhaar_number=REDACTED&consent=REDACTED&purpose=REDACTED")
+	}
+	var got []string
+	for _, a := range rec.infos {
+		got = append(got, a.URL)
+	}
+	assert.Equal(t, want, got)
+}

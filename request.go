@@ -22,6 +22,10 @@ type operation interface {
 	// sameRequest reports whether other (checked too) sends the same
 	// request: what flightKey hashes, compared.
 	sameRequest(other operation) bool
+	// queryShape tells apart the forms of the operation's query (which
+	// keys it has, whatever their values), 0 to maxQueryShapes-1: calls of
+	// one shape share one redacted URL (observe.go).
+	queryShape() int
 	// auditFields returns the purpose and the reference id (verify-otp)
 	// for the consent record.
 	auditFields() (purpose, ref string)

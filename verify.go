@@ -207,6 +207,19 @@ func (v *verifyInput) flightKey(seed maphash.Seed) uint64 {
 	return maphash.Bytes(seed, append(b, 0, pdf))
 }
 
+// queryShape: verify-otp's query has four forms, with or without
+// mobile_number and generate_pdf.
+func (v *verifyInput) queryShape() int {
+	s := 1
+	if v.mobile != "" {
+		s++
+	}
+	if v.req.GeneratePDF {
+		s += 2
+	}
+	return s
+}
+
 // sameRequest compares what flightKey hashes.
 func (v *verifyInput) sameRequest(other operation) bool {
 	o, ok := other.(*verifyInput)
