@@ -292,9 +292,9 @@ func (f *flight) startTimerLocked() {
 // no joiner waiting). A leader that left while joiners wait no longer
 // watches its own deadline: the flight's timer takes over.
 //
-// A default deadline is the flights' timer's to enforce (expire), without a
-// clock read here: the flight ends at it as a context.WithDeadline does, when
-// the timer fires.
+// A default deadline is the Client's timer's to enforce (deadline.go),
+// without a clock read here: the flight ends at it as a context.WithDeadline
+// does, when the timer fires.
 func (f *flight) endLocked() error {
 	if f.ended != nil {
 		return f.ended
