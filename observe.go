@@ -186,12 +186,11 @@ type observed struct {
 	ctx  context.Context // the call's, from StartCall
 	info CallInfo
 
-	att       AttemptInfo
-	attCtx    context.Context
-	attReqCtx attemptCtx // the request's context, when attCtx added values (startAttempt)
-	attStart  time.Time
-	attOpen   bool
-	attCode   int
+	att      AttemptInfo
+	attCtx   context.Context
+	attStart time.Time
+	attOpen  bool
+	attCode  int
 }
 
 // startCall tells the Observer a call begins and returns the context for
@@ -263,8 +262,9 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 	if rctx != req.Context() && rctx.Done() == req.Context().Done() {
 		// Values added to the request's context (a span): it still ends
 		// with the call's flight, whose AfterFunc it keeps (see callCtx).
-		o.attReqCtx = attemptCtx{rctx, cl}
-		rctx = &o.attReqCtx
+		// One per attempt: what net/http (or a mock) started for an
+		// attempt may still read its context when the next one begins.
+		rctx = &attemptCtx{rctx, cl}
 	}
 	r := req.WithContext(rctx)
 	if len(hdr) > 0 {
