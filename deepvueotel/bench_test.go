@@ -1,10 +1,14 @@
 package deepvueotel_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/deepvue-go/deepvue"
@@ -29,11 +33,58 @@ func (cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(bytes.NewReader([]byte(successOTP))), ContentLength: int64(len(successOTP)), Request: r}, nil
 }
 
+// benchServeEnv makes the test binary serve the documented generate-otp
+// success on loopback instead of running tests (TestMain): the loopback
+// benchmark's server, in a process of its own, so that callgrind counts the
+// client's work only.
+const benchServeEnv = "DEEPVUEOTEL_BENCH_SERVE"
+
+// serveBench prints its address, serves until its standard input closes,
+// then returns.
+func serveBench() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.Exit(1)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header()["Content-Type"] = []string{"application/json"}
+		_, _ = w.Write([]byte(successOTP))
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	_, _ = os.Stdout.WriteString(ln.Addr().String() + "\n")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = srv.Close()
+}
+
+// loopbackServer starts serveBench in a child process and returns its base
+// URL; the child ends with the benchmark.
+func loopbackServer(b *testing.B) string {
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), benchServeEnv+"=1", "GOMAXPROCS=1")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = in.Close(); _ = cmd.Wait() })
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	return "http://" + addr[:len(addr)-1]
+}
+
 // BenchmarkObserver is what deepvueotel adds to a GenerateOTP on an
-// in-memory transport: none (the SDK alone), with no-op providers (what a
-// service that never configured OpenTelemetry gets: nothing records), and
-// with the SDK's providers (every span sampled and ended, metrics kept by a
-// manual reader that is never read).
+// in-memory transport (and, as loopback/..., over loopback HTTP to a server
+// in a process of its own): none (the SDK alone), with no-op providers
+// (nothing records), and with the SDK's providers (every span sampled and
+// ended, metrics kept by a manual reader that is never read).
 //
 //	go test -run '^$' -bench Observer -benchmem ./deepvueotel/
 func BenchmarkObserver(b *testing.B) {
@@ -54,23 +105,29 @@ func BenchmarkObserver(b *testing.B) {
 				deepvueotel.WithPropagators(propagation.TraceContext{}))
 		}},
 	} {
-		b.Run(tc.name, func(b *testing.B) {
-			opts := []deepvue.Option{deepvue.WithBaseURL("https://production.deepvue.tech"),
-				deepvue.WithHTTPClient(&http.Client{Transport: cannedTransport{}})}
-			if o := tc.obs(b); o != nil {
-				opts = append(opts, deepvue.WithObserver(o))
-			}
-			c, err := deepvue.NewClient("bench-client", secret, opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				if _, err := c.GenerateOTP(ctx, number, deepvue.ConsentYes, purpose); err != nil {
+		for _, where := range []string{"", "loopback/"} {
+			b.Run(where+tc.name, func(b *testing.B) {
+				opts := []deepvue.Option{deepvue.WithBaseURL("https://production.deepvue.tech"),
+					deepvue.WithHTTPClient(&http.Client{Transport: cannedTransport{}})}
+				if where != "" {
+					opts = []deepvue.Option{deepvue.WithBaseURL(loopbackServer(b))} // the SDK's own transport
+				}
+				if o := tc.obs(b); o != nil {
+					opts = append(opts, deepvue.WithObserver(o))
+				}
+				c, err := deepvue.NewClient("bench-client", secret, opts...)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
+				b.Cleanup(c.CloseIdleConnections)
+				ctx := context.Background()
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if _, err := c.GenerateOTP(ctx, number, deepvue.ConsentYes, purpose); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -257,15 +257,22 @@ func (o *observer) StartCall(ctx context.Context, c deepvue.CallInfo) context.Co
 func (o *observer) StartAttempt(ctx context.Context, a deepvue.AttemptInfo, header http.Header) context.Context {
 	st := o.attemptStart(a)
 	sctx, span := o.tracer.Start(ctx, st.name, st.opts...)
-	if !span.IsRecording() && !trace.SpanFromContext(ctx).IsRecording() &&
-		span.SpanContext().Equal(trace.SpanContextFromContext(ctx)) {
-		// A span that records nothing and carries the call's span context
-		// (no-op providers): the request keeps the call's context, which
-		// propagates the same trace context.
-		sctx = ctx
+	if !span.IsRecording() {
+		if parent := trace.SpanFromContext(ctx); !parent.IsRecording() && sameSpan(span.SpanContext(), parent.SpanContext()) {
+			// A span that records nothing and carries the call's span
+			// context (no-op providers): the request keeps the call's
+			// context, which propagates the same trace context.
+			sctx = ctx
+		}
 	}
 	o.props.Inject(sctx, propagation.HeaderCarrier(header))
 	return sctx
+}
+
+// sameSpan reports whether a and b identify the same span (or are both
+// invalid): a tracer that returns its parent's span context made no span.
+func sameSpan(a, b trace.SpanContext) bool {
+	return a.SpanID() == b.SpanID() && a.TraceID() == b.TraceID()
 }
 
 // attemptStart returns the span name, start options and url.template of

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,7 +30,13 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(benchServeEnv) != "" {
+		serveBench() // this binary as the loopback benchmark's server (bench_test.go)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // Synthetic test values: a valid Aadhaar number (python-stdnum's vector),
 // a made-up OTP and mobile, and a secret.
