@@ -85,7 +85,15 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	if !c.usable() {
 		return nil, errNilClient
 	}
-	gc := &generateCall{in: generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}}
+	var gc *generateCall
+	if c.observer != nil { // the record and the Observer's state, in one allocation
+		o := &observedGenerateCall{}
+		gc = &o.generateCall
+		gc.obs = &o.obs
+	} else {
+		gc = &generateCall{}
+	}
+	gc.in = generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}
 	res, err := c.run(ctx, c.initCall(&gc.call, opGenerate, &gc.in))
 	r, _ := res.(*OTPResponse)
 	if r != nil && gc.joined { // the leader's result: a copy of one's own
@@ -99,6 +107,12 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 type generateCall struct {
 	call
 	in generateInput
+}
+
+// observedGenerateCall is a generateCall with its Observer state.
+type observedGenerateCall struct {
+	generateCall
+	obs observed
 }
 
 // generateInput is GenerateOTP's input: the operation of a generate-otp call.

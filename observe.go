@@ -203,7 +203,10 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 	if cl.op != opGenerate {
 		info = c.obsInfo.verify
 	}
-	cl.obs = &observed{info: info}
+	if cl.obs == nil { // else allocated with the call record
+		cl.obs = new(observed)
+	}
+	cl.obs.info = info
 	base := ctx
 	if base == nil {
 		base = context.Background()

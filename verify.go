@@ -123,7 +123,15 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 	if !c.usable() {
 		return nil, errNilClient
 	}
-	vc := &verifyCall{in: verifyInput{req: req}}
+	var vc *verifyCall
+	if c.observer != nil { // the record and the Observer's state, in one allocation
+		o := &observedVerifyCall{}
+		vc = &o.verifyCall
+		vc.obs = &o.obs
+	} else {
+		vc = &verifyCall{}
+	}
+	vc.in = verifyInput{req: req}
 	res, err := c.run(ctx, c.initCall(&vc.call, opVerify, &vc.in))
 	d, _ := res.(*AadhaarData)
 	if d != nil && vc.joined { // the leader's result: a copy of one's own (the byte slices shared)
@@ -137,6 +145,12 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 type verifyCall struct {
 	call
 	in verifyInput
+}
+
+// observedVerifyCall is a verifyCall with its Observer state.
+type observedVerifyCall struct {
+	verifyCall
+	obs observed
 }
 
 // verifyInput is VerifyOTP's input: the operation of a verify-otp call.

@@ -83,7 +83,9 @@ func loopbackServer(b *testing.B) string {
 // BenchmarkObserver is what deepvueotel adds to a GenerateOTP on an
 // in-memory transport (and, as loopback/..., over loopback HTTP to a server
 // in a process of its own): none (the SDK alone), with no-op providers
-// (nothing records), and with the SDK's providers (every span sampled and
+// (trace/noop and metric/noop: nothing records), with the global providers
+// when nothing is installed (nothing records either, but they may be given
+// an SDK later), and with the SDK's providers (every span sampled and
 // ended, metrics kept by a manual reader that is never read).
 //
 //	go test -run '^$' -bench Observer -benchmem ./deepvueotel/
@@ -97,6 +99,9 @@ func BenchmarkObserver(b *testing.B) {
 			return deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tracenoop.NewTracerProvider()),
 				deepvueotel.WithMeterProvider(metricnoop.NewMeterProvider()))
 		}},
+		// The global providers with nothing installed: what NewObserver()
+		// gives a service that never configured OpenTelemetry.
+		{"global", func(*testing.B) *deepvue.Observer { return deepvueotel.NewObserver() }},
 		{"sdk", func(b *testing.B) *deepvue.Observer {
 			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))

@@ -32,6 +32,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // ScopeName is the instrumentation scope of the tracer and meter.
@@ -99,6 +100,7 @@ func WithPropagators(p propagation.TextMapPropagator) Option { return func(c *co
 
 type observer struct {
 	tracer   trace.Tracer
+	noSpans  bool // tracer is trace/noop's: no span is started, none ended
 	props    propagation.TextMapPropagator
 	duration httpconv.ClientRequestDuration
 	callDur  metric.Float64Histogram
@@ -226,6 +228,12 @@ func NewObserver(opts ...Option) *deepvue.Observer {
 			trace.WithSchemaURL(semconv.SchemaURL)),
 		props: cfg.props,
 	}
+	// trace/noop's tracer makes spans that record nothing and carry their
+	// parent's span context: starting none is the same, for nothing.
+	switch o.tracer.(type) {
+	case tracenoop.Tracer, *tracenoop.Tracer:
+		o.noSpans = true
+	}
 	// A failure to create an instrument leaves a no-op one: recording must
 	// never fail a KYC call.
 	o.duration, _ = httpconv.NewClientRequestDuration(meter)
@@ -239,6 +247,9 @@ func NewObserver(opts ...Option) *deepvue.Observer {
 
 // StartCall starts the call's span, a child of the caller's.
 func (o *observer) StartCall(ctx context.Context, c deepvue.CallInfo) context.Context {
+	if o.noSpans {
+		return ctx
+	}
 	st := o.callStarts.get(c, func() spanStart {
 		attrs := []attribute.KeyValue{OperationKey.String(c.Operation),
 			semconv.ServerAddress(c.ServerAddress), semconv.ServerPort(c.ServerPort)}
@@ -255,6 +266,10 @@ func (o *observer) StartCall(ctx context.Context, c deepvue.CallInfo) context.Co
 // StartAttempt starts the attempt's span and puts its trace context into
 // the request's headers.
 func (o *observer) StartAttempt(ctx context.Context, a deepvue.AttemptInfo, header http.Header) context.Context {
+	if o.noSpans {
+		o.props.Inject(ctx, propagation.HeaderCarrier(header)) // the caller's trace context, as a no-op span carries it
+		return ctx
+	}
 	st := o.attemptStart(a)
 	sctx, span := o.tracer.Start(ctx, st.name, st.opts...)
 	if !span.IsRecording() {
@@ -315,7 +330,6 @@ func urlTemplate(rawURL string) string {
 // url.template (the endpoint's path) among the metric's attributes. A span
 // that does not record gets no attributes.
 func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deepvue.AttemptResult) {
-	span := trace.SpanFromContext(ctx)
 	var errType string
 	switch {
 	case r.StatusCode >= 400:
@@ -323,27 +337,9 @@ func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deep
 	case r.Outcome != "ok":
 		errType = r.Outcome
 	}
-	if span.IsRecording() {
-		spanAttrs := make([]attribute.KeyValue, 0, 7)
-		if r.StatusCode != 0 {
-			spanAttrs = append(spanAttrs, semconv.HTTPResponseStatusCode(r.StatusCode))
-		}
-		if errType != "" {
-			spanAttrs = append(spanAttrs, semconv.ErrorTypeKey.String(errType))
-		}
-		spanAttrs = append(spanAttrs, OutcomeKey.String(r.Outcome), MaybeSentKey.Bool(r.MaybeSent), ResponseSizeKey.Int64(r.ResponseBytes))
-		if r.SubCode != "" {
-			spanAttrs = append(spanAttrs, SubCodeKey.String(r.SubCode))
-		}
-		if r.TransactionID != "" {
-			spanAttrs = append(spanAttrs, TransactionIDKey.String(r.TransactionID))
-		}
-		span.SetAttributes(spanAttrs...)
-		if errType != "" {
-			span.SetStatus(codes.Error, r.Outcome) // a fixed name, never an error's text
-		}
+	if !o.noSpans {
+		o.endAttemptSpan(trace.SpanFromContext(ctx), r, errType)
 	}
-	span.End()
 	h := o.duration.Inst()
 	if !h.Enabled(ctx) {
 		return
@@ -370,14 +366,72 @@ func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deep
 	h.Record(ctx, r.Duration.Seconds(), *opt...)
 }
 
+// endAttemptSpan sets the attempt's result on its span, if it records, and
+// ends it.
+func (o *observer) endAttemptSpan(span trace.Span, r deepvue.AttemptResult, errType string) {
+	if span.IsRecording() {
+		spanAttrs := make([]attribute.KeyValue, 0, 7)
+		if r.StatusCode != 0 {
+			spanAttrs = append(spanAttrs, semconv.HTTPResponseStatusCode(r.StatusCode))
+		}
+		if errType != "" {
+			spanAttrs = append(spanAttrs, semconv.ErrorTypeKey.String(errType))
+		}
+		spanAttrs = append(spanAttrs, OutcomeKey.String(r.Outcome), MaybeSentKey.Bool(r.MaybeSent), ResponseSizeKey.Int64(r.ResponseBytes))
+		if r.SubCode != "" {
+			spanAttrs = append(spanAttrs, SubCodeKey.String(r.SubCode))
+		}
+		if r.TransactionID != "" {
+			spanAttrs = append(spanAttrs, TransactionIDKey.String(r.TransactionID))
+		}
+		span.SetAttributes(spanAttrs...)
+		if errType != "" {
+			span.SetStatus(codes.Error, r.Outcome) // a fixed name, never an error's text
+		}
+	}
+	span.End()
+}
+
 // EndCall ends the call's span, counts the call and records its duration.
 // A span that does not record gets no attributes.
 func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.CallResult) {
-	span := trace.SpanFromContext(ctx)
 	state := ""
 	if c.Operation == "generate-otp" {
 		state = r.OTPState.String()
 	}
+	if !o.noSpans {
+		o.endCallSpan(trace.SpanFromContext(ctx), r, state)
+	}
+	countOn, durOn := o.calls.Enabled(ctx), o.callDur.Enabled(ctx)
+	if !countOn && !durOn {
+		return
+	}
+	m := o.callRecs.get(callRecKey{info: c, outcome: r.Outcome, joined: r.Joined, otpState: state}, func() callMeasure {
+		counted := []attribute.KeyValue{OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)}
+		if c.Tenant != "" {
+			counted = append(counted, TenantKey.String(c.Tenant)) // on the span since StartCall
+		}
+		timed := attribute.NewSet(counted...)
+		if r.Joined {
+			counted = append(counted, JoinedKey.Bool(true))
+		}
+		if state != "" {
+			counted = append(counted, OTPStateKey.String(state))
+		}
+		return callMeasure{count: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(counted...))},
+			dur: []metric.RecordOption{metric.WithAttributeSet(timed)}}
+	})
+	if countOn {
+		o.calls.Add(ctx, 1, m.count...)
+	}
+	if durOn {
+		o.callDur.Record(ctx, r.Duration.Seconds(), m.dur...)
+	}
+}
+
+// endCallSpan sets the call's result on its span, if it records, and ends
+// it.
+func (o *observer) endCallSpan(span trace.Span, r deepvue.CallResult, state string) {
 	if span.IsRecording() {
 		attrs := make([]attribute.KeyValue, 0, 10)
 		attrs = append(attrs, OutcomeKey.String(r.Outcome), AttemptsKey.Int(r.Attempts), MaybeSentKey.Bool(r.MaybeSent))
@@ -408,29 +462,4 @@ func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.Ca
 		span.SetStatus(codes.Error, r.Outcome)
 	}
 	span.End()
-	countOn, durOn := o.calls.Enabled(ctx), o.callDur.Enabled(ctx)
-	if !countOn && !durOn {
-		return
-	}
-	m := o.callRecs.get(callRecKey{info: c, outcome: r.Outcome, joined: r.Joined, otpState: state}, func() callMeasure {
-		counted := []attribute.KeyValue{OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)}
-		if c.Tenant != "" {
-			counted = append(counted, TenantKey.String(c.Tenant)) // on the span since StartCall
-		}
-		timed := attribute.NewSet(counted...)
-		if r.Joined {
-			counted = append(counted, JoinedKey.Bool(true))
-		}
-		if state != "" {
-			counted = append(counted, OTPStateKey.String(state))
-		}
-		return callMeasure{count: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(counted...))},
-			dur: []metric.RecordOption{metric.WithAttributeSet(timed)}}
-	})
-	if countOn {
-		o.calls.Add(ctx, 1, m.count...)
-	}
-	if durOn {
-		o.callDur.Record(ctx, r.Duration.Seconds(), m.dur...)
-	}
 }

@@ -64,15 +64,18 @@ var cgPairs = []cgPair{
 }
 
 // otelPairs are deepvueotel's (-otel, with deepvueotel's test binary): a
-// call observed through no-op providers, and through the SDK's (every span
-// sampled, a manual reader), against the same call with no Observer (the
-// "hand" column), in memory.
+// call observed through no-op providers, through the global ones with
+// nothing installed, and through the SDK's (every span sampled, a manual
+// reader), against the same call with no Observer (the "hand" column), in
+// memory and over loopback.
 var otelPairs = []cgPair{
 	{"otel no-op (GOGC=off)", `BenchmarkObserver$/^noop$`, `BenchmarkObserver$/^none$`, 500, 3000, true},
+	{"otel global (GOGC=off)", `BenchmarkObserver$/^global$`, `BenchmarkObserver$/^none$`, 500, 3000, true},
 	{"otel SDK (GOGC=off)", `BenchmarkObserver$/^sdk$`, `BenchmarkObserver$/^none$`, 500, 3000, true},
 	// The same over loopback HTTP, the server in a process of its own (as
 	// the core's loopback pair): the observer's cost against a whole call.
 	{"otel no-op loopback", `BenchmarkObserver$/^loopback$/^noop$`, `BenchmarkObserver$/^loopback$/^none$`, 300, 2300, false},
+	{"otel global loopback", `BenchmarkObserver$/^loopback$/^global$`, `BenchmarkObserver$/^loopback$/^none$`, 300, 2300, false},
 	{"otel SDK loopback", `BenchmarkObserver$/^loopback$/^sdk$`, `BenchmarkObserver$/^loopback$/^none$`, 300, 2300, false},
 }
 
@@ -125,7 +128,7 @@ func runCallgrind(args []string) error {
 			target = "   (no target: bytes at most 2x)"
 		case strings.HasPrefix(p.label, "audit"):
 			target = "   (target: at most +6 allocations)"
-		case strings.HasPrefix(p.label, "otel SDK"):
+		case strings.HasPrefix(p.label, "otel SDK"), strings.HasPrefix(p.label, "otel global"):
 			target = "   (no target)"
 		}
 		fmt.Printf("%-24s %-5s %12.3f %12.3f%s\n", p.label, "ratio", res[0].net/res[1].net, res[0].raw/res[1].raw, target)
