@@ -157,9 +157,9 @@ func TestDecodeEnvelopeFastIsEncodingJSON(t *testing.T) {
 		`"reference_id":29756208`, `"REFERENCE_ID":""`, `"code":200`, `"code":"409"`, `"code":-1.5e2`, `"code":true`,
 		`"timestamp":1738332826135`, `"timestamp":"2025-01-31T10:00:00Z"`, `"timestamp":0`, `"message":"OTP sent. 1234"`,
 		`"message":""`, `"transaction_id":"12815fb81c084fb7a35eedc0ef1c5a84"`, `"transaction_id":12815`,
-		`"detail":"Not authenticated"`, `"detail":false`, `"x":null`, `"y":true`, `"z":"é"`, `"w":01`,
-		`"code":null`, `"message":"a"b"`, `"a":{"b":1}`, `"a":[1]`, `"subcode":"SUCCESS"`, `"sub-code":"SUCCESS"`,
-		`"transaction_id":"x` + "" + `"`, `"message":"é"`, `"message":"` + "	" + `"`, `"n":-0`, `"n":1E+2`}
+		`"detail":"Not authenticated"`, `"detail":false`, `"x":null`, `"y":true`, `"z":"\u00e9"`, `"z2":"é"`, `"w":01`,
+		`"code":null`, `"message":"a\"b"`, `"a":{"b":1}`, `"a":[1]`, `"subcode":"SUCCESS"`, `"sub-code":"SUCCESS"`,
+		`"transaction_id":"x` + "\x7f" + `"`, `"message":"é"`, `"message":"` + "\t" + `"`, `"n":-0`, `"n":1E+2`}
 	spaces := []string{"", " ", "\t", "\n", "\r\n  "}
 	rng := rand.New(rand.NewPCG(26, 3))
 	accepted := 0
