@@ -35,11 +35,14 @@ type Row struct {
 	Outcome, OTPState           string
 	Attempts                    int64
 	Evidence                    deepvue.ConsentEvidence
-	hashes                      []byte // the stored hashes this row completed, leaf hash first
+	// Detail is a hold's or a release's reason, or an archive row's signed
+	// manifest ("" in a call's rows).
+	Detail string
+	hashes []byte // the stored hashes this row completed, leaf hash first
 }
 
 // recordFormat starts every leaf's data: a change of layout changes it.
-const recordFormat = "deepvueaudit record v1\n"
+const recordFormat = "deepvueaudit record v2\n"
 
 // leaf returns the row's record: the data its leaf hash is taken over.
 // Every field but Seq (the leaf's index, which the proofs bind) is in it,
@@ -82,6 +85,7 @@ func (r *Row) leaf() []byte {
 	tm(e.DecidedAt)
 	str(e.Operator)
 	str(e.CustomerRef)
+	str(r.Detail)
 	return b
 }
 

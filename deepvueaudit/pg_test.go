@@ -155,7 +155,7 @@ func (s *pgServer) start() error {
 	defer s.mu.Unlock()
 	s.out.Reset()
 	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"),
-		"-c", "listen_addresses=", "-c", "unix_socket_directories="+s.dir, "-c", "max_connections=50",
+		"-c", "listen_addresses=", "-c", "unix_socket_directories="+s.dir, "-c", "max_connections=200",
 		"-c", "shared_buffers=32MB", "-c", "fsync="+fsync())
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	s.prepare(s.cmd)

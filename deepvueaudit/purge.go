@@ -114,7 +114,7 @@ func (l *Log) Purge(ctx context.Context, before time.Time) (int64, error) {
 	// Signed once the deletion is sure to be allowed (the rows are still
 	// there for the checkpoint, which reads outside this transaction).
 	if l.ck != nil {
-		if _, err := l.ck.checkpoint(ctx, upTo, tx); err != nil {
+		if _, err := l.ck.checkpoint(ctx, upTo); err != nil {
 			return 0, fmt.Errorf("deepvueaudit: purging: the checkpoint stating the new anchor: %w", err)
 		}
 	}

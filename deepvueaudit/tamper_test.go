@@ -147,7 +147,7 @@ func TestVerifyNamesEveryInsiderEdit(t *testing.T) {
 			mustExec(t, tr.db, `INSERT INTO "`+tr.table+`" SELECT tenant, 2, call_id, stage, recorded_at, db_time, operation,
 				purpose, consent, masked_number, reference_id, transaction_id, 'ok', otp_state, attempts, notice_id,
 				notice_version, notice_sha256, language, channel, alternatives_offered, decided_at, operator, customer_ref,
-				hashes FROM "`+tr.table+`" WHERE seq = 6`)
+				detail, hashes FROM "`+tr.table+`" WHERE seq = 6`)
 		},
 		check: func(t *testing.T, tr *trail, calls []string, ps []*deepvueaudit.ChainError) {
 			hasProblem(t, ps, deepvueaudit.Inserted, 2, calls[2])

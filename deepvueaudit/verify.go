@@ -282,14 +282,14 @@ func (v *verifier) loadCheckpoints() error {
 	if l.ck == nil {
 		return nil
 	}
-	keys, err := l.listCheckpoints(v.ctx, l.ck.store)
+	keys, err := l.listCheckpoints(v.ctx, l.ck.r.store)
 	if err != nil {
 		return err
 	}
 	var prev *Checkpoint
 	signedAnchor := int64(0)
 	for _, k := range keys {
-		cp, err := l.readCheckpoint(v.ctx, l.ck.store, l.ck.verifier, k)
+		cp, err := l.readCheckpoint(v.ctx, l.ck.r.store, l.ck.r.verifier, k)
 		if err != nil {
 			v.add(&ChainError{Seq: k.size, Kind: BadCheckpoint, Reason: err.Error()})
 			continue
@@ -329,7 +329,7 @@ func (v *verifier) startSegment(size int64) {
 	if v.segEnd == 0 || !v.fOK {
 		return
 	}
-	b, err := v.l.ck.store.Read(v.ctx, v.l.ckPrefix()+leavesName(v.segEnd))
+	b, err := v.l.ck.r.store.Read(v.ctx, v.l.ckPrefix()+leavesName(v.segEnd))
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			v.add(&ChainError{Seq: v.segEnd, Kind: BadCheckpoint, Reason: "its leaves file cannot be read: " + err.Error()})
@@ -360,7 +360,7 @@ func (v *verifier) startSegment(size int64) {
 		}
 	}
 	if next > 0 {
-		if b, err := v.l.ck.store.Read(v.ctx, v.l.ckPrefix()+leavesName(next)); err == nil {
+		if b, err := v.l.ck.r.store.Read(v.ctx, v.l.ckPrefix()+leavesName(next)); err == nil {
 			if from, leaves, err := decodeLeaves(b); err == nil && from <= v.segEnd && from+int64(len(leaves)) == next {
 				v.lookahead = leaves[v.segEnd-from:]
 			}

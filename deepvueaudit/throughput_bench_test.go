@@ -1,0 +1,181 @@
+package deepvueaudit_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/deepvue-go/deepvue"
+	"github.com/deepvue-go/deepvue/deepvueaudit"
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkChainVsPlain measures the trail's appends against the disk's
+// practical ceiling, in one run: W writers (goroutines of one process, as
+// a service's concurrent calls) Record consent rows into one Log
+// (checkpoints on, signed every 1,000 rows to a DirStore), then the same W
+// writers INSERT the same rows, one statement and one commit each, into a
+// table of the same columns and indexes with no chain. The two alternate,
+// three rounds each of b.N rows, so that both see the same load. fsync and
+// synchronous_commit are on (the server runs fsync on when benchmarks run).
+//
+//	go test -run '^$' -bench BenchmarkChainVsPlain -benchtime 3000x ./deepvueaudit/
+//
+// It reports rows/s and the p99 of one append for each; the rounds are
+// logged with -v.
+func BenchmarkChainVsPlain(b *testing.B) {
+	rounds := 3
+	if s := os.Getenv("DEEPVUE_BENCH_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	for _, writers := range []int{1, 4, 16, 64} {
+		b.Run("writers="+strconv.Itoa(writers), func(b *testing.B) {
+			pg := postgres(b)
+			db := pg.db(b)
+			// A pool that keeps a connection per writer (database/sql keeps
+			// 2 idle by default: 64 writers would reconnect all the time).
+			db.SetMaxIdleConns(writers + 8)
+			var fsync string
+			require.NoError(b, db.QueryRow(`SHOW fsync`).Scan(&fsync))
+			require.Equal(b, "on", fsync, "benchmarks measure PostgreSQL's default durability")
+			chain := freshTable()
+			createTables(b, db, chain)
+			signer, verifier := testKey(b)
+			l, err := deepvueaudit.Open(context.Background(), db, deepvueaudit.WithTable(chain),
+				deepvueaudit.WithCheckpoints(deepvueaudit.DirStore(b.TempDir()), signer, verifier))
+			require.NoError(b, err)
+			defer l.Close(context.Background())
+			plain := chain + "_plain"
+			mustExec(b, db, `CREATE TABLE "`+plain+`" (LIKE "`+chain+`" INCLUDING ALL)`)
+			mustExec(b, db, `CREATE SEQUENCE "`+plain+`_seq"`)
+			mustExec(b, db, `ALTER TABLE "`+plain+`" ALTER seq SET DEFAULT nextval('"`+plain+`_seq"')`)
+			insert := `INSERT INTO "` + plain + `" (tenant, call_id, stage, recorded_at, db_time, operation, purpose,
+				consent, masked_number, reference_id, transaction_id, outcome, otp_state, attempts, notice_id, notice_version,
+				notice_sha256, language, channel, alternatives_offered, decided_at, operator, customer_ref, hashes)
+				VALUES ('', $1, $2, $3, now(), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
+			recs := make([]deepvue.AuditRecord, 256)
+			for i := range recs {
+				recs[i] = record(b, deepvue.AuditConsent, time.Now())
+				recs[i].Evidence = deepvue.ConsentEvidence{NoticeID: "aadhaar-ekyc", NoticeVersion: "3", Language: "en",
+					Channel: "web", NoticeSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+					AlternativesOffered: true, Operator: "onboarding", CustomerRef: "c_" + recs[i].CallID[:12]}
+			}
+			hashes := make([]byte, 64)
+			_, _ = rand.Read(hashes)
+			chainRow := func(ctx context.Context, i int64) error {
+				r := recs[i%256]
+				r.Time = time.Now()
+				r.Evidence.DecidedAt = r.Time.Add(-time.Second)
+				return l.Record(ctx, r)
+			}
+			plainRow := func(ctx context.Context, i int64) error {
+				r := recs[i%256]
+				now := time.Now()
+				e := r.Evidence
+				_, err := db.ExecContext(ctx, insert, r.CallID, string(r.Stage), now, r.Operation, r.Purpose,
+					string(r.Consent), r.MaskedNumber, r.ReferenceID, r.TransactionID, r.Outcome, "", int64(r.Attempts),
+					e.NoticeID, e.NoticeVersion, e.NoticeSHA256, e.Language, e.Channel, e.AlternativesOffered,
+					now.Add(-time.Second), e.Operator, e.CustomerRef, hashes)
+				return err
+			}
+			var chainRes, plainRes []phase
+			// Warm up the connections of both.
+			runPhase(b, writers, int64(min(b.N, 200)), chainRow)
+			runPhase(b, writers, int64(min(b.N, 200)), plainRow)
+			b.ResetTimer()
+			for r := 0; r < rounds; r++ {
+				chainRes = append(chainRes, runPhase(b, writers, int64(b.N), chainRow))
+				plainRes = append(plainRes, runPhase(b, writers, int64(b.N), plainRow))
+			}
+			b.StopTimer()
+			c, p := merge(chainRes), merge(plainRes)
+			b.ReportMetric(c.rowsPerSec(), "chain-rows/s")
+			b.ReportMetric(c.p(99), "chain-p99-ms")
+			b.ReportMetric(p.rowsPerSec(), "plain-rows/s")
+			b.ReportMetric(p.p(99), "plain-p99-ms")
+			for r := range chainRes {
+				b.Logf("writers=%d round %d: chain %.0f rows/s p50 %.1f ms p99 %.1f ms | plain %.0f rows/s p50 %.1f ms p99 %.1f ms",
+					writers, r+1, chainRes[r].rowsPerSec(), chainRes[r].p(50), chainRes[r].p(99),
+					plainRes[r].rowsPerSec(), plainRes[r].p(50), plainRes[r].p(99))
+			}
+			b.Logf("writers=%d all rounds: chain %.0f rows/s p99 %.1f ms | plain %.0f rows/s p99 %.1f ms | chain/plain %.2f | %s",
+				writers, c.rowsPerSec(), c.p(99), p.rowsPerSec(), p.p(99), c.rowsPerSec()/p.rowsPerSec(), loadAverage())
+		})
+	}
+}
+
+// phase is one timed run of n appends.
+type phase struct {
+	elapsed time.Duration
+	lat     []time.Duration // sorted
+}
+
+func (p phase) rowsPerSec() float64 { return float64(len(p.lat)) / p.elapsed.Seconds() }
+
+// p returns the q-th percentile latency in milliseconds.
+func (p phase) p(q int) float64 {
+	if len(p.lat) == 0 {
+		return 0
+	}
+	return float64(p.lat[(len(p.lat)-1)*q/100].Microseconds()) / 1000
+}
+
+func merge(ps []phase) phase {
+	var m phase
+	for _, p := range ps {
+		m.elapsed += p.elapsed
+		m.lat = append(m.lat, p.lat...)
+	}
+	sort.Slice(m.lat, func(i, j int) bool { return m.lat[i] < m.lat[j] })
+	return m
+}
+
+// runPhase runs n calls of fn spread over writers goroutines and returns
+// the time and each call's latency.
+func runPhase(tb testing.TB, writers int, n int64, fn func(ctx context.Context, i int64) error) phase {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < n && !failed.Load(); i = next.Add(1) - 1 {
+				t0 := time.Now()
+				if err := fn(context.Background(), i); err != nil {
+					if failed.CompareAndSwap(false, true) {
+						tb.Error(err)
+					}
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	p := phase{elapsed: time.Since(start), lat: lat}
+	sort.Slice(p.lat, func(i, j int) bool { return p.lat[i] < p.lat[j] })
+	return p
+}
+
+// loadAverage returns the machine's load average, for the log.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "load average unknown"
+	}
+	var a, c, d float64
+	if _, err := fmt.Sscan(string(b), &a, &c, &d); err != nil {
+		return "load average unknown"
+	}
+	return fmt.Sprintf("load average %.2f %.2f %.2f", a, c, d)
+}
