@@ -37,9 +37,9 @@ const appendRetries = 8
 
 // A waiter's states.
 const (
-	queued int32 = iota
-	taken        // in a batch: its caller waits for the commit
-	abandoned    // its caller's context ended before a batch took it
+	queued    int32 = iota
+	taken           // in a batch: its caller waits for the commit
+	abandoned       // its caller's context ended before a batch took it
 )
 
 type waiter struct {
@@ -362,12 +362,12 @@ func insertQuery(table string) string {
 // columnArrays are rows as one array per column.
 type columnArrays struct {
 	tenant, callID, stage, operation, purpose, consent, masked, ref, txn, outcome, otpState []string
-	noticeID, noticeVersion, noticeSHA, language, channel, operator, customerRef, detail []string
-	seq, attempts                                                                        []int64
-	recordedAt, dbTime                                                                   []time.Time
-	decided                                                                              []*time.Time
-	alternatives                                                                         []bool
-	hashes                                                                               [][]byte
+	noticeID, noticeVersion, noticeSHA, language, channel, operator, customerRef, detail    []string
+	seq, attempts                                                                           []int64
+	recordedAt, dbTime                                                                      []time.Time
+	decided                                                                                 []*time.Time
+	alternatives                                                                            []bool
+	hashes                                                                                  [][]byte
 }
 
 func newColumnArrays(n int) *columnArrays {
