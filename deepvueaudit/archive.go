@@ -296,13 +296,13 @@ const segmentFormat = "deepvueaudit-segment-v1"
 
 // segmentFile is a segment's file.
 type segmentFile struct {
-	Format   string       `json:"format"`
-	Origin   string       `json:"origin"`
-	First    int64        `json:"first"`
-	Last     int64        `json:"last"`
-	Rows     []bundleRow  `json:"rows"`     // the archived rows of First..Last, by seq
-	Kept     []keptLeaf   `json:"kept"`     // the record hashes of the rows left in the trail
-	Released []bundleRow  `json:"released"` // earlier kept rows archived now, with their proofs in the tree of size Last
+	Format   string      `json:"format"`
+	Origin   string      `json:"origin"`
+	First    int64       `json:"first"`
+	Last     int64       `json:"last"`
+	Rows     []bundleRow `json:"rows"`     // the archived rows of First..Last, by seq
+	Kept     []keptLeaf  `json:"kept"`     // the record hashes of the rows left in the trail
+	Released []bundleRow `json:"released"` // earlier kept rows archived now, with their proofs in the tree of size Last
 }
 
 type keptLeaf struct {

@@ -209,6 +209,7 @@ type Log struct {
 
 	vmu      sync.Mutex  // one Verify of this tenant at a time
 	verified *Checkpoint // the latest checkpoint Verify found the trail consistent with
+	walked   int64       // the rows the last Verify read (for the tests)
 }
 
 // shared is what the Logs of one Open (its tenants) share: the database,

@@ -140,3 +140,10 @@ func MemoryBundle(signer note.Signer, n, i int) ([]byte, error) {
 	}
 	return b.encode(), nil
 }
+
+// Walked returns the rows l's last Verify read after its start.
+func Walked(l *Log) int64 {
+	l.vmu.Lock()
+	defer l.vmu.Unlock()
+	return l.walked
+}

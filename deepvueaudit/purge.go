@@ -350,11 +350,11 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 	}
 
 	// The append path, briefly: move the anchor, append the manifest.
-	t0 := time.Now()
 	heads, now, err := l.lockHeads(ctx, tx, []string{l.tenant})
 	if err != nil {
 		return fail(err)
 	}
+	t0 := time.Now() // the head is locked: appends of the tenant wait from here
 	if _, err := tx.ExecContext(ctx, `UPDATE "`+l.name+`_head" SET anchor = $2, anchor_frontier = $3 WHERE tenant = $1`,
 		l.tenant, b, f.bytes()); err != nil {
 		return fail(fmt.Errorf("moving the anchor: %w", err))

@@ -176,6 +176,7 @@ func (l *Log) verify(ctx context.Context, full bool) error {
 			return err
 		}
 	}
+	l.walked = v.walked
 	if len(v.problems) == 0 {
 		if v.latest != nil {
 			l.verified = v.latest
@@ -221,6 +222,7 @@ type verifier struct {
 	bad            [][2]int64  // leaf ranges [from, to) named changed, deleted or moved
 	lookahead      []tlog.Hash // the next segment's leaves, to name a row moved across a checkpoint
 	start          int64       // the walk starts after this row
+	walked         int64       // the rows read after start
 }
 
 // markBad notes that leaves [from, to) were named: stored hashes over
@@ -309,6 +311,7 @@ func (v *verifier) runFrom(from *Checkpoint) (bool, error) {
 		v.step(r.Seq, r)
 		next = r.Seq + 1
 		v.lastRowSeq = r.Seq
+		v.walked++
 	}
 	if err := rows.Err(); err != nil {
 		return false, fmt.Errorf("deepvueaudit: verifying: %w", err)
