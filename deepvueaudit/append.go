@@ -56,6 +56,8 @@ type appender struct {
 	queue   []*waiter
 	running bool
 	idle    *sync.Cond // signalled when running turns false (drain)
+
+	batches, rows atomic.Int64 // appended so far (for the benchmarks)
 }
 
 // submit queues row for l's tenant and waits for its batch's commit.
@@ -115,6 +117,8 @@ func (a *appender) run() {
 		}
 		if len(live) > 0 {
 			a.s.appendBatch(live)
+			a.batches.Add(1)
+			a.rows.Add(int64(len(live)))
 		}
 	}
 }
@@ -279,7 +283,13 @@ type lockedHead struct {
 // lockHeads locks the heads of tenants (sorted) in tx, with
 // synchronous_commit on for it, and returns them and the database's time.
 func (s *shared) lockHeads(ctx context.Context, tx *sql.Tx, tenants []string) (map[string]*lockedHead, time.Time, error) {
-	rs, err := tx.QueryContext(ctx, s.q.lock, tenants)
+	var rs *sql.Rows
+	var err error
+	if len(tenants) == 1 {
+		rs, err = tx.QueryContext(ctx, s.q.lock1, tenants[0])
+	} else {
+		rs, err = tx.QueryContext(ctx, s.q.lock, tenants)
+	}
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("locking the head: %w", err)
 	}
@@ -317,6 +327,17 @@ func (s *shared) lockHeads(ctx context.Context, tx *sql.Tx, tenants []string) (m
 // insertRows numbers rows after their tenants' heads, computes their
 // stored hashes, and inserts them and moves the heads in one statement.
 func (s *shared) insertRows(ctx context.Context, tx *sql.Tx, rows []*Row, heads map[string]*lockedHead, now time.Time) (map[string]headAfter, error) {
+	if len(rows) == 1 {
+		r, h := rows[0], heads[rows[0].Tenant]
+		r.Seq, r.DBTime = h.f.size+1, now
+		r.hashes = joinHashes(h.f.append(r.leafHash()))
+		root := h.f.root()
+		args := append(r.values(), r.Tenant, h.f.size, root[:], h.f.bytes(), now)
+		if _, err := tx.ExecContext(ctx, s.q.insert1, args...); err != nil {
+			return nil, err
+		}
+		return map[string]headAfter{r.Tenant: {size: h.f.size, ckSize: h.ckSize}}, nil
+	}
 	cols := newColumnArrays(len(rows))
 	for _, r := range rows {
 		h := heads[r.Tenant]
@@ -356,6 +377,22 @@ func insertQuery(table string) string {
 	}
 	b.WriteString(`) RETURNING 1) UPDATE "` + table + `_head" AS h SET size = v.size, root = v.root, frontier = v.frontier, updated_at = $31
 		FROM unnest($27::text[], $28::bigint[], $29::bytea[], $30::bytea[]) AS v(tenant, size, root, frontier) WHERE h.tenant = v.tenant`)
+	return b.String()
+}
+
+// insert1Query is insertQuery for one row: its columns $1 to $26, then
+// the tenant, the size, the root, the frontier and the time (a plainer
+// statement for a lone writer).
+func insert1Query(table string) string {
+	var b strings.Builder
+	b.WriteString(`WITH ins AS (INSERT INTO "` + table + `" (` + columns + `) VALUES (`)
+	for i := 1; i <= numColumns; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i))
+	}
+	b.WriteString(`) RETURNING 1) UPDATE "` + table + `_head" SET size = $28, root = $29, frontier = $30, updated_at = $31 WHERE tenant = $27`)
 	return b.String()
 }
 

@@ -230,7 +230,7 @@ type shared struct {
 
 // queries are the Log's SQL, built once for its table.
 type queries struct {
-	lock, head, rows, rowsFrom, call, hashes, kept, insert, newHeads string
+	lock, lock1, head, rows, rowsFrom, call, hashes, kept, insert, insert1, newHeads string
 }
 
 // columns are a row's columns, in the order scanRow reads them.
@@ -272,6 +272,9 @@ func Open(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 		// names (replicas lock them in the same order: no deadlock).
 		lock: `SELECT h.tenant, h.size, h.frontier, h.checkpoint_size, clock_timestamp(), set_config('synchronous_commit', 'on', true)
 			FROM (SELECT tenant, size, frontier, checkpoint_size FROM ` + h + ` WHERE tenant = ANY($1) ORDER BY tenant FOR UPDATE) h`,
+		// The same for one tenant (the common case: a plainer plan).
+		lock1: `SELECT h.tenant, h.size, h.frontier, h.checkpoint_size, clock_timestamp(), set_config('synchronous_commit', 'on', true)
+			FROM (SELECT tenant, size, frontier, checkpoint_size FROM ` + h + ` WHERE tenant = $1 FOR UPDATE) h`,
 		newHeads: `INSERT INTO ` + h + ` (tenant) SELECT unnest($1::text[]) ON CONFLICT (tenant) DO NOTHING`,
 		head:     `SELECT size, root, frontier, anchor, anchor_frontier FROM ` + h + ` WHERE tenant = $1`,
 		rows:     `SELECT ` + columns + ` FROM ` + t + ` WHERE tenant = $1 ORDER BY seq`,
@@ -280,6 +283,7 @@ func Open(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 		hashes:   `SELECT seq, hashes FROM ` + t + ` WHERE tenant = $1 AND seq = ANY($2)`,
 		kept:     `SELECT idx, hash FROM "` + cfg.table + `_tree" WHERE tenant = $1 AND idx = ANY($2)`,
 		insert:   insertQuery(cfg.table),
+		insert1:  insert1Query(cfg.table),
 	}
 	var size int64
 	if err := db.QueryRowContext(ctx, `SELECT size FROM `+h+` WHERE tenant = $1`, "").Scan(&size); err != nil {

@@ -147,3 +147,6 @@ func Walked(l *Log) int64 {
 	defer l.vmu.Unlock()
 	return l.walked
 }
+
+// AppendStats returns the batches and rows l's appender appended.
+func AppendStats(l *Log) (batches, rows int64) { return l.app.batches.Load(), l.app.rows.Load() }
