@@ -78,6 +78,9 @@ type Manifest struct {
 	// Released are rows before First that an earlier Purge kept (their
 	// call was held) and that this one archived (the hold released).
 	Released []int64
+	// Cut is the retention's cut: the segment's rows were recorded before
+	// it (Retention.AsOf, or the time of the Purge, less Keep).
+	Cut time.Time
 	// Data is the SHA-256 of the segment's file.
 	Data [sha256.Size]byte
 	// Time is when the segment was archived (the signer's clock).
@@ -141,6 +144,7 @@ func (m *Manifest) text() string {
 		"start " + start + "\n" +
 		"kept " + formatSeqs(m.Kept) + "\n" +
 		"released " + formatSeqs(m.Released) + "\n" +
+		"cut " + m.Cut.UTC().Format(time.RFC3339Nano) + "\n" +
 		"data " + hex.EncodeToString(m.Data[:]) + "\n" +
 		"time " + m.Time.UTC().Format(time.RFC3339Nano) + "\n"
 }
@@ -151,7 +155,7 @@ var errMalformedManifest = errors.New("deepvueaudit: malformed archive manifest"
 // form text writes.
 func parseManifestText(text string) (*Manifest, error) {
 	lines := strings.Split(text, "\n")
-	if len(lines) != 11 || lines[10] != "" || !strings.HasPrefix(lines[0], manifestOriginPrefix) {
+	if len(lines) != 12 || lines[11] != "" || !strings.HasPrefix(lines[0], manifestOriginPrefix) {
 		return nil, errMalformedManifest
 	}
 	m := &Manifest{Origin: lines[0]}
@@ -232,7 +236,13 @@ func parseManifestText(text string) (*Manifest, error) {
 	if m.Released, err = parseSeqs(v); err != nil {
 		return nil, err
 	}
-	if v, err = field(8, "data"); err != nil {
+	if v, err = field(8, "cut"); err != nil {
+		return nil, err
+	}
+	if m.Cut, err = time.Parse(time.RFC3339Nano, v); err != nil {
+		return nil, errMalformedManifest
+	}
+	if v, err = field(9, "data"); err != nil {
 		return nil, err
 	}
 	d, err := hex.DecodeString(v)
@@ -240,7 +250,7 @@ func parseManifestText(text string) (*Manifest, error) {
 		return nil, errMalformedManifest
 	}
 	copy(m.Data[:], d)
-	if v, err = field(9, "time"); err != nil {
+	if v, err = field(10, "time"); err != nil {
 		return nil, err
 	}
 	if m.Time, err = time.Parse(time.RFC3339Nano, v); err != nil {

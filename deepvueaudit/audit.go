@@ -48,6 +48,22 @@
 // their inclusion proofs and the signed checkpoint, which VerifyProof checks
 // offline with the public key alone.
 //
+// # Tenants
+//
+// One table holds the trails of many tenants (deepvue.WithTenant labels a
+// Client's records): each has its own tree, head, checkpoints and anchor,
+// and ForTenant gives the Log whose Verify, Proof, Purge and Hold work on
+// that tenant's trail only.
+//
+// # Retention
+//
+// Purge takes a Retention (how long rows stay live, at least a year unless
+// overridden), archives each batch to an ArchiveStore as a segment with a
+// manifest signed like the checkpoints and appended to the trail, then
+// deletes it; it never deletes a held call's rows (Hold, Release).
+// VerifySegment and VerifyArchive check the archive, years later, against
+// the live trail.
+//
 // # Least privilege and durability
 //
 // Open runs no DDL: Schema and Grants ship the SQL, so the application's
@@ -55,7 +71,8 @@
 // it any UPDATE, DELETE or TRUNCATE of rows and any move of the anchor.
 // Each append runs READ COMMITTED with synchronous_commit on, whatever the
 // server's defaults, and is retried on a serialization failure: a record is
-// acknowledged only once it is durable.
+// acknowledged only once it is durable. Records made at the same time are
+// appended in one transaction and one flush (group commit).
 package deepvueaudit
 
 import (
@@ -75,7 +92,8 @@ import (
 )
 
 // DefaultTable is the table without WithTable. A second table, its name with
-// "_head" added, holds the tree's head and the purge anchor.
+// "_head" added, holds each tenant's head and purge anchor; a third, with
+// "_tree", the hashes a Purge keeps for the proofs of the rows it keeps.
 const DefaultTable = "deepvue_audit"
 
 // Defaults of the options.

@@ -150,3 +150,10 @@ func Walked(l *Log) int64 {
 
 // AppendStats returns the batches and rows l's appender appended.
 func AppendStats(l *Log) (batches, rows int64) { return l.app.batches.Load(), l.app.rows.Load() }
+
+// TracePurge makes Purge report the time of each step of its batches.
+func TracePurge(f func(step string, d time.Duration)) { purgeTrace = f }
+
+// SetPurgePause sets the pause after each batch of a Purge, as a share of
+// the batch's time, and returns the previous one.
+func SetPurgePause(f float64) float64 { old := purgePause; purgePause = f; return old }

@@ -137,12 +137,23 @@ func (l *Log) Purge(ctx context.Context, p Retention) (*Purged, error) {
 	}
 	pb := &purgeRun{l: l, p: p, cutoff: cutoff, target: target, res: res}
 	for first := true; ; first = false {
+		t0 := time.Now()
 		done, err := pb.batch(ctx, first)
 		if err != nil {
 			return res, err
 		}
 		if done {
 			break
+		}
+		// Leave the disk and the CPU to the appends for a while.
+		if pause := time.Duration(float64(time.Since(t0)) * purgePause); pause > 0 {
+			t := time.NewTimer(min(pause, time.Second))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return res, fmt.Errorf("deepvueaudit: Purge: %w", ctx.Err())
+			case <-t.C:
+			}
 		}
 	}
 	if len(res.Segments) > 0 {
@@ -186,9 +197,25 @@ type purgeRun struct {
 	src    *signedLeaves
 }
 
+// purgePause is the pause after a batch, as a share of the time it took:
+// a Purge then takes at most 1/(1+purgePause) of the disk and the CPU
+// (appends have the rest).
+var purgePause = 0.5
+
+// purgeTrace, when set (by the tests), gets the time of each step of a
+// batch.
+var purgeTrace func(step string, d time.Duration)
+
 // batch purges the next batch; done when the target is reached.
 func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error) {
 	l := pr.l
+	t := time.Now()
+	step := func(name string) {
+		if purgeTrace != nil {
+			purgeTrace(name, time.Since(t))
+		}
+		t = time.Now()
+	}
 	fail := func(err error) (bool, error) {
 		var ce *ChainError
 		if errors.As(err, &ce) {
@@ -237,6 +264,7 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 	if err := pr.src.upTo(ctx, b); err != nil {
 		return false, err
 	}
+	step("plan")
 
 	// The batch's rows, checked against their stored hashes and the signed
 	// leaves, growing the anchor's frontier over them.
@@ -270,6 +298,7 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 	if int64(len(rows)) != b-a {
 		return false, &ChainError{Seq: a + 1 + int64(len(rows)), Kind: Deleted, Reason: "missing among the rows to purge"}
 	}
+	step("read")
 
 	// The rows kept below the anchor; the released ones among them.
 	oldKept, err := l.keptBelow(ctx, tx, a)
@@ -337,23 +366,27 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 		}
 	}
 
+	step("delete")
 	// Archive, before the commit deletes the rows.
 	m, err := pr.archive(ctx, h.anchorFrontier, f, archived, newKept, released, relProofs, a, b)
 	if err != nil {
 		return fail(err)
 	}
 
+	step("archive")
 	// Sign the new anchor before the commit: Verify tells a Purge from an
 	// insider's deletion by it.
 	if _, err := l.ck.checkpoint(ctx, b); err != nil {
 		return fail(fmt.Errorf("the checkpoint stating the new anchor: %w", err))
 	}
+	step("sign")
 
 	// The append path, briefly: move the anchor, append the manifest.
 	heads, now, err := l.lockHeads(ctx, tx, []string{l.tenant})
 	if err != nil {
 		return fail(err)
 	}
+	step("lock")
 	t0 := time.Now() // the head is locked: appends of the tenant wait from here
 	if _, err := tx.ExecContext(ctx, `UPDATE "`+l.name+`_head" SET anchor = $2, anchor_frontier = $3 WHERE tenant = $1`,
 		l.tenant, b, f.bytes()); err != nil {
@@ -365,9 +398,11 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 	if err != nil {
 		return fail(fmt.Errorf("appending the manifest: %w", err))
 	}
+	step("append")
 	if err := tx.Commit(); err != nil {
 		return fail(err)
 	}
+	step("commit")
 	if d := time.Since(t0); d > pr.res.LongestHold {
 		pr.res.LongestHold = d
 	}
@@ -589,7 +624,8 @@ func (pr *purgeRun) archive(ctx context.Context, start, end frontier, archived, 
 		sf.Rows = append(sf.Rows, toBundleRow(r, nil))
 		segLeaves.append(r.leafHash())
 	}
-	m := &Manifest{Origin: sf.Origin, First: a + 1, Last: b, Tree: end.root(), Start: start.hashes, Time: time.Now().UTC()}
+	m := &Manifest{Origin: sf.Origin, First: a + 1, Last: b, Tree: end.root(), Start: start.hashes, Cut: pr.cutoff,
+		Time: time.Now().UTC()}
 	for _, r := range kept {
 		h := r.leafHash()
 		sf.Kept = append(sf.Kept, keptLeaf{Seq: r.Seq, Leaf: base64.StdEncoding.EncodeToString(h[:])})

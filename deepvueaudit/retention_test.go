@@ -2,8 +2,11 @@ package deepvueaudit_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -435,16 +438,78 @@ func purgeUnderAppends(t *testing.T, rows, batch, writers int) {
 	load := time.Since(t0)
 	asOf := time.Now()
 
-	var stop sync.WaitGroup
+	// Without a Purge first (the machine's own waits), then during one.
+	baseline := appendWhile(t, tr, writers, func() { time.Sleep(min(time.Duration(rows)*20*time.Microsecond, 10*time.Second)) })
+	steps := map[string][]time.Duration{}
+	var smu sync.Mutex
+	deepvueaudit.TracePurge(func(step string, d time.Duration) {
+		smu.Lock()
+		steps[step] = append(steps[step], d)
+		smu.Unlock()
+	})
+	defer deepvueaudit.TracePurge(nil)
+	var res *deepvueaudit.Purged
+	var took time.Duration
+	during := appendWhile(t, tr, writers, func() {
+		t1 := time.Now()
+		p := keepFor(time.Minute, archive, asOf)
+		p.BatchRows = batch
+		res, err = tr.Purge(ctx, p)
+		took = time.Since(t1)
+	})
+	require.NoError(t, err)
+	assert.Equal(t, int64(rows), res.Rows)
+	t0 = time.Now()
+	require.NoError(t, tr.VerifyFull(ctx))
+	verify := time.Since(t0)
+	rep, err := tr.VerifyArchive(ctx, archive)
+	require.NoError(t, err)
+	assert.Equal(t, int64(rows), rep.Rows)
+	t.Logf("%d rows loaded in %v; purged in %v (%d batches of %d) while %d writers appended; longest hold of the append path %v; "+
+		"VerifyFull of the %d rows left after %v; %s", rows, load.Round(time.Millisecond), took.Round(time.Millisecond),
+		len(res.Segments), batch, writers, res.LongestHold.Round(time.Microsecond), baseline.n+during.n,
+		verify.Round(time.Millisecond), loadAverage())
+	t.Logf("append waits without a Purge: %s", baseline)
+	t.Logf("append waits during the Purge: %s", during)
+	for _, s := range []string{"plan", "read", "delete", "archive", "sign", "lock", "append", "commit"} {
+		ds := steps[s]
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		if len(ds) > 0 {
+			t.Logf("batch step %-8s median %v max %v", s, ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+		}
+	}
+	if os.Getenv("DEEPVUE_LONG") != "" {
+		assert.LessOrEqual(t, during.max, 200*time.Millisecond, "the longest append wait during the purge")
+		assert.LessOrEqual(t, res.LongestHold, 100*time.Millisecond, "the longest hold of the append path")
+	}
+}
+
+// waits are the latencies of a run of appends.
+type waits struct {
+	n   int
+	lat []time.Duration // sorted
+	max time.Duration
+}
+
+func (w waits) String() string {
+	if w.n == 0 {
+		return "none"
+	}
+	q := func(f float64) time.Duration { return w.lat[int(float64(len(w.lat)-1)*f)].Round(time.Millisecond) }
+	return fmt.Sprintf("%d appends, p50 %v p99 %v p99.9 %v max %v", w.n, q(0.5), q(0.99), q(0.999), w.max.Round(time.Millisecond))
+}
+
+// appendWhile runs writers goroutines that Record consent rows until run
+// returns, and returns their waits; an append that fails fails t.
+func appendWhile(t *testing.T, tr *trail, writers int, run func()) waits {
+	var wg sync.WaitGroup
 	done := make(chan struct{})
 	var mu sync.Mutex
-	var longest time.Duration
-	var appended int
-	var appendErr error
-	for w := 0; w < writers; w++ {
-		stop.Add(1)
+	var w waits
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
 		go func() {
-			defer stop.Done()
+			defer wg.Done()
 			for {
 				select {
 				case <-done:
@@ -453,42 +518,22 @@ func purgeUnderAppends(t *testing.T, rows, batch, writers int) {
 				}
 				r := record(t, deepvue.AuditConsent, time.Now())
 				t1 := time.Now()
-				err := tr.Record(ctx, r)
+				err := tr.Record(context.Background(), r)
 				d := time.Since(t1)
+				assert.NoError(t, err)
 				mu.Lock()
-				if err != nil && appendErr == nil {
-					appendErr = err
-				}
-				appended++
-				longest = max(longest, d)
+				w.n++
+				w.max = max(w.max, d)
+				w.lat = append(w.lat, d)
 				mu.Unlock()
 			}
 		}()
 	}
-	t1 := time.Now()
-	p := keepFor(time.Minute, archive, asOf)
-	p.BatchRows = batch
-	res, err := tr.Purge(ctx, p)
-	took := time.Since(t1)
+	run()
 	close(done)
-	stop.Wait()
-	require.NoError(t, err)
-	require.NoError(t, appendErr)
-	assert.Equal(t, int64(rows), res.Rows)
-	t0 = time.Now()
-	require.NoError(t, tr.VerifyFull(ctx))
-	verify := time.Since(t0)
-	rep, err := tr.VerifyArchive(ctx, archive)
-	require.NoError(t, err)
-	assert.Equal(t, int64(rows), rep.Rows)
-	t.Logf("%d rows loaded in %v; purged in %v (%d batches of %d) while %d writers appended %d rows: "+
-		"longest append wait %v, longest hold of the append path %v; VerifyFull of %d rows after %v; %s",
-		rows, load.Round(time.Millisecond), took.Round(time.Millisecond), len(res.Segments), batch, writers, appended,
-		longest.Round(time.Millisecond), res.LongestHold.Round(time.Microsecond), appended, verify.Round(time.Millisecond), loadAverage())
-	if os.Getenv("DEEPVUE_LONG") != "" {
-		assert.LessOrEqual(t, longest, 200*time.Millisecond, "the longest append wait during the purge")
-		assert.LessOrEqual(t, res.LongestHold, 100*time.Millisecond, "the longest hold of the append path")
-	}
+	wg.Wait()
+	sort.Slice(w.lat, func(i, j int) bool { return w.lat[i] < w.lat[j] })
+	return w
 }
 
 // TestMillionRowPurge (DEEPVUE_LONG=1): 1,000,000 rows purged, in batches
@@ -501,4 +546,22 @@ func TestMillionRowPurge(t *testing.T) {
 		t.Skip("DEEPVUE_LONG=1 runs it (a few minutes)")
 	}
 	purgeUnderAppends(t, 1000000, deepvueaudit.DefaultPurgeBatch, 16)
+}
+
+// TestPurgeMeasure (DEEPVUE_PURGE_ROWS=n): purgeUnderAppends with n rows
+// (DEEPVUE_PURGE_BATCH rows a batch), for tuning.
+func TestPurgeMeasure(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("DEEPVUE_PURGE_ROWS"))
+	if n == 0 {
+		t.Skip("DEEPVUE_PURGE_ROWS=n runs it")
+	}
+	if s := os.Getenv("DEEPVUE_PURGE_PAUSE"); s != "" {
+		f, _ := strconv.ParseFloat(s, 64)
+		defer deepvueaudit.SetPurgePause(deepvueaudit.SetPurgePause(f))
+	}
+	batch, _ := strconv.Atoi(os.Getenv("DEEPVUE_PURGE_BATCH"))
+	if batch == 0 {
+		batch = deepvueaudit.DefaultPurgeBatch
+	}
+	purgeUnderAppends(t, n, batch, 16)
 }
