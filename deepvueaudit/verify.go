@@ -419,7 +419,10 @@ func (v *verifier) checkOrphans() error {
 // the anchor.
 func (v *verifier) checkKept() error {
 	l, h := v.l, v.h
-	rs, err := v.tx.QueryContext(v.ctx, `SELECT `+columns+` FROM "`+l.name+`" WHERE tenant = $1 AND (seq <= $2 OR stage = 'archive') ORDER BY seq`,
+	// Two scans an index serves: the rows below the anchor (the primary
+	// key), and the manifests (the partial index of the kept stages).
+	rs, err := v.tx.QueryContext(v.ctx, `SELECT `+columns+` FROM "`+l.name+`" WHERE tenant = $1 AND seq <= $2
+		UNION ALL SELECT `+columns+` FROM "`+l.name+`" WHERE tenant = $1 AND seq > $2 AND stage = 'archive' ORDER BY seq`,
 		l.tenant, h.anchor)
 	if err != nil {
 		return fmt.Errorf("deepvueaudit: verifying: %w", err)
