@@ -100,9 +100,9 @@ func (g *generateInput) check(sec *secrets) error {
 	}
 	g.n = n
 	if len(g.number) == len(n) {
-		sec.number = g.number // already compact: its 12 digits, no copy needed
+		sec.Number = g.number // already compact: its 12 digits, no copy needed
 	} else {
-		sec.number = string(n[:])
+		sec.Number = string(n[:])
 	}
 	return nil
 }
@@ -156,7 +156,7 @@ func generateResult(a *answer, sec *secrets) (*OTPResponse, error) {
 	if !validReferenceID(ref) {
 		return nil, newAPIError(opGenerate, a, &env, "answer has no usable reference_id", sec)
 	}
-	if sec.scrubID(ref) != ref {
+	if sec.ScrubID(ref) != ref {
 		// The server echoed the number, OTP or mobile as the reference id: it
 		// would be printed and logged with the result. Not a usable answer.
 		return nil, newAPIError(opGenerate, a, &env, "answer's reference_id holds a value the call sent", sec)
@@ -167,8 +167,8 @@ func generateResult(a *answer, sec *secrets) (*OTPResponse, error) {
 	}
 	return &OTPResponse{
 		ReferenceID:   ref,
-		TransactionID: sec.scrubIdent(env.TransactionID.s, 128),
-		Message:       sec.scrubTextClip(env.Message.s, maxFieldText),
+		TransactionID: sec.ScrubIdent(env.TransactionID.s, 128),
+		Message:       sec.ScrubTextClip(env.Message.s, maxFieldText),
 		Timestamp:     ts,
 		ExpiresAt:     ts.Add(OTPValidity),
 	}, nil

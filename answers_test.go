@@ -265,7 +265,7 @@ func TestAnswersTableRowsNoAnswerSelects(t *testing.T) {
 		case ErrResendBlocked:
 			u, err := url.Parse(genURL)
 			require.NoError(t, err)
-			check(t, r, newTransportError(opGenerate, u, "sending the request", errResendBlocked, false, &secrets{number: validNumber}))
+			check(t, r, newTransportError(opGenerate, u, "sending the request", errResendBlocked, false, &secrets{Number: validNumber}))
 		case errNilContext:
 			c, _ := mockClient(t)
 			//lint:ignore SA1012 a nil context is what the test passes

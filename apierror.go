@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deepvue-go/deepvue/internal/redact"
 )
 
 // APIError is the error for every answer from Deepvue that is not a success:
@@ -47,7 +49,7 @@ const maxErrorText = 200
 // text is scrubbed as a whole, not field by field, so that an Aadhaar number
 // split across fields (sub_code "AADHAAR_2341_2341", message "2346 not
 // linked") is masked too; the transaction id is printed as an identifier
-// (see scrubIdent), after a letter, so it joins no other field.
+// (see redact.Secrets.ScrubIdent), after a letter, so it joins no other field.
 func (e *APIError) Error() string {
 	if e == nil {
 		return "deepvue: <nil *APIError>"
@@ -55,7 +57,7 @@ func (e *APIError) Error() string {
 	var b strings.Builder
 	e.writeHead(&b)
 	var none *secrets // a hand-built error: only what could be an Aadhaar number is known
-	head := none.scrubText(b.String())
+	head := none.ScrubText(b.String())
 	if e.TransactionID == "" {
 		return head
 	}
@@ -95,7 +97,7 @@ func (e *APIError) writeHead(b *strings.Builder) {
 func (e *APIError) writeTxn(b *strings.Builder) {
 	var none *secrets
 	b.WriteString(" (transaction_id ")
-	b.WriteString(none.scrubIdent(e.TransactionID, 64))
+	b.WriteString(none.ScrubIdent(e.TransactionID, 64))
 	b.WriteByte(')')
 }
 
@@ -165,11 +167,11 @@ func newAPIError(op string, a *answer, env *envelope, problem string, sec *secre
 	}
 	if env != nil {
 		e.Code = int(env.Code.n)
-		e.SubCode = sec.scrubIdent(env.SubCode.s, 64)
-		e.Message = sec.scrubTextClip(env.Message.s, maxFieldText)
-		e.TransactionID = sec.scrubIdent(env.TransactionID.s, 128)
-		e.ReferenceID = sec.scrubIdent(env.ReferenceID.s, 64)
-		e.Detail = sec.scrubTextClip(env.Detail.text, maxFieldText)
+		e.SubCode = sec.ScrubIdent(env.SubCode.s, 64)
+		e.Message = sec.ScrubTextClip(env.Message.s, maxFieldText)
+		e.TransactionID = sec.ScrubIdent(env.TransactionID.s, 128)
+		e.ReferenceID = sec.ScrubIdent(env.ReferenceID.s, 64)
+		e.Detail = sec.ScrubTextClip(env.Detail.text, maxFieldText)
 	}
 	if a.status/100 == 3 {
 		problem = "redirect refused"
@@ -186,7 +188,7 @@ func newAPIError(op string, a *answer, env *envelope, problem string, sec *secre
 	// linked"), shows only in the joined text: then no digit of those fields
 	// is kept.
 	if e.joinedShows(sec) {
-		e.SubCode, e.Message, e.Detail = maskDigits(e.SubCode), maskDigits(e.Message), maskDigits(e.Detail)
+		e.SubCode, e.Message, e.Detail = redact.MaskDigits(e.SubCode), redact.MaskDigits(e.Message), redact.MaskDigits(e.Detail)
 	}
 	return e
 }
@@ -203,11 +205,11 @@ func (e *APIError) joinedShows(sec *secrets) bool {
 	if e.TransactionID != "" {
 		e.writeTxn(&b)
 	}
-	if joined := b.String(); sec.scrubText(joined) == joined {
+	if joined := b.String(); sec.ScrubText(joined) == joined {
 		return false
 	}
 	text := e.Error()
-	return sec.scrubText(text) != text
+	return sec.ScrubText(text) != text
 }
 
 // maxFieldText bounds Message and Detail of an *APIError.
@@ -226,7 +228,7 @@ func describeUndecodable(a *answer, sec *secrets) string {
 	if len(a.body) == 0 {
 		return "empty answer"
 	}
-	return "answer is not a valid JSON object (" + sec.scrubTextClip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
+	return "answer is not a valid JSON object (" + sec.ScrubTextClip(ct, 40) + ", " + strconv.Itoa(len(a.body)) + " bytes)"
 }
 
 // operation names.

@@ -34,9 +34,9 @@ func errorTextBefore(e *APIError) string {
 		b.WriteString(clip(text, maxErrorText))
 	}
 	var none *secrets
-	out := none.scrubText(b.String())
+	out := none.ScrubText(b.String())
 	if e.TransactionID != "" {
-		out += " (transaction_id " + none.scrubIdent(e.TransactionID, 64) + ")"
+		out += " (transaction_id " + none.ScrubIdent(e.TransactionID, 64) + ")"
 	}
 	return out
 }
@@ -45,7 +45,7 @@ func errorTextBefore(e *APIError) string {
 // with no secrets), scrubbed again with the call's.
 func joinedShowsBefore(e *APIError, sec *secrets) bool {
 	joined := errorTextBefore(e)
-	return sec.scrubText(joined) != joined
+	return sec.ScrubText(joined) != joined
 }
 
 // TestJoinedTextScrubbedOnceSameResult: newAPIError now builds the joined
@@ -59,9 +59,9 @@ func joinedShowsBefore(e *APIError, sec *secrets) bool {
 func TestJoinedTextScrubbedOnceSameResult(t *testing.T) {
 	secs := []*secrets{
 		nil,
-		{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret},
-		{otp: testOTP, mobile: testMobile, secret: testSecret},
-		{number: otherNumber, secret: testSecret},
+		{Number: validNumber, OTP: testOTP, Mobile: testMobile, Secret: testSecret},
+		{OTP: testOTP, Mobile: testMobile, Secret: testSecret},
+		{Number: otherNumber, Secret: testSecret},
 	}
 	subCodes := []string{"", "INVALID_INPUT", "AADHAAR_2341_2341", "AADHAAR_2341", "BAD_91234", "WRONG_482", "E_4991",
 		"E_9999", "2341", "X_234123412346", "E_२३४१", "A\\x2341"}
@@ -79,7 +79,7 @@ func TestJoinedTextScrubbedOnceSameResult(t *testing.T) {
 		if e.TransactionID != "" {
 			e.writeTxn(&b)
 		}
-		if joined := b.String(); sec.scrubText(joined) != joined {
+		if joined := b.String(); sec.ScrubText(joined) != joined {
 			rare++
 		}
 		before := joinedShowsBefore(e, sec)
@@ -128,9 +128,9 @@ func TestJoinedTextScrubbedOnceSameResult(t *testing.T) {
 		}
 		check(e, sec)
 		// As newAPIError fills them: each field scrubbed alone first.
-		check(&APIError{StatusCode: e.StatusCode, Operation: opVerify, SubCode: sec.scrubIdent(e.SubCode, 64),
-			Message: sec.scrubTextClip(e.Message, maxFieldText), Detail: sec.scrubTextClip(e.Detail, maxFieldText),
-			TransactionID: sec.scrubIdent(e.TransactionID, 128)}, sec)
+		check(&APIError{StatusCode: e.StatusCode, Operation: opVerify, SubCode: sec.ScrubIdent(e.SubCode, 64),
+			Message: sec.ScrubTextClip(e.Message, maxFieldText), Detail: sec.ScrubTextClip(e.Detail, maxFieldText),
+			TransactionID: sec.ScrubIdent(e.TransactionID, 128)}, sec)
 	}
 	t.Logf("%d cases: %d scrubbed the joined text a second time (it held something to mask), %d of them show a known value",
 		cases, rare, shownBefore)
@@ -143,7 +143,7 @@ func TestJoinedTextScrubbedOnceSameResult(t *testing.T) {
 // message is free text full of digit runs (errorPage), its envelope already
 // decoded: the scrubbing of the fields and of the joined text.
 func BenchmarkNewAPIError(b *testing.B) {
-	sec := &secrets{number: validNumber, secret: testSecret}
+	sec := &secrets{Number: validNumber, Secret: testSecret}
 	for _, size := range []struct {
 		name string
 		n    int

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepvue-go/deepvue/internal/redact"
 	"github.com/deepvue-go/deepvue/internal/uid"
 )
 
@@ -133,14 +134,14 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 	}
 	masked := ""
 	if cl.op == opGenerate {
-		masked = uid.Mask(cl.sec.number)
+		masked = uid.Mask(cl.sec.Number)
 	}
 	rec := AuditRecord{
 		CallID:       id,
 		Stage:        AuditConsent,
 		Time:         time.Now(),
 		Operation:    cl.op,
-		Purpose:      cl.sec.scrubText(purpose),
+		Purpose:      cl.sec.ScrubText(purpose),
 		Consent:      ConsentYes,
 		MaskedNumber: masked,
 		ReferenceID:  auditID(ref, &cl.sec),
@@ -216,10 +217,10 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 // digits and "-._:", with no valid Aadhaar number among its digits
 // (separators removed).
 func auditID(s string, sec *secrets) string {
-	if sec.scrubID(s) != s {
+	if sec.ScrubID(s) != s {
 		return ""
 	}
-	if isHex(s, 32) || isUUID(s) {
+	if isHex(s, 32) || redact.IsUUID(s) {
 		return s
 	}
 	if len(s) > 64 {

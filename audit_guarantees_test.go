@@ -98,7 +98,7 @@ func TestAuditRecordsNoPII(t *testing.T) {
 // TestAuditID: ids are kept when they look like ids and dropped when they
 // hold a valid Aadhaar number in any spelling, or anything else.
 func TestAuditID(t *testing.T) {
-	sec := &secrets{otp: testOTP, mobile: testMobile, secret: testSecret}
+	sec := &secrets{OTP: testOTP, Mobile: testMobile, Secret: testSecret}
 	for in, want := range map[string]string{
 		"12815fb81c084fb7a35eedc0ef1c5a84": "12815fb81c084fb7a35eedc0ef1c5a84",
 		"29756208":                         "29756208",

@@ -27,7 +27,7 @@ import (
 //	          checkRetry reads a 500 within the budget and decides (retry.go)
 //	read      the final answer, bounded, within the memory budget (read.go)
 //	decode    classify and scrub: a result or an *APIError (aadhaar.go,
-//	          verify_decode.go, errors.go, redact.go)
+//	          verify_decode.go, errors.go, internal/redact)
 //	end       the Observer, the outcome audit record, the Debug record
 //	          (observe.go, audit.go, here)
 //
@@ -36,11 +36,12 @@ import (
 // attempt's start (guard.go); an answer checkRetry read comes back to do on
 // the response itself (keptAnswer), and a failure to read it as the error.
 //
-// The files stand on floors (layers_test.go lists them): the scrubber and
-// the wire decoding at the bottom, then the bounded read, what an answer
-// means (errors.go's table of answers), the input rules and results, the
-// steps, each attempt, the Client, this story, and the two operations on
-// top. A file uses only what lies on its own floor or below, except the two
+// The files stand on floors (layers_test.go lists them): the scrubber
+// (internal/redact, a package of its own) below them all, the wire
+// decoding at the bottom, then the bounded read, what an answer means
+// (errors.go's table of answers), the input rules and results, the steps,
+// each attempt, the Client, this story, and the two operations on top. A
+// file uses only what lies on its own floor or below, except the two
 // records every step works on, the Client and the call.
 
 // call is the record of one logical call: what it sends, the values it must

@@ -7,7 +7,7 @@
 // error, sends each request at most once (only a 500 SOURCE_FAILURE, after
 // which no SMS was sent, is retried; a transport that tries to resend on its
 // own is stopped), never follows redirects, reads bounded answers within a
-// per-Client memory budget, and never puts an Aadhaar number, OTP, mobile
+// memory budget shared by the process, and never puts an Aadhaar number, OTP, mobile
 // number or credential into an error, a log record or a printed value. One
 // Client is safe for concurrent use.
 package deepvue
@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/deepvue-go/deepvue/internal/budget"
 )
 
 // Version is the SDK version sent in the User-Agent header.
@@ -46,7 +48,7 @@ type Client struct {
 	observer     *Observer
 	audit        AuditFunc
 	consent      consentPolicy
-	budget       *memBudget
+	budget       *budget.Budget
 	redactedBase string
 
 	blindWarned *atomic.Bool // the send-once guard's blindness was logged (warnBlind)
@@ -123,12 +125,15 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		observer:     s.observer,
 		audit:        s.audit,
 		consent:      s.consent,
-		budget:       newMemBudget(s.maxBuffered),
+		budget:       processBudget(),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
 		life:         &lifecycle{},
 		blindWarned:  new(atomic.Bool),
 
 		singleAttempt: s.singleAttempt,
+	}
+	if s.maxBuffered > 0 {
+		c.budget = newBudget(s.maxBuffered) // WithMaxBufferedBytes: a budget of its own
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays
@@ -174,7 +179,7 @@ func (c *Client) CloseIdleConnections() {
 }
 
 // secrets returns what a call must scrub, starting from the client secret.
-func (c *Client) secrets() secrets { return secrets{secret: c.creds().secret} }
+func (c *Client) secrets() secrets { return secrets{Secret: c.creds().secret} }
 
 // String describes the Client without its credentials.
 func (c *Client) String() string {

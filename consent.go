@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/deepvue-go/deepvue/internal/redact"
 )
 
 // Consent documentation: what the customer was shown and how they answered
@@ -156,7 +158,7 @@ func evidenceTextProblem(s string, sec *secrets) string {
 	switch {
 	case s == "":
 		return ""
-	case sec != nil && sec.scrubID(s) != s:
+	case sec != nil && sec.ScrubID(s) != s:
 		return "holds a value the call sends"
 	case containsEmail(s):
 		return "holds an e-mail address"
@@ -216,7 +218,7 @@ func customerRefProblem(ref string, sec *secrets) string {
 	if strings.IndexByte(ref, '@') >= 0 {
 		return "looks like an e-mail address"
 	}
-	if sec != nil && sec.scrubID(ref) != ref {
+	if sec != nil && sec.ScrubID(ref) != ref {
 		return "holds a value the call sends"
 	}
 	if why := personalNumber(ref, true); why != "" {
@@ -272,7 +274,7 @@ func personalNumber(s string, strict bool) string {
 func blankUUIDs(s string) string {
 	var b []byte
 	for i := 0; i+36 <= len(s); i++ {
-		if isUUID(s[i:i+36]) && (i == 0 || !isAlnum(s[i-1])) && (i+36 == len(s) || !isAlnum(s[i+36])) {
+		if redact.IsUUID(s[i:i+36]) && (i == 0 || !isAlnum(s[i-1])) && (i+36 == len(s) || !isAlnum(s[i+36])) {
 			if b == nil {
 				b = []byte(s)
 			}
@@ -296,12 +298,12 @@ func isAlnum(c byte) bool { return isDigit(c) || isLetterASCII(c) }
 // 0, 91 or 091). "" if neither.
 func numberKind(v []byte, strict bool) string {
 	if strict {
-		for i := 0; i+aadhaarDigits <= len(v); i++ {
-			if aadhaarLike(v[i : i+aadhaarDigits]) {
+		for i := 0; i+redact.AadhaarDigits <= len(v); i++ {
+			if redact.AadhaarLike(v[i : i+redact.AadhaarDigits]) {
 				return "an Aadhaar number"
 			}
 		}
-	} else if aadhaarLike(v) {
+	} else if redact.AadhaarLike(v) {
 		return "an Aadhaar number"
 	}
 	if mobileLike(v) {
@@ -384,21 +386,21 @@ func (e *ConsentEvidence) forRecord(sec *secrets) ConsentEvidence {
 		if s == "" {
 			return s
 		}
-		if v := sec.scrubID(s); identOK(v) && v == s {
+		if v := sec.ScrubID(s); redact.IdentOK(v) && v == s {
 			return s
 		}
-		return sec.scrubText(s)
+		return sec.ScrubText(s)
 	}
 	return ConsentEvidence{
 		NoticeID:            text(e.NoticeID),
 		NoticeVersion:       text(e.NoticeVersion),
-		NoticeSHA256:        sec.scrubID(strings.ToLower(e.NoticeSHA256)),
+		NoticeSHA256:        sec.ScrubID(strings.ToLower(e.NoticeSHA256)),
 		Language:            text(e.Language),
 		Channel:             text(e.Channel),
 		AlternativesOffered: e.AlternativesOffered,
 		DecidedAt:           e.DecidedAt,
 		Operator:            text(e.Operator),
-		CustomerRef:         sec.scrubID(e.CustomerRef),
+		CustomerRef:         sec.ScrubID(e.CustomerRef),
 	}
 }
 
@@ -414,7 +416,7 @@ func shown(s string) string {
 	if isHex(s, 64) { // a NoticeSHA256
 		return strconv.Quote(s)
 	}
-	if !evidenceTextOK(s) || strings.IndexByte(s, '@') >= 0 || longestNumber(s) >= minKnownDigits || !asciiDigitsOnly(s) {
+	if !evidenceTextOK(s) || strings.IndexByte(s, '@') >= 0 || longestNumber(s) >= redact.MinKnownDigits || !asciiDigitsOnly(s) {
 		return "[REDACTED]"
 	}
 	return strconv.Quote(s)
@@ -427,7 +429,7 @@ func shown(s string) string {
 func longestNumber(s string) int {
 	longest, n, gap := 0, 0, 0
 	for _, r := range s {
-		if _, ok := digitValue(r); ok {
+		if _, ok := redact.DigitValue(r); ok {
 			if gap > 3 {
 				n = 0
 			}
@@ -435,7 +437,7 @@ func longestNumber(s string) int {
 			longest = max(longest, n)
 			continue
 		}
-		if isLetterRune(r) {
+		if redact.IsLetterRune(r) {
 			n, gap = 0, 0
 			continue
 		}
@@ -450,7 +452,7 @@ func longestNumber(s string) int {
 func asciiDigitsOnly(s string) bool {
 	for _, r := range s {
 		if r >= utf8.RuneSelf {
-			if _, ok := digitValue(r); ok {
+			if _, ok := redact.DigitValue(r); ok {
 				return false
 			}
 		}

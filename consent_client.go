@@ -38,7 +38,7 @@ func WithPurposes(purposes ...string) Option {
 			if err := checkPurpose(p); err != nil {
 				return invalid(FieldPurposes, "purpose "+strconv.Itoa(i+1)+": "+err.(*ValidationError).Reason)
 			}
-			if why := personalNumber(p, true); why != "" || (*secrets)(nil).scrubText(p) != p {
+			if why := personalNumber(p, true); why != "" || (*secrets)(nil).ScrubText(p) != p {
 				return invalid(FieldPurposes, "purpose "+strconv.Itoa(i+1)+" holds a number that could identify a customer: a purpose is a fixed text, never customer data")
 			}
 			if containsEmail(p) {
@@ -95,7 +95,7 @@ func DecisionRecord(d ConsentDecision, purpose string, e ConsentEvidence) (Audit
 		Stage:     AuditDecision,
 		Time:      now,
 		Operation: "consent",
-		Purpose:   none.scrubText(purpose),
+		Purpose:   none.ScrubText(purpose),
 		Consent:   ConsentNo,
 		Outcome:   string(d),
 		Evidence:  e.forRecord(&none),

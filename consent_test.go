@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepvue-go/deepvue/internal/redact"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -175,7 +176,7 @@ func TestWithPurposes(t *testing.T) {
 // TestCustomerRefRules: what a pseudonymous reference may be, and what
 // looks like an Aadhaar number, a mobile number or an e-mail address.
 func TestCustomerRefRules(t *testing.T) {
-	sec := &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
+	sec := &secrets{Number: validNumber, OTP: testOTP, Mobile: testMobile, Secret: testSecret}
 	for ref, want := range map[string]string{
 		"":                                     "",
 		"c_7f3a9e2b41d04c8e":                   "",
@@ -310,8 +311,8 @@ func TestAuditKeepsEveryHexTransactionID(t *testing.T) {
 	// The id rule itself, with the secrets of a generate call and of a
 	// verify call: 100,000 ids, always.
 	var b [16]byte
-	gen := &secrets{number: validNumber, secret: testSecret}
-	ver := &secrets{otp: testOTP, mobile: testMobile, secret: testSecret}
+	gen := &secrets{Number: validNumber, Secret: testSecret}
+	ver := &secrets{OTP: testOTP, Mobile: testMobile, Secret: testSecret}
 	dropped, before := 0, 0
 	for i := 0; i < 100000; i++ {
 		_, _ = rand.Read(b[:])
@@ -398,7 +399,7 @@ func auditIDBefore(s string) string {
 			for k := range v {
 				v[k] = digits[j+k] - '0'
 			}
-			if aadhaarLike(v) {
+			if redact.AadhaarLike(v) {
 				return ""
 			}
 		}
@@ -474,7 +475,7 @@ func TestConsentEvidenceRandomTexts(t *testing.T) {
 	seeds := []string{"", "aadhaar-ekyc-notice", validNumber, "2341 2341 2346", testOTP, "482\u00a0913", testMobile,
 		"+91 98765 43210", "priya@example.com", testSecret, noticeSHA, "c_7f3a9e2b41d04c8e", "x499181234560y",
 		"१२३४५६", "②③④①", "v3 (2024-06-01)", "a1b2c3d4-9876-5432-1234-499181234560"}
-	sec := &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
+	sec := &secrets{Number: validNumber, OTP: testOTP, Mobile: testMobile, Secret: testSecret}
 	now := time.Now()
 	for n := 0; n < 30000; n++ {
 		var s string
@@ -510,7 +511,7 @@ func TestConsentEvidenceRandomTexts(t *testing.T) {
 			if err != nil || v != s {
 				t.Fatalf("shown(%q) = %s", s, out)
 			}
-			if n := longestNumber(s); n >= minKnownDigits || strings.Contains(s, "@") || !asciiDigitsOnly(s) {
+			if n := longestNumber(s); n >= redact.MinKnownDigits || strings.Contains(s, "@") || !asciiDigitsOnly(s) {
 				t.Fatalf("printing shows %q (a number of %d digits, or an '@')", s, n)
 			}
 			for _, k := range []string{validNumber, testOTP, testMobile} {

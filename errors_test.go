@@ -178,5 +178,5 @@ func TestMemoryBudget300ConcurrentErrorPagesOf1MiB(t *testing.T) {
 		float64(len(body))/(1<<20), run.ok, run.elapsed.Round(time.Millisecond), run.growth>>20, DefaultMaxBufferedBytes>>20)
 	assert.Equal(t, int32(300), run.ok)
 	assert.LessOrEqual(t, run.growth, uint64(384<<20), "heap growth")
-	assert.Zero(t, run.c.budget.inUse())
+	assert.Zero(t, run.c.budget.InUse())
 }

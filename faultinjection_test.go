@@ -31,7 +31,10 @@ func TestFaultInjection(t *testing.T) {
 				t.Parallel()
 				base, seen := f.start(t, pc)
 				logs := &logBuffer{}
-				opts := append([]Option{WithBaseURL(base), WithLogger(logs.logger()), WithRetryWait(0, 0)}, f.opts...)
+				// A memory budget of its own, so that the check that it is all
+				// returned is not disturbed by the parallel subtests.
+				opts := append([]Option{WithBaseURL(base), WithLogger(logs.logger()), WithRetryWait(0, 0),
+					WithMaxBufferedBytes(DefaultMaxBufferedBytes)}, f.opts...)
 				c, err := NewClient(testID, testSecret, opts...)
 				require.NoError(t, err)
 				defer c.CloseIdleConnections()
@@ -99,7 +102,7 @@ func TestFaultInjection(t *testing.T) {
 				assert.GreaterOrEqual(t, elapsed, f.minElapsed)
 				assert.Less(t, elapsed, f.maxElapsed)
 				t.Logf("%s/%s: %v in %v, requests seen %d", f.name, pc.name, err, elapsed.Round(time.Millisecond), requests)
-				assert.Zero(t, c.budget.inUse(), "every reservation of the memory budget is returned")
+				assert.Zero(t, c.budget.InUse(), "every reservation of the memory budget is returned")
 
 				out := logs.String()
 				assert.Contains(t, out, `"msg":"deepvue: call finished"`)

@@ -1,6 +1,7 @@
 package deepvue
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -167,7 +168,7 @@ func FuzzGenerateAnswer(f *testing.F) {
 			return
 		}
 		a := &answer{status: status, body: []byte(body), contentType: "application/json"}
-		res, err := generateResult(a, &secrets{number: validNumber, secret: testSecret})
+		res, err := generateResult(a, &secrets{Number: validNumber, Secret: testSecret})
 		if (res == nil) == (err == nil) {
 			t.Fatalf("exactly one of result and error: %v %v", res, err)
 		}
@@ -208,7 +209,7 @@ func FuzzVerifyAnswer(f *testing.F) {
 			return
 		}
 		a := &answer{status: status, body: []byte(body)}
-		d, err := verifyResult(a, &secrets{otp: testOTP, mobile: testMobile, secret: testSecret})
+		d, err := verifyResult(a, &secrets{OTP: testOTP, Mobile: testMobile, Secret: testSecret})
 		if (d == nil) == (err == nil) {
 			t.Fatalf("exactly one of result and error")
 		}
@@ -235,6 +236,31 @@ func FuzzVerifyAnswer(f *testing.F) {
 		}
 		if text := fmt.Sprintf("%v %+v %#v", d, d, d); strings.Contains(text, testOTP) || strings.Contains(text, testMobile) {
 			t.Fatalf("leak in %q", text)
+		}
+	})
+}
+
+// FuzzFlexString holds the fast path of flexString (a literal's bytes taken
+// as they are) to what encoding/json decodes for the same literal.
+func FuzzFlexString(f *testing.F) {
+	for _, s := range []string{"plain", `esc\"aped`, `\u00e9`, "ए आधार", "bad \xff utf8", `\n`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, inner string) {
+		lit := []byte(`{"s":"` + inner + `"}`)
+		if !json.Valid(lit) {
+			return
+		}
+		var want struct{ S string }
+		var got struct{ S flexString }
+		if err := json.Unmarshal(lit, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(lit, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.S.s != want.S {
+			t.Fatalf("%q: flexString %q, encoding/json %q", inner, got.S.s, want.S)
 		}
 	})
 }

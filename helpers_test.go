@@ -56,6 +56,9 @@ func mockClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTransport)
 	all := append([]Option{
 		WithHTTPClient(&http.Client{Transport: mt}),
 		WithSingleAttemptTransport(), // httpmock makes one attempt per RoundTrip: production's states
+		// A memory budget of its own, so that a test can check it is all
+		// returned whatever other tests hold of the process's.
+		WithMaxBufferedBytes(DefaultMaxBufferedBytes),
 		WithBaseURL(testBase),
 		WithRetryWait(0, 0),
 	}, opts...)

@@ -284,13 +284,26 @@ func parseUint(b []byte, base int64) (int64, bool) {
 	}
 	var v int64
 	for _, c := range b {
-		d := int64(hexValue(c))
+		d := int64(hexDigit(c))
 		if d >= base {
 			return 0, false
 		}
 		v = v*base + d
 	}
 	return v, true
+}
+
+// hexDigit returns the value of a hex digit, 16 for any other byte.
+func hexDigit(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return 16
 }
 
 // headLine acts on one line of an answer's head.

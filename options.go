@@ -51,7 +51,6 @@ func defaultSettings() settings {
 		retryWaitMin: DefaultRetryWaitMin,
 		retryWaitMax: DefaultRetryWaitMax,
 		timeout:      DefaultTimeout,
-		maxBuffered:  DefaultMaxBufferedBytes,
 	}
 }
 
@@ -242,14 +241,17 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithMaxBufferedBytes sets the Client's memory budget: the answer bytes all
-// its calls may hold at once (default DefaultMaxBufferedBytes, 128 MiB). Each
-// answer counts twice its size (the bytes read, and at most as much again for
-// what decoding makes of them: a verify-otp photo and PDF) while it is read
-// and decoded; an answer of unknown length reserves its bound. A call that
-// would exceed the budget waits for room, in order, until its context ends;
-// an answer larger than half the budget is refused as too large, since room
-// for it can never come. n must be at least 1 MiB.
+// WithMaxBufferedBytes gives the Client a memory budget of its own, of n
+// bytes: the answer bytes its calls may hold at once. Without it, every
+// Client of the process shares one budget of DefaultMaxBufferedBytes (128
+// MiB), so that many Clients (one per tenant) hold no more than one. Each
+// answer holds twice the bytes of its buffer (the bytes read, and at most as
+// much again for what decoding makes of them: a verify-otp photo and PDF),
+// taken as its bytes arrive; when the budget is spent, the read waits for
+// room until its context ends (no answer waits behind a larger one). In a
+// budget below 64 MiB, an answer larger than a quarter of the budget is
+// refused as too large (half of it is the pool all answers share, half the
+// reserve that lets the largest answer finish). n must be at least 1 MiB.
 func WithMaxBufferedBytes(n int64) Option {
 	return func(s *settings) error {
 		if n < 1<<20 {

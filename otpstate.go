@@ -79,8 +79,12 @@ func apiOTPState(ae *APIError) OTPState {
 //     limiter's next slot), found through the SDK's wrapping;
 //   - an *APIError for HTTP 429, HTTP 503, SOURCE_FAILURE or 409
 //     VERIFICATION_PENDING whose answer carried a Retry-After header (in
-//     seconds or as an HTTP date), capped at MaxRetryAfter. For 409 it is
-//     when the pending OTP's window ends and a new one may be requested.
+//     seconds or as an HTTP date). For 409 it is when the pending OTP's
+//     window ends and a new one may be requested.
+//
+// Whatever its source, the wait is capped at MaxRetryAfter: a wrong or
+// hostile value (a header, a far-future slot written into a shared
+// limiter's store) cannot park a customer for days.
 //
 // Deepvue documents no Retry-After header: for its answers RetryAfter
 // reports false unless the server sends one. A Retry-After on any other
@@ -89,10 +93,14 @@ func RetryAfter(err error) (time.Duration, bool) {
 	if err == nil {
 		return 0, false
 	}
+	var te *transportError
+	if errors.As(err, &te) && te != nil && te.wait > 0 {
+		return min(te.wait, MaxRetryAfter), true
+	}
 	var ra interface{ RetryAfter() time.Duration }
 	if errors.As(err, &ra) {
 		if d := ra.RetryAfter(); d > 0 {
-			return d, true
+			return min(d, MaxRetryAfter), true
 		}
 	}
 	var ae *APIError

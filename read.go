@@ -1,7 +1,6 @@
 package deepvue
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/deepvue-go/deepvue/internal/budget"
 )
 
 // Bounds on how much of an answer is read.
@@ -23,8 +24,31 @@ const (
 	MaxVerifyResponseBytes = 16 << 20
 )
 
+// DefaultMaxBufferedBytes is the size of the memory budget that every
+// Client of a process shares unless it is given one of its own
+// (WithMaxBufferedBytes): the answer bytes all their calls may hold at once.
+const DefaultMaxBufferedBytes = 128 << 20
+
+// largestHold is the most one answer holds of a memory budget: twice its
+// largest buffer (MaxVerifyResponseBytes, and one byte more to see a body
+// over the bound).
+const largestHold = 2 * (MaxVerifyResponseBytes + 1)
+
+// newBudget returns a memory budget of size bytes for answers. Its reserve
+// (package budget), as large as the largest answer it holds, is at most
+// half of it: however small a Client's own budget, answers have a common
+// pool as large as the reserve, and a slow one that owns the reserve does
+// not hold up the others.
+func newBudget(size int64) *budget.Budget { return budget.New(size, min(largestHold, size/2)) }
+
+// processBudget is the memory budget every Client of the process shares
+// unless it has one of its own: a thousand Clients (one per tenant) hold
+// at most DefaultMaxBufferedBytes of answers together, not a thousand
+// times that.
+var processBudget = sync.OnceValue(func() *budget.Budget { return newBudget(DefaultMaxBufferedBytes) })
+
 // answer is a read response: its status and a bounded body, held within the
-// Client's memory budget until released.
+// memory budget until released.
 type answer struct {
 	status      int
 	contentType string
@@ -34,9 +58,8 @@ type answer struct {
 	env         *envelope     // the decoded envelope, when the retry check has it
 	retryAfter  time.Duration // the Retry-After header of an answer that is not 2xx
 
-	buf    *bytes.Buffer // pooled storage of body, if any
-	budget *memBudget
-	held   int64 // bytes reserved in budget
+	pooled *[]byte     // pooled storage of body, if any
+	hold   budget.Hold // the memory budget's bytes for body and its decoding
 }
 
 // release returns the answer's buffer and its reservation.
@@ -44,15 +67,12 @@ func (a *answer) release() {
 	if a == nil {
 		return
 	}
-	if a.buf != nil {
-		putBuffer(a.buf)
-		a.buf = nil
+	if a.pooled != nil {
+		putBuffer(a.pooled)
+		a.pooled = nil
 	}
 	a.body = nil
-	if a.held > 0 {
-		a.budget.release(a.held)
-		a.held = 0
-	}
+	a.hold.Release()
 }
 
 // keptAnswer is the body of a response whose answer checkRetry read to
@@ -76,13 +96,19 @@ func (e *readError) Error() string { return e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }
 
 // readAnswer reads resp's body into a within limit (MaxResponseBytes for
-// any answer that is not 2xx) and within the Client's memory budget: it
-// first reserves what the answer may need, twice its size (the bytes read,
-// and at most as much again for what decoding makes of them), waiting for
-// room while other calls hold the budget. An answer over a bound is not
-// read: a.tooLarge says so, and the caller turns it into an *APIError.
-func readAnswer(ctx context.Context, budget *memBudget, resp *http.Response, limit int64, a *answer) error {
-	*a = answer{status: resp.StatusCode, contentType: headerValue(resp.Header, "Content-Type"), budget: budget}
+// any answer that is not 2xx) and within the memory budget b. The answer
+// holds twice the bytes of its buffer (the bytes read, and at most as much
+// again for what decoding makes of them: a verify-otp photo and PDF), taken
+// as the buffer grows with the bytes that arrive: an answer that is slow,
+// or of unknown length (a gzipped one: Go's transport decompresses it and
+// drops its length), holds only what it has received, and its decompressed
+// bytes stop at the same bound as any answer's. When the budget is spent,
+// the read waits for room until ctx ends (package budget: no answer waits
+// behind a larger one). An answer over a bound is not read on: a.tooLarge
+// says so, and the caller turns it into an *APIError. Whatever happens,
+// a panic in the body's Read included, a failed read holds nothing.
+func readAnswer(ctx context.Context, b *budget.Budget, resp *http.Response, limit int64, a *answer) (err error) {
+	*a = answer{status: resp.StatusCode, contentType: headerValue(resp.Header, "Content-Type"), hold: b.Open()}
 	if resp.StatusCode/100 != 2 {
 		limit = MaxResponseBytes
 		a.retryAfter = parseRetryAfter(resp.Header, time.Now())
@@ -92,39 +118,34 @@ func readAnswer(ctx context.Context, budget *memBudget, resp *http.Response, lim
 		a.tooLarge = tooLargeText(limit)
 		return nil
 	}
-	need := limit
-	if n >= 0 {
-		need = n
-	}
-	hold := 2 * need
-	if hold > budget.size {
-		if n >= 0 {
-			a.tooLarge = "answer larger than the Client's memory budget (" + strconv.FormatInt(n, 10) +
+	if most := b.Largest()/2 - 1; limit > most {
+		// A small budget: an answer may hold at most its largest hold.
+		if n > most {
+			a.tooLarge = "answer larger than the memory budget allows (" + strconv.FormatInt(n, 10) +
 				" bytes; see WithMaxBufferedBytes)"
 			return nil
 		}
-		hold = budget.size // length unknown: read what the budget allows
-		limit = hold / 2
+		limit = most
 	}
-	if err := budget.acquire(ctx, hold); err != nil {
-		return err
-	}
-	a.held = hold
-	body, buf, err := readBody(resp.Body, n, limit)
+	read := false
+	defer func() {
+		if !read { // an error, or a panic in the body's Read: give the memory back
+			a.release()
+		}
+	}()
+	body, pooled, err := readBody(ctx, resp.Body, n, limit, &a.hold)
 	switch {
 	case errors.Is(err, errTooLarge):
-		a.release()
 		a.tooLarge = tooLargeText(limit)
 		return nil
 	case err != nil:
-		a.release()
 		return err
 	}
-	a.body, a.buf, a.size = body, buf, int64(len(body))
-	if keep := 2 * int64(len(body)); keep < a.held {
-		budget.release(a.held - keep)
-		a.held = keep
-	}
+	read = true
+	a.body, a.pooled, a.size = body, pooled, int64(len(body))
+	// Kept while the answer is decoded: its buffer, and at most as much
+	// again as the bytes read.
+	a.hold.ShrinkTo(int64(cap(body)) + int64(len(body)))
 	return nil
 }
 
@@ -134,50 +155,78 @@ func tooLargeText(limit int64) string {
 	return "answer larger than the SDK's bound of " + strconv.FormatInt(limit>>10, 10) + " KiB"
 }
 
-// readBody reads a body of n bytes (-1: unknown) of at most limit bytes.
-// Small bodies go into a pooled buffer (returned in buf); a large one of
-// known length into one slice of exactly its size.
-func readBody(r io.Reader, n, limit int64) (body []byte, buf *bytes.Buffer, err error) {
-	if n > pooledBufferMax {
-		body = make([]byte, n)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return nil, nil, err
-		}
-		// Read on to EOF (net/http returns it with the last bytes already), so
-		// that any transport can reuse the connection.
-		var one [1]byte
-		if m, _ := r.Read(one[:]); m > 0 {
-			return nil, nil, errTooLarge // more than its Content-Length
-		}
-		return body, nil, nil
+// firstRead is the room a body of unknown or large length starts with; it
+// doubles as the bytes arrive.
+const firstRead = 8 << 10
+
+// readBody reads a body of at most limit bytes, n of them if its length
+// is known (n >= 0; a hint: a body that has more is read on to the bound),
+// into a buffer that grows as bytes arrive: it doubles, up to n+1 bytes
+// for a known length (one more than announced, to see the end), up to
+// limit+1 bytes in all (one more than the bound, to see a body over it).
+// Each growth is first held in h, at twice its bytes. A buffer of at most
+// pooledBufferMax bytes comes from a pool (returned in pooled).
+func readBody(ctx context.Context, r io.Reader, n, limit int64, h *budget.Hold) (body []byte, pooled *[]byte, err error) {
+	end := limit + 1
+	hint := end // where a doubling stops first: the known length's end
+	if n >= 0 && n < limit {
+		hint = n + 1
 	}
-	buf = getBuffer()
-	if n >= 0 {
-		buf.Grow(int(n) + 1)
-	} else {
-		buf.Grow(bytes.MinRead)
+	room := min(hint, firstRead) // the buffer's size, held in h
+	if hint <= pooledBufferMax {
+		room = hint // a small body of known length: its room at once
+	} else if n >= 0 {
+		room = pooledBufferMax // a large one: from the largest pooled size
 	}
+	if err := h.Grow(ctx, 2*room); err != nil {
+		return nil, nil, err
+	}
+	var buf []byte
+	if room <= pooledBufferMax {
+		pooled = getBuffer()
+		buf = (*pooled)[:0]
+	}
+	defer func() {
+		if err != nil && pooled != nil {
+			putBuffer(pooled)
+			pooled = nil
+		}
+	}()
 	for {
-		if int64(buf.Len()) > limit {
-			putBuffer(buf)
-			return nil, nil, errTooLarge
+		if int64(cap(buf)) < room {
+			grown := make([]byte, len(buf), room)
+			copy(grown, buf)
+			if pooled != nil && room > pooledBufferMax {
+				putBuffer(pooled) // too large for the pool from now on
+				pooled = nil
+			}
+			buf = grown
+			if pooled != nil {
+				*pooled = buf
+			}
 		}
-		if buf.Available() == 0 {
-			buf.Grow(buf.Len()) // double, up to limit+1
+		m, rerr := r.Read(buf[len(buf):room])
+		buf = buf[:len(buf)+m]
+		if int64(len(buf)) > limit {
+			return nil, nil, errTooLarge // more than the bound, its end read or not
 		}
-		free := buf.AvailableBuffer()[:buf.Available()]
-		if room := limit + 1 - int64(buf.Len()); int64(len(free)) > room {
-			free = free[:room]
+		if rerr == io.EOF {
+			return buf, pooled, nil
 		}
-		m, err := r.Read(free)
-		buf.Write(free[:m])
-		if err == io.EOF {
-			return buf.Bytes(), buf, nil
+		if rerr != nil {
+			return nil, nil, rerr
 		}
-		if err != nil {
-			putBuffer(buf)
+		if int64(len(buf)) < room {
+			continue
+		}
+		next := min(end, 2*room)
+		if room < hint {
+			next = min(next, hint)
+		}
+		if err := h.Grow(ctx, 2*(next-room)); err != nil {
 			return nil, nil, err
 		}
+		room = next
 	}
 }
 
@@ -185,15 +234,15 @@ func readBody(r io.Reader, n, limit int64) (body []byte, buf *bytes.Buffer, err 
 // verify answer with a PDF) get a buffer of their own, left to the GC.
 const pooledBufferMax = 256 << 10
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, firstRead); return &b }}
 
-func getBuffer() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
+func getBuffer() *[]byte { return bufPool.Get().(*[]byte) }
 
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() > pooledBufferMax {
+func putBuffer(b *[]byte) {
+	if cap(*b) > pooledBufferMax {
 		return
 	}
-	b.Reset()
+	*b = (*b)[:0]
 	bufPool.Put(b)
 }
 

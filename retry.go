@@ -51,9 +51,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		resp.Body = &keptAnswer{a} // decoded once, by the operation
 		return false, nil
 	}
-	txn := cl.sec.scrubIdent(a.env.TransactionID.s, 128)
+	txn := cl.sec.ScrubIdent(a.env.TransactionID.s, 128)
 	a.release()
-	c.endAttempt(cl, a.status, cl.sec.scrubIdent(a.env.SubCode.s, 64), txn, "ErrSourceFailure", a.size, true)
+	c.endAttempt(cl, a.status, cl.sec.ScrubIdent(a.env.SubCode.s, 64), txn, "ErrSourceFailure", a.size, true)
 	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "deepvue: retrying after SOURCE_FAILURE",
 			slog.String("operation", cl.op),

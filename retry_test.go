@@ -68,7 +68,7 @@ func TestCheckRetry(t *testing.T) {
 	retry, _ = c.checkRetry(ctx, second, nil)
 	assert.True(t, retry, "second attempt: one retry left")
 	assert.Equal(t, http.NoBody, second.Body, "a retried answer is read, and released at once")
-	assert.Zero(t, c.budget.inUse())
+	assert.Zero(t, c.budget.InUse())
 	last := src()
 	retry, err = c.checkRetry(ctx, last, nil)
 	assert.False(t, retry, "retries spent")
@@ -81,7 +81,7 @@ func TestCheckRetry(t *testing.T) {
 	ae := newAPIError(opGenerate, a, nil, "", &secrets{})
 	assert.Equal(t, "tx-source", ae.TransactionID)
 	a.release()
-	assert.Zero(t, c.budget.inUse(), "every reservation is returned")
+	assert.Zero(t, c.budget.InUse(), "every reservation is returned")
 
 	// A transport error is never retried: the request may have been sent.
 	retry, err = c.checkRetry(ctx, nil, errors.New("connection reset by peer"))
@@ -146,7 +146,7 @@ func TestRetriesOnlySourceFailure(t *testing.T) {
 				assert.Empty(t, matched(err))
 			}
 			assert.NotErrorIs(t, err, ErrNotSent)
-			assert.Zero(t, c.budget.inUse())
+			assert.Zero(t, c.budget.InUse())
 		})
 	}
 }
@@ -232,5 +232,5 @@ func TestDeadlineDuringBackoff(t *testing.T) {
 	defer cancel()
 	_, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Zero(t, c.budget.inUse())
+	assert.Zero(t, c.budget.InUse())
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,7 +147,7 @@ func TestRetryAfterFromLimiter(t *testing.T) {
 	_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 	d, ok := RetryAfter(fmt.Errorf("handler: %w", err))
 	assert.True(t, ok)
-	assert.Equal(t, 20*time.Hour, d, "a limiter's own answer is not capped: it is not a server's header")
+	assert.Equal(t, MaxRetryAfter, d, "a limiter's wait is capped like a server's header (issue 24, item 9)")
 
 	// Zero, and a refusal without the method: false.
 	c, _ = mockClient(t, refuse(&fleetRefusal{}))
@@ -157,11 +159,15 @@ func TestRetryAfterFromLimiter(t *testing.T) {
 	_, ok = RetryAfter(err)
 	assert.False(t, ok)
 
-	// An error whose text holds an Aadhaar number is never handed out.
+	// An error whose text holds an Aadhaar number is never handed out; its
+	// wait, a duration, is.
 	c, _ = mockClient(t, refuse(leakyRefusal{}))
 	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
-	_, ok = RetryAfter(err)
-	assert.False(t, ok, "safeError.As hands out only errors with clean text")
+	var lr leakyRefusal
+	assert.False(t, errors.As(err, &lr), "safeError.As hands out only errors with clean text")
+	d, ok = RetryAfter(err)
+	assert.True(t, ok)
+	assert.Equal(t, time.Second, d)
 	assertNoLeak(t, err)
 }
 
@@ -219,4 +225,45 @@ func TestLimiterOutcomeOneName(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "limiter", Outcome(err))
 	assert.True(t, strings.Contains(err.Error(), "rate limiter"), err.Error())
+}
+
+// TestRetryAfterKeepsEveryLimiterWait is issue 24's item 9: 2,000 limiter
+// refusals with waits between 100 s and 1 h (a fixed seed), through a
+// Client: RetryAfter finds every wait, including those whose nanoseconds
+// spell a valid-looking Aadhaar number (234123412346 ns is 3m54s; before,
+// 248 of the 2,000 were lost that way); and a limiter's wait is capped at
+// MaxRetryAfter like any other (a far-future slot in Redis gave 8,760 h).
+func TestRetryAfterKeepsEveryLimiterWait(t *testing.T) {
+	var wait atomic.Int64
+	c, _ := mockClient(t, WithRateLimiter(limiterFunc(func(context.Context) error {
+		return &LimitError{Wait: time.Duration(wait.Load())}
+	})))
+	refusal := func(d time.Duration) error {
+		wait.Store(int64(d))
+		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		require.ErrorIs(t, err, ErrNotSent)
+		return err
+	}
+	rng := rand.New(rand.NewPCG(24, 9))
+	waits := []time.Duration{234123412346, 499181234560}
+	for len(waits) < 2000 {
+		waits = append(waits, 100*time.Second+time.Duration(rng.Int64N(int64(time.Hour-100*time.Second))))
+	}
+	lost := 0
+	for _, w := range waits {
+		err := refusal(w)
+		if d, ok := RetryAfter(err); !ok || d != w {
+			lost++
+		}
+		assertNoLeak(t, err)
+	}
+	t.Logf("limiter waits between 100 s and 1 h: RetryAfter lost %d of %d", lost, len(waits))
+	assert.Zero(t, lost)
+
+	d, ok := RetryAfter(refusal(8760 * time.Hour))
+	assert.True(t, ok)
+	assert.Equal(t, MaxRetryAfter, d, "a limiter's wait is capped too")
+	d, ok = RetryAfter(&LimitError{Wait: 8760 * time.Hour})
+	assert.True(t, ok)
+	assert.Equal(t, MaxRetryAfter, d, "straight from a limiter's Wait")
 }

@@ -31,9 +31,9 @@ func TestAPIErrorFieldsDoNotJoinIntoAKnownValue(t *testing.T) {
 			_, err := c.VerifyOTP(context.Background(), VerifyOTPRequest{ReferenceID: "29756208", OTP: testOTP,
 				MobileNumber: testMobile, Consent: ConsentYes, Purpose: testPurpose})
 			require.Error(t, err)
-			sec := secrets{number: validNumber, otp: testOTP, mobile: testMobile}
+			sec := secrets{Number: validNumber, OTP: testOTP, Mobile: testMobile}
 			for _, text := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
-				assert.Equal(t, sec.scrubText(text), text, "a known value spelled across fields: %s", text)
+				assert.Equal(t, sec.ScrubText(text), text, "a known value spelled across fields: %s", text)
 			}
 			var ae *APIError
 			require.ErrorAs(t, err, &ae)

@@ -3,22 +3,20 @@ package deepvue
 import (
 	"errors"
 	"fmt"
-	"html"
 	"net"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
-	"unicode"
 
+	"github.com/deepvue-go/deepvue/internal/oracle"
 	"github.com/stretchr/testify/assert"
 )
 
 // The spelling corpus: every value a call must not let out, written the ways
 // a server (or net/http quoting a server) can write it. The tests below send
 // each spelling through a real call and read every text a caller can reach
-// with an oracle that decodes Go's escapes and the digit forms on its own.
+// with an oracle (internal/oracle) that decodes Go's escapes and the digit
+// forms on its own.
 
 // spellValue is a sensitive value and the groups a person writes it in.
 type spellValue struct {
@@ -96,61 +94,6 @@ func spellings(v spellValue, few bool) []spelling {
 	return out
 }
 
-var oracleEscape = regexp.MustCompile(`\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|[abfnrtv\\"])`)
-
-// oraclePercent is a run of percent-encoded bytes.
-var oraclePercent = regexp.MustCompile(`(%[0-9a-fA-F]{2})+`)
-
-// readDigits is how a person reads the digits in s: Go's escapes, percent-
-// encoding (net/url) and HTML character references (html) decoded, again
-// while that changes anything (a value encoded twice), the digit forms of
-// spellForms read as digits, letters (but for the invisible Hangul filler)
-// breaking a number, everything else skipped.
-func readDigits(s string) string {
-	for range 4 {
-		before := s
-		if strings.IndexByte(s, '\\') >= 0 {
-			s = oracleEscape.ReplaceAllStringFunc(s, func(m string) string {
-				r, _, _, err := strconv.UnquoteChar(m, '"')
-				if err != nil {
-					return m
-				}
-				return string(r)
-			})
-		}
-		if strings.IndexByte(s, '%') >= 0 {
-			s = oraclePercent.ReplaceAllStringFunc(s, func(m string) string {
-				d, err := url.PathUnescape(m)
-				if err != nil {
-					return m
-				}
-				return d
-			})
-		}
-		if strings.IndexByte(s, '&') >= 0 {
-			s = html.UnescapeString(s)
-		}
-		if s == before {
-			break
-		}
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch d, ok := scriptDigit(r); {
-		case ok:
-			b.WriteByte(d)
-		case strings.ContainsRune("⁰¹²³⁴⁵⁶⁷⁸⁹", r):
-			b.WriteByte('0' + byte(strings.Index("⁰¹²³⁴⁵⁶⁷⁸⁹", string(r))/len("⁰")))
-		case strings.ContainsRune("⓪①②③④⑤⑥⑦⑧⑨", r):
-			b.WriteByte('0' + byte(strings.Index("⓪①②③④⑤⑥⑦⑧⑨", string(r))/len("⓪")))
-		case r == '\u3164':
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			b.WriteByte('|')
-		}
-	}
-	return b.String()
-}
-
 // leaks reports whether a person reads v in s (the Aadhaar number may keep
 // its last four digits).
 func leaks(s string, v spellValue) bool {
@@ -158,7 +101,7 @@ func leaks(s string, v spellValue) bool {
 	if v.name == "number" {
 		d = d[:8]
 	}
-	return strings.Contains(readDigits(s), d)
+	return strings.Contains(oracle.ReadDigits(s), d)
 }
 
 // reachableTexts is every text a caller can get from err and its chain, and

@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
+	"time"
+
+	"github.com/deepvue-go/deepvue/internal/redact"
 )
 
 // transportError is the error for a call that got no usable answer: it
@@ -19,6 +22,11 @@ type transportError struct {
 	op      string // the call's operation (NextStep)
 	notSent bool   // the SDK knows no request left the process
 	limiter bool   // the Limiter's Wait failed (Outcome "limiter")
+	// wait is what the original error's RetryAfter() said (a limiter's
+	// next slot): a duration, kept apart from the scrubbed chain, whose
+	// rule hands out an error only when its printed form is clean (a
+	// *LimitError's nanoseconds can spell an Aadhaar number).
+	wait time.Duration
 }
 
 // Error returns the scrubbed text.
@@ -56,11 +64,28 @@ func newTransportError(op string, endpoint *url.URL, doing string, err error, no
 		cause = newSafeError(err, sec)
 	}
 	return &transportError{
-		text:    sec.scrubText("deepvue: " + op + ": " + doing + ": " + cause.Error()),
+		text:    sec.ScrubText("deepvue: " + op + ": " + doing + ": " + cause.Error()),
 		err:     cause,
 		op:      op,
 		notSent: notSent,
+		wait:    retryAfterOf(err),
 	}
+}
+
+// retryAfterOf returns what the first error in err's chain with a method
+// RetryAfter() time.Duration says, 0 if none does (or its method panics:
+// a typed nil of a caller's type).
+func retryAfterOf(err error) (d time.Duration) {
+	var ra interface{ RetryAfter() time.Duration }
+	if !errors.As(err, &ra) {
+		return 0
+	}
+	defer func() {
+		if recover() != nil {
+			d = 0
+		}
+	}()
+	return ra.RetryAfter()
 }
 
 // safeError stands in for an error from below the SDK (net/http, a
@@ -76,11 +101,11 @@ type safeError struct {
 	sec  *secrets
 }
 
-// newSafeError wraps err with its text scrubbed by scrubBelow: every string
+// newSafeError wraps err with its text scrubbed by ScrubBelow: every string
 // it quotes (server bytes, in net/http's texts) replaced by a placeholder,
-// the rest scrubbed as free text, at most maxBelowText bytes.
+// the rest scrubbed as free text, at most redact.MaxBelowText bytes.
 func newSafeError(err error, sec *secrets) *safeError {
-	return &safeError{text: sec.scrubBelow(err.Error(), maxBelowText), orig: err, sec: sec}
+	return &safeError{text: sec.ScrubBelow(err.Error(), redact.MaxBelowText), orig: err, sec: sec}
 }
 
 // Error returns the scrubbed text.
@@ -122,7 +147,7 @@ func (e *safeError) As(target any) bool {
 		return false
 	}
 	found := probe.Elem()
-	if !e.sec.clean(found.Interface()) {
+	if !e.sec.Clean(found.Interface()) {
 		return false
 	}
 	tv.Elem().Set(found)

@@ -35,10 +35,10 @@ type VerifyOTPRequest struct {
 func (r VerifyOTPRequest) printSecrets() *secrets {
 	sec := &secrets{}
 	if otp := strings.TrimSpace(r.OTP); allDigits(otp, 6) {
-		sec.otp = otp
+		sec.OTP = otp
 	}
 	if m := strings.TrimSpace(r.MobileNumber); allDigits(m, 10) {
-		sec.mobile = m
+		sec.Mobile = m
 	}
 	return sec
 }
@@ -47,8 +47,8 @@ func (r VerifyOTPRequest) printSecrets() *secrets {
 // as the request prints them.
 func (r VerifyOTPRequest) printed(n int) (ref, consent, purpose string) {
 	sec := r.printSecrets()
-	return sec.scrubIdent(sec.scrubTextClip(r.ReferenceID, 64), 64), sec.scrubTextClip(string(r.Consent), 8),
-		sec.scrubTextClip(r.Purpose, n)
+	return sec.ScrubIdent(sec.ScrubTextClip(r.ReferenceID, 64), 64), sec.ScrubTextClip(string(r.Consent), 8),
+		sec.ScrubTextClip(r.Purpose, n)
 }
 
 // String describes the request with the OTP and mobile number redacted,
@@ -157,7 +157,7 @@ func (v *verifyInput) check(sec *secrets) error {
 		return err
 	}
 	v.otp, v.mobile, v.ref = otp, mobile, ref
-	sec.otp, sec.mobile = otp, mobile
+	sec.OTP, sec.Mobile = otp, mobile
 	return nil
 }
 

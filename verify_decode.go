@@ -89,7 +89,7 @@ func verifyResult(a *answer, sec *secrets) (*AadhaarData, error) {
 		return nil, newAPIError(opVerify, a, &ans.envelope, "answer has no data object", sec)
 	}
 	d := ans.Data.toAadhaarData(sec)
-	d.TransactionID = sec.scrubIdent(ans.TransactionID.s, 128)
+	d.TransactionID = sec.ScrubIdent(ans.TransactionID.s, 128)
 	return d, nil
 }
 
@@ -104,8 +104,8 @@ func (v *verifyData) toAadhaarData(sec *secrets) *AadhaarData {
 		}
 		return scrub(f.s)
 	}
-	text := func(name string, f flexString) string { return field(name, f, sec.scrubText) }
-	id := func(name string, f flexString) string { return field(name, f, sec.scrubID) }
+	text := func(name string, f flexString) string { return field(name, f, sec.ScrubText) }
+	id := func(name string, f flexString) string { return field(name, f, sec.ScrubID) }
 	d.Name = text("data.name", v.Name)
 	d.Gender = id("data.gender", v.Gender)
 	d.DateOfBirth = id("data.dateOfBirth", v.DateOfBirth)

@@ -50,8 +50,7 @@ func ExampleLimiter_Keys() {
 		fmt.Println(k)
 	}
 	// Output:
-	// {deepvue:limit:prod:}1s
-	// {deepvue:limit:prod:}1m
 	// {deepvue:limit:prod:}1d
 	// {deepvue:limit:prod:}replicas
+	// {deepvue:limit:prod:}epoch
 }

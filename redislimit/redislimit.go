@@ -11,58 +11,71 @@
 //
 // Each Wait runs one Lua script, atomically, in one round trip: it reads
 // Redis's clock (TIME, so the replicas' clocks do not matter) and books the
-// caller's slot: the earliest time, after every slot already booked, at which
-// every window of the plan has room. A window is the list of the times of
-// its slots, so in any span of the window no more than Limit are booked;
-// each window is widened by 100 ms plus 0.1 % (101 ms for a second, 160 ms
-// for a minute, 86.5 s for a day), as deepvue.NewPlanLimiter's are, so that
-// the jitter between admission and arrival at Deepvue cannot put one request
-// too many into Deepvue's window. When the slot lies after the caller's deadline, nothing
-// is booked and Wait fails at once with a *deepvue.LimitError (it matches
+// caller's slot: the earliest time, after every slot already booked, at
+// which every window of the plan has room. The slots are one list of times,
+// so in any span of a window no more than its limit are booked; each window
+// is widened by 100 ms plus 0.1 % (101 ms for a second, 160 ms for a
+// minute, 86.5 s for a day), as deepvue.NewPlanLimiter's are, so that the
+// jitter between admission and arrival at Deepvue cannot put one request
+// too many into Deepvue's window. When the slot lies after the caller's
+// deadline, or more than ten minutes ahead (the horizon), nothing is booked
+// and Wait fails at once with a *deepvue.LimitError (it matches
 // context.DeadlineExceeded, and its RetryAfter is the wait until that
 // slot); no caller waits past its deadline. A caller whose context ends
 // while it waits gives its slot back (it no longer counts for the callers
-// who ask next; the slots already booked behind it keep their times). The
-// same script records a heartbeat:
-// this replica's random id, scored by the time, in "{prefix}replicas" (ids
-// older than a minute are dropped), and answers how many replicas asked in
-// the last minute. Only times and those random ids are stored: nothing
-// about a customer, nor the API secret, ever goes to Redis. The keys of one
-// limiter share a hash tag, so the script runs on Redis Cluster.
+// who ask next; the slots already booked behind it keep their times).
+//
+// At most once a second, the same script records a heartbeat: this
+// replica's random id, scored by Redis's time, in "{prefix}replicas"; each
+// Wait counts the replicas that asked in the last minute. Only times, those
+// random ids and the epoch (a time) are stored: nothing about a customer,
+// nor the API secret, ever goes to Redis. The keys of one limiter share a
+// hash tag, so the script runs on Redis Cluster.
+//
+// What the script accepts is bounded, so that a value written into Redis by
+// something other than a limiter cannot stall the fleet: a stored slot that
+// is not a time, or lies beyond the horizon, is dropped; a heartbeat scored
+// after Redis's time is not counted.
+//
+// Each replica keeps the slots it knows were booked: its own, and the
+// fleet's that its answers showed it. When Redis comes back having lost
+// them (a restart without persistence: its epoch changed), and after an
+// outage (the slots it paced on its own are not in Redis), the replica
+// gives them back to Redis before it books again. Calls another replica
+// makes before that are not counted against them.
 //
 // When Redis does not answer (within 300 ms by default), the limiter fails
 // open: this process paces itself at its share of the plan, the plan divided
 // by the replicas seen in the last minute (rounded down; a share below one
 // request per window becomes one request per longer window, e.g. 1/s shared
 // by two replicas is one request every 2.2 s each), counting the slots it
-// knew were booked in Redis, and starting once the queue of slots it last
-// saw in Redis has drained. Redis is tried again at most once a second, and
-// a Warn is logged once per outage. With WithFailClosed it refuses calls
-// instead, with an error that matches deepvue.ErrNotSent: nothing is sent.
+// knows were booked: pacing starts once the queue of slots it last saw in
+// Redis has drained. Redis is tried again at most once a second, and a Warn
+// is logged once per outage. With WithFailClosed it refuses calls instead,
+// with an error that matches deepvue.ErrNotSent: nothing is sent.
 //
 // Limits of the fail-open share: a replica knows the slots the fleet booked
 // up to its own last answer from Redis, and the replicas that asked in the
 // last minute; a replica idle for longer than a minute before the outage is
 // not counted by the others, one that has not reached Redis since it started
 // knows of no other replica (it paces at the whole plan), and with more
-// replicas than a window's limit
-// the share is a slower rate, which keeps the fleet within the plan on
-// average but not in every span of that window.
+// replicas than a window's limit the share is a slower rate, which keeps the
+// fleet within the plan on average but not in every span of that window.
 package redislimit
 
 import (
 	"context"
-	"errors"
-
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deepvue-go/deepvue"
-	"github.com/deepvue-go/deepvue/internal/slots"
+	"github.com/deepvue-go/deepvue/redislimit/internal/slots"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -146,6 +159,8 @@ func WithRedisTimeout(d time.Duration) Option {
 // concurrent use.
 type Limiter struct {
 	rdb        redis.UniversalClient
+	run        redis.Scripter // rdb, with the Redis timeout on every socket read and write when it can
+	bounded    bool           // run honours the Redis timeout by itself: no goroutine per round trip
 	plan       deepvue.Plan
 	prefix     string
 	failClosed bool
@@ -153,25 +168,43 @@ type Limiter struct {
 	timeout    time.Duration
 	retryEvery time.Duration
 
-	keys    []string // the window lists, then the heartbeats
-	args    []any
+	keys    []string       // the slots, the heartbeats, the epoch
 	windows []slots.Window // the plan's, widened (slots.PlanWindows)
+	keep    int            // the slots the windows need: the largest limit
+	longest time.Duration  // the longest window
 	id      string         // this replica's random id, for the heartbeats
-	local   *slots.Book    // the slots this replica knows of, in local time
+	fixed   []any          // the script's arguments that never change
+	idArg   any
 
-	mu       sync.Mutex
-	down     bool          // Redis did not answer, and has not answered since
-	retryAt  time.Time     // when to try Redis again while down
-	replicas int           // replicas seen in the last heartbeat span, at the last answer
-	lastSeen int64         // the latest slot recorded in local from Redis
-	depth    time.Duration // how far ahead the fleet's last slot lay, at the last answer
-	floor    time.Time     // during an outage: no local slot before this
-	now      func() time.Time
+	lastBeat atomic.Int64 // when this replica last sent a heartbeat (Unix nanoseconds)
+
+	mu         sync.Mutex
+	known      knownSlots  // the slots this replica knows were booked (Redis microseconds)
+	offset     int64       // Redis's clock minus the local one (microseconds), at the last answer
+	lastAnswer time.Time   // when Redis last answered
+	epoch      string      // the epoch of the slots Redis holds, at the last answer
+	epochArg   any         // epoch, boxed once
+	restore    bool        // give the known slots back to Redis at the next round trip
+	down       bool        // Redis did not answer, and has not answered since
+	retryAt    time.Time   // when to try Redis again while down
+	replicas   int         // replicas seen in the last heartbeat span, at the last answer
+	book       *slots.Book // while down: the slots this process paces around
+	floor      time.Time   // while down: no local slot before this
+	now        func() time.Time
 }
 
 // heartbeatSpan is how long a replica's heartbeat counts: the replicas that
 // share the plan are those that asked Redis in the last minute.
 const heartbeatSpan = time.Minute
+
+// heartbeatEvery is how often a replica sends a heartbeat, at most.
+const heartbeatEvery = time.Second
+
+// horizon is the furthest ahead a slot is booked, or read from Redis as
+// one: a Wait whose slot lies further fails with a *deepvue.LimitError
+// whatever its context (nobody keeps a KYC call waiting longer than an OTP
+// lives), and a stored value further ahead was not written by a limiter.
+const horizon = 10 * time.Minute
 
 var _ deepvue.Limiter = (*Limiter)(nil)
 
@@ -188,7 +221,7 @@ func New(rdb redis.UniversalClient, plan deepvue.Plan, opts ...Option) (*Limiter
 	if len(windows) == 0 {
 		return nil, errors.New("redislimit: the plan enforces no limit")
 	}
-	l := &Limiter{rdb: rdb, plan: plan, prefix: DefaultKeyPrefix, timeout: DefaultRedisTimeout,
+	l := &Limiter{rdb: rdb, run: rdb, plan: plan, prefix: DefaultKeyPrefix, timeout: DefaultRedisTimeout,
 		retryEvery: DefaultRetryEvery, now: time.Now}
 	for _, o := range opts {
 		if o == nil {
@@ -198,18 +231,44 @@ func New(rdb redis.UniversalClient, plan deepvue.Plan, opts ...Option) (*Limiter
 			return nil, err
 		}
 	}
-	keep := 0
-	for _, w := range windows {
-		// "{prefix}1s": the braces make every key of the limiter one hash slot.
-		l.keys = append(l.keys, "{"+l.prefix+"}"+windowName(w))
-		l.args = append(l.args, w.Limit, w.Per.Microseconds())
-		keep = max(keep, w.Limit)
-	}
-	l.keys = append(l.keys, "{"+l.prefix+"}replicas")
+	l.bounded = l.boundRoundTrips()
 	l.windows = windows
+	l.fixed = append(l.fixed, len(windows))
+	for _, w := range windows {
+		l.fixed = append(l.fixed, w.Limit, w.Per.Microseconds())
+		l.keep = max(l.keep, w.Limit)
+		l.longest = max(l.longest, w.Per)
+	}
+	// "{prefix}1d": the braces make every key of the limiter one hash slot.
+	// The slots are named after the longest window, the one that keeps them
+	// longest.
+	tag := "{" + l.prefix + "}"
+	l.keys = []string{tag + windowName(windows[len(windows)-1]), tag + "replicas", tag + "epoch"}
 	l.id = rand.Text()
-	l.local = slots.New(keep)
+	l.idArg = l.id
+	l.epochArg = ""
 	return l, nil
+}
+
+// boundRoundTrips makes run a client that gives up on a round trip after
+// the Redis timeout by itself: a *redis.Client's copy with that timeout on
+// its socket (WithTimeout: the same connection pool), or a client that
+// honours its context's deadline (ContextTimeoutEnabled). It reports false
+// for any other client: Wait then abandons a round trip that takes too long
+// from a goroutine of its own.
+func (l *Limiter) boundRoundTrips() bool {
+	switch c := l.rdb.(type) {
+	case *redis.Client:
+		if !c.Options().ContextTimeoutEnabled {
+			l.run = c.WithTimeout(l.timeout)
+		}
+		return true
+	case interface{ Options() *redis.ClusterOptions }:
+		return c.Options().ContextTimeoutEnabled
+	case interface{ Options() *redis.RingOptions }:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
 }
 
 // windowName names a window's key after Deepvue's window: 1s, 1m, 1d.
@@ -226,105 +285,22 @@ func windowName(w slots.Window) string {
 	}
 }
 
-// Keys returns the Redis keys the limiter uses: one per enforced window
-// ("{prefix}1s", "{prefix}1m", "{prefix}1d": the times of the slots booked),
-// then "{prefix}replicas" (the replicas' heartbeats: random ids scored by
-// time).
+// Keys returns the Redis keys the limiter uses: "{prefix}1d" (or 1m, or 1s:
+// after the plan's longest window), the times of the slots booked, then
+// "{prefix}replicas" (the replicas' heartbeats: random ids scored by time),
+// then "{prefix}epoch" (when Redis began to hold these slots).
 func (l *Limiter) Keys() []string { return append([]string(nil), l.keys...) }
-
-// reserve is the whole decision, atomic in Redis, in one round trip. KEYS:
-// one list per window, the times (microseconds, Redis's clock) of its
-// slots in time order (the last Limit ones, and any later than a window
-// ago), some of them perhaps in the future;
-// then the sorted set of replica heartbeats. ARGV: per window, its limit and
-// its length in microseconds; then the longest wait the caller accepts
-// (microseconds; -1: any), the replica's random id, how long a heartbeat
-// counts (microseconds), and the latest slot this replica has seen.
-//
-// It records the replica's heartbeat (its id, scored by the time; ids older
-// than the heartbeat span are removed) and books the earliest slot, after
-// every slot already booked, at which every window has room. When the slot
-// lies further than the caller accepts, nothing is booked. It returns
-// {booked (1 or 0), wait until the slot, the slot, replicas seen, the time
-// now, then those of the first window's last Limit slots (at most 32) later
-// than the last one this replica saw}, all in microseconds.
-var reserve = redis.NewScript(`
-if redis.replicate_commands then redis.replicate_commands() end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local nw = #KEYS - 1
-local rk = KEYS[nw + 1]
-local maxwait = tonumber(ARGV[2*nw + 1])
--- trim drops the oldest slots a window no longer needs: beyond its last
--- limit slots, those that left the window (a slot given back must not
--- leave the window short of the ones before it).
-local function trim(key, limit, per)
-  local n = redis.call('LLEN', key)
-  if n <= limit then return end
-  local lo, hi = 0, n - limit
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    if tonumber(redis.call('LINDEX', key, mid)) + per < now then lo = mid + 1 else hi = mid end
-  end
-  if lo > 0 then redis.call('LTRIM', key, lo, -1) end
-end
-local span = tonumber(ARGV[2*nw + 3])
-redis.call('ZADD', rk, now, ARGV[2*nw + 2])
-redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - span)
-redis.call('PEXPIRE', rk, math.ceil(span / 1000) + 1000)
-local replicas = redis.call('ZCARD', rk)
-local at = now
-for i = 1, nw do
-  local key = KEYS[i]
-  local limit = tonumber(ARGV[2*i-1])
-  local per = tonumber(ARGV[2*i])
-  local n = redis.call('LLEN', key)
-  if n > 0 then
-    local last = tonumber(redis.call('LINDEX', key, -1))
-    if last > at then at = last end
-  end
-  if n >= limit then
-    local c = tonumber(redis.call('LINDEX', key, n - limit)) + per
-    if c > at then at = c end
-  end
-end
-local booked = 1
-if maxwait >= 0 and at - now > maxwait then
-  booked = 0
-else
-  local stamp = string.format('%.0f', at)
-  for i = 1, nw do
-    local limit = tonumber(ARGV[2*i-1])
-    local per = tonumber(ARGV[2*i])
-    redis.call('RPUSH', KEYS[i], stamp)
-    trim(KEYS[i], limit, per)
-    redis.call('PEXPIRE', KEYS[i], math.ceil((at - now + per) / 1000))
-  end
-end
-local out = {booked, at - now, at, replicas, now}
-local tail = redis.call('LRANGE', KEYS[1], -math.min(tonumber(ARGV[1]), 32), -1)
-local seen = tonumber(ARGV[2*nw + 4])
-for _, v in ipairs(tail) do
-  local x = tonumber(v)
-  if x > seen then out[#out + 1] = x end
-end
-return out
-`)
-
-// release gives a booked slot back. KEYS: the window lists; ARGV: the slot.
-var release = redis.NewScript(`
-for _, key in ipairs(KEYS) do redis.call('LREM', key, -1, ARGV[1]) end
-return 0
-`)
 
 // answer is what reserve says.
 type answer struct {
-	booked   bool
+	status   int           // 1 booked, 0 not booked, 2 give the known slots back first
 	wait     time.Duration // until the slot (or the slot it would have had)
 	slot     int64         // Redis microseconds
-	replicas int
-	now      int64   // Redis microseconds
-	tail     []int64 // the first window's last Limit slots, Redis microseconds
+	replicas int           // counted in the last heartbeat span
+	now      int64         // Redis microseconds
+	epoch    string
+	tail     string // the fleet's latest slots, space-separated (Redis microseconds)
+	seen     int64  // the latest slot this replica knew when it asked
 }
 
 // errNilContext is what Wait returns for a nil context.
@@ -332,10 +308,11 @@ var errNilContext = errors.New("redislimit: nil context")
 
 // Wait books the next slot of the plan across every replica sharing the
 // prefix (one round trip to Redis) and waits for it. When the slot lies
-// after the context's deadline, it books nothing and fails at once with a
-// *deepvue.LimitError (it matches context.DeadlineExceeded; its RetryAfter
-// is the wait until that slot). When the context ends while it waits, it
-// gives the slot back and returns the context's error.
+// after the context's deadline (or beyond the horizon of ten minutes), it
+// books nothing and fails at once with a *deepvue.LimitError (it matches
+// context.DeadlineExceeded; its RetryAfter is the wait until that slot).
+// When the context ends while it waits, it gives the slot back and returns
+// the context's error.
 func (l *Limiter) Wait(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext
@@ -346,11 +323,11 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	if l.skipRedis() {
 		return l.unavailable(ctx, nil)
 	}
-	maxWait := int64(-1)
+	maxWait := horizon.Microseconds()
 	if dl, ok := ctx.Deadline(); ok {
-		maxWait = max(time.Until(dl).Microseconds(), 0)
+		maxWait = min(max(time.Until(dl).Microseconds(), 0), maxWait)
 	}
-	a, err := l.try(ctx, maxWait)
+	a, err := l.reserve(ctx, maxWait)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -358,9 +335,8 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		return l.unavailable(ctx, err)
 	}
 	received := time.Now()
-	l.answered(a.replicas)
-	mine := l.learn(received, a)
-	if !a.booked {
+	l.answered(received, &a)
+	if a.status != 1 {
 		return &deepvue.LimitError{Wait: max(a.wait, time.Microsecond)}
 	}
 	if a.wait <= 0 {
@@ -368,192 +344,197 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	}
 	if dl, ok := ctx.Deadline(); ok && received.Add(a.wait).After(dl) {
 		// The answer came so late that the slot now lies after the deadline.
-		l.giveBack(ctx, a.slot, mine)
+		l.giveBack(ctx, a.slot)
 		return &deepvue.LimitError{Wait: a.wait}
 	}
 	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		l.giveBack(ctx, a.slot, mine)
+		l.giveBack(ctx, a.slot)
 		return ctx.Err()
 	case <-t.C:
 		return nil
 	}
 }
 
-// learn records the slots the fleet booked in Redis (this replica's among
-// them) in the local book, in local time, so that the pacing during an
-// outage starts from them. It returns this replica's slot in the book.
-func (l *Limiter) learn(received time.Time, a answer) *slots.Slot {
-	local := func(stamp int64) time.Time { return received.Add(time.Duration(stamp-a.now) * time.Microsecond) }
+// reserve runs the script: once, or twice when Redis asks for the slots
+// this replica knows first (it lost its own: the epoch changed).
+func (l *Limiter) reserve(ctx context.Context, maxWait int64) (answer, error) {
+	beat := l.beatDue()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	var mine *slots.Slot
-	for _, stamp := range a.tail {
-		if stamp > l.lastSeen {
-			s := l.local.Record(local(stamp))
-			if a.booked && stamp == a.slot && mine == nil {
-				mine = s
+	restore := l.restore
+	l.mu.Unlock()
+	for try := 0; ; try++ {
+		a, err := l.roundTrip(ctx, maxWait, beat, restore)
+		if err != nil || a.status != 2 || try > 0 {
+			if err == nil && a.status == 2 {
+				err = errors.New("redislimit: Redis asked twice for the slots this replica knows")
 			}
+			return a, err
+		}
+		restore = true
+	}
+}
+
+// beatDue reports whether this Wait sends the replica's heartbeat: at most
+// one a second.
+func (l *Limiter) beatDue() bool {
+	now := time.Now().UnixNano()
+	last := l.lastBeat.Load()
+	return now-last >= int64(heartbeatEvery) && l.lastBeat.CompareAndSwap(last, now)
+}
+
+var argsPool = sync.Pool{New: func() any { return new([]any) }}
+
+// Arguments boxed once.
+var (
+	spanArg    any = heartbeatSpan.Microseconds()
+	noIDArg    any = ""
+	horizonArg any = horizon.Microseconds()
+)
+
+// roundTrip runs the script once, bounded by the Redis timeout whatever
+// the client's own settings (see boundRoundTrips).
+func (l *Limiter) roundTrip(ctx context.Context, maxWait int64, beat, restore bool) (answer, error) {
+	ap := argsPool.Get().(*[]any)
+	defer func() {
+		clear(*ap)
+		*ap = (*ap)[:0]
+		argsPool.Put(ap)
+	}()
+	args := append((*ap)[:0], l.fixed...)
+	id := noIDArg
+	if beat {
+		id = l.idArg
+	}
+	l.mu.Lock()
+	epoch := l.epochArg
+	if len(l.known.s) == 0 {
+		epoch = ""
+	}
+	seen := l.known.last()
+	args = append(args, maxWait, id, spanArg, seen, horizonArg, l.ttlMillis(), epoch, l.keep)
+	if restore {
+		for _, x := range l.known.s {
+			args = append(args, x)
 		}
 	}
-	if len(a.tail) > 0 {
-		last := a.tail[len(a.tail)-1]
-		l.lastSeen = max(l.lastSeen, last)
-		l.depth = max(time.Duration(last-a.now)*time.Microsecond, 0)
-	}
-	if a.booked && mine == nil {
-		// Not in the tail (the first window was full of later slots):
-		// record it anyway.
-		mine = l.local.Record(local(a.slot))
-	}
-	return mine
-}
+	l.mu.Unlock()
+	*ap = args
 
-// giveBack releases a booked slot in Redis (bounded by the Redis timeout,
-// whatever the caller's context) and in the local book.
-func (l *Limiter) giveBack(ctx context.Context, slot int64, mine *slots.Slot) {
-	if mine != nil {
-		l.local.Cancel(mine)
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
-	defer cancel()
-	_ = release.Run(rctx, l.rdb, l.keys[:len(l.keys)-1], strconv.FormatInt(slot, 10)).Err()
-}
-
-// try runs the script once, bounded by the Redis timeout whatever the
-// client's own settings: a Redis that hangs is abandoned after the timeout
-// (the round trip finishes, or fails, on its own).
-func (l *Limiter) try(ctx context.Context, maxWait int64) (answer, error) {
-	type result struct {
-		vals []int64
-		err  error
-	}
 	rctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
+	var text string
+	var err error
+	if l.bounded {
+		text, err = reserve.Run(rctx, l.run, l.keys, args...).Text()
+	} else {
+		text, err = l.abandonable(rctx, args)
+	}
+	if err != nil {
+		return answer{}, err
+	}
+	a, ok := parseAnswer(text)
+	if !ok {
+		return answer{}, errors.New("redislimit: unexpected script answer")
+	}
+	a.seen = seen
+	if restore && a.status != 2 {
+		l.mu.Lock()
+		l.restore = false
+		l.mu.Unlock()
+	}
+	return a, nil
+}
+
+// abandonable runs the script from a goroutine of its own, for a client
+// that may not give up after the Redis timeout (a ClusterClient or Ring
+// without ContextTimeoutEnabled): the round trip finishes, or fails, on its
+// own.
+func (l *Limiter) abandonable(rctx context.Context, args []any) (string, error) {
+	type result struct {
+		text string
+		err  error
+	}
+	args = append([]any(nil), args...) // the pooled slice goes back when Wait returns
 	done := make(chan result, 1)
-	l.mu.Lock()
-	seen := l.lastSeen
-	l.mu.Unlock()
-	args := append(append([]any(nil), l.args...), maxWait, l.id, heartbeatSpan.Microseconds(), seen)
 	go func() {
-		vals, err := reserve.Run(rctx, l.rdb, l.keys, args...).Int64Slice()
-		done <- result{vals, err}
+		text, err := reserve.Run(rctx, l.run, l.keys, args...).Text()
+		done <- result{text, err}
 	}()
 	select {
 	case r := <-done:
-		if r.err != nil {
-			return answer{}, r.err
-		}
-		if len(r.vals) < 5 {
-			return answer{}, errors.New("redislimit: unexpected script answer")
-		}
-		v := r.vals
-		return answer{booked: v[0] == 1, wait: time.Duration(v[1]) * time.Microsecond, slot: v[2],
-			replicas: int(v[3]), now: v[4], tail: v[5:]}, nil
+		return r.text, r.err
 	case <-rctx.Done():
-		return answer{}, errors.New("redislimit: no answer from Redis within the Redis timeout")
+		return "", errors.New("redislimit: no answer from Redis within the Redis timeout")
 	}
 }
 
-// skipRedis reports whether Redis is down and not yet due for another try.
-func (l *Limiter) skipRedis() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.down || !l.now().Before(l.retryAt) {
-		if l.down {
-			l.retryAt = l.now().Add(l.retryEvery) // this call tries; others wait for the next second
-		}
-		return false
-	}
-	return true
+// ttlMillis is the keys' time to live: renewed at least once a second by a
+// replica that books, it outlives every slot booked until then (at most the
+// horizon ahead) by the longest window.
+func (l *Limiter) ttlMillis() int64 {
+	return (l.longest + horizon + 2*heartbeatEvery).Milliseconds()
 }
 
-// unavailable handles a call while Redis does not answer: fail open (pace
-// this process alone) or fail closed. cause is nil when Redis was not tried.
-func (l *Limiter) unavailable(ctx context.Context, cause error) error {
-	l.mu.Lock()
-	first := !l.down
-	if first {
-		l.down = true
-		l.retryAt = l.now().Add(l.retryEvery)
-		// Slots the other replicas booked after this one's last answer are
-		// unknown here; they lie after the fleet's last slot known here,
-		// about as far ahead as the queue seen then. The local pacing starts
-		// once that queue has drained.
-		l.floor = time.Now().Add(l.depth)
-	}
-	replicas, floor := max(l.replicas, 1), l.floor
-	l.mu.Unlock()
-	if first && l.log != nil {
-		msg := "redislimit: Redis does not answer; pacing this process at its share of the plan until it does"
-		if l.failClosed {
-			msg = "redislimit: Redis does not answer; refusing calls until it does (fail closed)"
+// parseAnswer reads the script's answer without allocating.
+func parseAnswer(text string) (a answer, ok bool) {
+	var f [6]string
+	for i := range f {
+		j := strings.IndexByte(text, ' ')
+		if j < 0 {
+			if i < len(f)-1 {
+				return a, false
+			}
+			j = len(text)
 		}
-		attrs := []slog.Attr{slog.String("prefix", l.prefix), slog.String("error", errText(cause))}
-		if !l.failClosed {
-			attrs = append(attrs, slog.Int("replicas", replicas))
+		f[i], text = text[:j], text[min(j+1, len(text)):]
+	}
+	var n [5]int64
+	for i := range n {
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return a, false
 		}
-		l.log.LogAttrs(ctx, slog.LevelWarn, msg, attrs...)
+		n[i] = v
 	}
-	if l.failClosed {
-		if cause == nil {
-			cause = errors.New("no answer from Redis in the last try")
-		}
-		return &unavailableError{cause: cause}
-	}
-	ws := share(l.windows, replicas)
-	now := time.Now()
-	dl, _ := ctx.Deadline()
-	from := now
-	if floor.After(now) {
-		from = floor
-	}
-	s, at := l.local.Reserve(from, ws, dl)
-	if s == nil {
-		return &deepvue.LimitError{Wait: max(at.Sub(now), time.Microsecond)}
-	}
-	if err := l.local.Wait(ctx, s, time.Now); err != nil {
-		var late *slots.Late
-		if errors.As(err, &late) {
-			return &deepvue.LimitError{Wait: max(late.Wait, time.Microsecond)}
-		}
-		return err
-	}
-	return nil
+	return answer{status: int(n[0]), wait: time.Duration(n[1]) * time.Microsecond, slot: n[2],
+		replicas: int(n[3]), now: n[4], epoch: f[5], tail: text}, true
 }
 
-// share returns one replica's share of windows when replicas share them:
-// at most Limit/replicas in any span of Per, rounded down; a share below one
-// becomes one request in a span replicas/Limit times as long (e.g. a limit
-// of 1 per second shared by 2 replicas: 1 every 2 seconds each). While
-// Redis is down, a fail-open Limiter paces this process at its share,
-// counting the slots it knows were booked in Redis before the outage.
-func share(windows []slots.Window, replicas int) []slots.Window {
-	replicas = max(replicas, 1)
-	out := make([]slots.Window, 0, len(windows))
-	for _, w := range windows {
-		if w.Limit >= replicas {
-			out = append(out, slots.Window{Limit: w.Limit / replicas, Per: w.Per})
-			continue
-		}
-		// Rounded up to the microsecond: never a little too fast.
-		per := (w.Per*time.Duration(replicas) + time.Duration(w.Limit) - 1) / time.Duration(w.Limit)
-		out = append(out, slots.Window{Limit: 1, Per: per})
-	}
-	return out
-}
-
-// answered records that Redis answered (and how many replicas share the
-// plan), ending an outage.
-func (l *Limiter) answered(replicas int) {
+// answered records an answer: Redis answers (an outage ends), the clock's
+// offset, the epoch, the replicas counted, and the slots it showed.
+func (l *Limiter) answered(received time.Time, a *answer) {
 	l.mu.Lock()
 	was := l.down
 	l.down = false
-	if replicas > 0 {
-		l.replicas = replicas
+	if a.replicas > 0 {
+		l.replicas = a.replicas
 	}
+	l.offset = a.now - received.UnixMicro()
+	l.lastAnswer = received
+	if a.epoch != l.epoch {
+		l.epoch = strings.Clone(a.epoch)
+		l.epochArg = l.epoch
+	}
+	if a.status == 1 {
+		l.known.add(a.slot)
+	}
+	// The fleet's latest slots, as stored: those after what this replica
+	// knew when it asked, that are times within the horizon.
+	far := a.now + horizon.Microseconds()
+	for tail := a.tail; tail != ""; {
+		j := strings.IndexByte(tail, ' ')
+		if j < 0 {
+			j = len(tail)
+		}
+		if x, err := strconv.ParseInt(tail[:j], 10, 64); err == nil && x > a.seen && x <= far && x != a.slot {
+			l.known.add(x)
+		}
+		tail = tail[min(j+1, len(tail)):]
+	}
+	l.known.trim(a.now-l.longest.Microseconds(), l.keep)
 	l.mu.Unlock()
 	if was && l.log != nil {
 		l.log.LogAttrs(context.Background(), slog.LevelInfo, "redislimit: Redis answers again; the plan is shared by the fleet again",
@@ -561,9 +542,13 @@ func (l *Limiter) answered(replicas int) {
 	}
 }
 
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
+// giveBack releases a booked slot in Redis (bounded by the Redis timeout,
+// whatever the caller's context) and forgets it.
+func (l *Limiter) giveBack(ctx context.Context, slot int64) {
+	l.mu.Lock()
+	l.known.remove(slot)
+	l.mu.Unlock()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
+	defer cancel()
+	_ = release.Run(rctx, l.run, l.keys[:1], slot).Err()
 }

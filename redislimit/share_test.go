@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/deepvue-go/deepvue"
-	"github.com/deepvue-go/deepvue/internal/slots"
+	"github.com/deepvue-go/deepvue/redislimit/internal/slots"
 	"github.com/stretchr/testify/assert"
 )
 

@@ -155,16 +155,22 @@ func Check(s string) (Number, Reason) {
 	if r != OK {
 		return n, r
 	}
-	if n[0] < '2' {
-		return n, BadFirstDigit
+	return n, n.Valid()
+}
+
+// Valid applies the rules that follow compaction to n, which holds 12
+// ASCII digits: the first digit, palindromes, the check digit. It returns
+// OK or the first rule that failed.
+func (n *Number) Valid() Reason {
+	switch {
+	case n[0] < '2':
+		return BadFirstDigit
+	case isPalindrome(n):
+		return Palindrome
+	case !verhoeffValid(n[:]):
+		return BadChecksum
 	}
-	if isPalindrome(&n) {
-		return n, Palindrome
-	}
-	if !verhoeffValid(n[:]) {
-		return n, BadChecksum
-	}
-	return n, OK
+	return OK
 }
 
 func isPalindrome(n *Number) bool {

@@ -1,18 +1,14 @@
-package deepvue
+package redact
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
-var testSecrets = &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
+var testSecrets = &Secrets{Number: validNumber, OTP: testOTP, Mobile: testMobile, Secret: testSecret}
 
 // TestScrubKnownValuesInAnySpelling: each value the call knows is masked
 // with any separators between its digits and in any script's digits.
@@ -39,55 +35,31 @@ func TestScrubKnownValuesInAnySpelling(t *testing.T) {
 		"no digits here":                     "no digits here",
 	}
 	for in, want := range tests {
-		assert.Equal(t, want, testSecrets.scrubText(in), "%q", in)
+		assert.Equal(t, want, testSecrets.ScrubText(in), "%q", in)
 	}
 	// A letter between digits breaks a spelling.
-	assert.Equal(t, "48a2913", testSecrets.scrubText("48a2913"))
+	assert.Equal(t, "48a2913", testSecrets.ScrubText("48a2913"))
 }
 
 // TestScrubIDKeepsIDsIntact: ids are masked only of the values the call
 // knows; a random 32-hex transaction id holds a 12-digit run about 3 % of
-// the time and must reach Deepvue support unchanged.
+// the time and must reach Deepvue support unchanged (20,000 random ids
+// through a call's answers: TestRandomIDsReachTheCallerIntact in the core).
 func TestScrubIDKeepsIDsIntact(t *testing.T) {
 	id := "b51a55adb999941057058f49e48d2307" // holds a valid Aadhaar number
-	assert.Equal(t, id, testSecrets.scrubID(id))
-	assert.Equal(t, id, testSecrets.scrubIdent(id, 128))
-	assert.Equal(t, "b51a55adbXXXXXXXX7058f49e48d2307", testSecrets.scrubText(id), "free text would mask it")
-	assert.Equal(t, "tx-XXXXXXXX2346", testSecrets.scrubID("tx-234123412346"), "a known value is masked even in an id")
-
-	// What a generate-otp call knows: the number and the secret. (A verify
-	// call also knows the OTP, and a random hex id holds a given 6-digit OTP
-	// about once in 600,000: then masking it is right, and the 20,000 ids
-	// here would hit that a few times in a hundred runs.)
-	known := &secrets{number: validNumber, secret: testSecret}
-	run := regexp.MustCompile(`[0-9]{12}`)
-	withRun := 0
-	for i := 0; i < 20000; i++ {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
-		if run.MatchString(id) {
-			withRun++
-		}
-		a := &answer{status: 409, body: []byte(`{"sub_code":"VERIFICATION_PENDING","transaction_id":"` + id + `"}`)}
-		ae := newAPIError(opGenerate, a, nil, "", known)
-		require.Equal(t, id, ae.TransactionID)
-		a = &answer{status: 200, body: []byte(`{"sub_code":"SUCCESS","reference_id":"1","transaction_id":"` + id + `"}`)}
-		res, err := generateResult(a, known)
-		require.NoError(t, err)
-		require.Equal(t, id, res.TransactionID)
-	}
-	t.Logf("%d of 20000 random ids (%.1f %%) hold a 12-digit run; all kept intact", withRun, float64(withRun)/200)
-	assert.Greater(t, withRun, 100, "the sample must exercise the case")
+	assert.Equal(t, id, testSecrets.ScrubID(id))
+	assert.Equal(t, id, testSecrets.ScrubIdent(id, 128))
+	assert.Equal(t, "b51a55adbXXXXXXXX7058f49e48d2307", testSecrets.ScrubText(id), "free text would mask it")
+	assert.Equal(t, "tx-XXXXXXXX2346", testSecrets.ScrubID("tx-234123412346"), "a known value is masked even in an id")
 }
 
 func TestScrubDoesNotAllocateForCleanText(t *testing.T) {
 	for _, s := range []string{"12815fb81c084fb7a35eedc0ef1c5a84", "OTP sent to your Registered Mobile number. Check your mobile."} {
-		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = testSecrets.scrubText(s) }), s)
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = testSecrets.ScrubText(s) }), s)
 	}
 }
 
-// TestDigitValueTables checks what digitValue relies on: Unicode's decimal
+// TestDigitValueTables checks what DigitValue relies on: Unicode's decimal
 // digits come in runs of ten, 0 to 9 in order.
 func TestDigitValueTables(t *testing.T) {
 	n := 0
@@ -106,17 +78,17 @@ func TestDigitValueTables(t *testing.T) {
 		[]rune{'a', 'Ⅷ', '½', ' '}, "%q")
 }
 
-// assertDigitValues checks that digitValue reads each rune of digits as its
+// assertDigitValues checks that DigitValue reads each rune of digits as its
 // value and none of notDigits; notMsg formats the rune of a failure there.
 func assertDigitValues(t *testing.T, digits map[rune]byte, notDigits []rune, notMsg string) {
 	t.Helper()
 	for r, want := range digits {
-		got, ok := digitValue(r)
+		got, ok := DigitValue(r)
 		assert.True(t, ok, "%q", r)
 		assert.Equal(t, want, got, "%q", r)
 	}
 	for _, r := range notDigits {
-		_, ok := digitValue(r)
+		_, ok := DigitValue(r)
 		assert.False(t, ok, notMsg, r)
 	}
 }
@@ -128,18 +100,18 @@ func TestDigitFormsAreNumbers(t *testing.T) {
 	for _, f := range digitForms {
 		for r := f.lo; r <= f.hi; r++ {
 			assert.True(t, unicode.Is(unicode.No, r), "%U is not No", r)
-			v, ok := digitValue(r)
+			v, ok := DigitValue(r)
 			assert.True(t, ok, "%U", r)
 			assert.Less(t, v, byte(10), "%U", r)
 		}
 	}
 	assertDigitValues(t, map[rune]byte{'²': 2, '³': 3, '¹': 1, '⁰': 0, '⁹': 9, '₄': 4, '①': 1, '⑨': 9, '⓪': 0, '❶': 1, '➊': 1, '⒈': 1, '⑴': 1},
 		[]rune{'½', 'Ⅷ', '⑩', '¼'}, "%q is no single digit")
-	assert.Equal(t, "UID XXXXXXXX²³⁴⁶", testSecrets.scrubText("UID ²³⁴¹²³⁴¹²³⁴⁶"))
-	assert.Equal(t, "UID XXXX\u3164XXXX\u31642346", testSecrets.scrubText("UID 2341\u31642341\u31642346"), "a Hangul filler is no letter")
-	assert.Equal(t, "otp ******", testSecrets.scrubText("otp ④⑧②⑨①③"))
-	var none *secrets
-	assert.Equal(t, "UID XXXX\u200bXXXX\u200b2346", none.scrubText("UID 2341\u200b2341\u200b2346"), "an unknown number grouped 4-4-4")
+	assert.Equal(t, "UID XXXXXXXX²³⁴⁶", testSecrets.ScrubText("UID ²³⁴¹²³⁴¹²³⁴⁶"))
+	assert.Equal(t, "UID XXXX\u3164XXXX\u31642346", testSecrets.ScrubText("UID 2341\u31642341\u31642346"), "a Hangul filler is no letter")
+	assert.Equal(t, "otp ******", testSecrets.ScrubText("otp ④⑧②⑨①③"))
+	var none *Secrets
+	assert.Equal(t, "UID XXXX\u200bXXXX\u200b2346", none.ScrubText("UID 2341\u200b2341\u200b2346"), "an unknown number grouped 4-4-4")
 }
 
 // TestScrubReadsEscapes: Go's escapes between the digits of a known value
@@ -157,7 +129,7 @@ func TestScrubReadsEscapes(t *testing.T) {
 		`\x2341 2341 2346`:                `\xXXXX XXXX 2346`,
 		"debug=\"bye 91234\\u00a056780\"": "debug=\"bye *****\\u00a0*****\"",
 	} {
-		assert.Equal(t, want, testSecrets.scrubText(in), "%s", in)
+		assert.Equal(t, want, testSecrets.ScrubText(in), "%s", in)
 	}
 }
 
@@ -185,19 +157,19 @@ func TestScrubReadsWebEscapes(t *testing.T) {
 		"mobile 91234&#8203;56780":                                   "mobile *****&#8203;*****",
 	}
 	for in, want := range known {
-		assert.Equal(t, want, testSecrets.scrubText(in), "%s", in)
-		assert.Equal(t, want, testSecrets.scrubID(in), "%s (an id)", in)
+		assert.Equal(t, want, testSecrets.ScrubText(in), "%s", in)
+		assert.Equal(t, want, testSecrets.ScrubID(in), "%s (an id)", in)
 	}
-	var none *secrets // an Aadhaar number nobody told the scrubber
+	var none *Secrets // an Aadhaar number nobody told the scrubber
 	for _, in := range []string{"UID 2341%202341%202346", "UID 2341&nbsp;2341&nbsp;2346", "UID 2341&#160;2341&#160;2346",
 		"UID &#50;&#51;&#52;&#49;&#50;&#51;&#52;&#49;&#50;&#51;&#52;&#54;", "UID %32%33%34%31%32%33%34%31%32%33%34%36"} {
-		out := none.scrubText(in)
+		out := none.ScrubText(in)
 		assert.NotEqual(t, in, out, "%s", in)
 		assert.True(t, strings.HasSuffix(out, "2346") || strings.HasSuffix(out, "&#54;") || strings.HasSuffix(out, "%36"), "the last four stay: %s", out)
 	}
 	// What is not an escape stays: a percentage, an ampersand in prose.
 	for _, in := range []string{"100% of 2341 rows", "R&D 2341 & 2341", "%zz 482913x", "&#; &#xZZ; &unterminated 1"} {
-		assert.Equal(t, in, none.scrubText(in))
+		assert.Equal(t, in, none.ScrubText(in))
 	}
 }
 
@@ -206,14 +178,38 @@ func TestScrubReadsWebEscapes(t *testing.T) {
 // past the margin.
 func TestScrubOnlyWhatIsKept(t *testing.T) {
 	pad := strings.Repeat("a", 495)
-	out := testSecrets.scrubTextClip(pad+"2341 2341 2346 and more"+strings.Repeat("b", 1<<20), 500)
+	out := testSecrets.ScrubTextClip(pad+"2341 2341 2346 and more"+strings.Repeat("b", 1<<20), 500)
 	assert.Equal(t, pad+"XXXX …", out)
 	// The number spelled with wide gaps, running past the margin.
 	wide := strings.Join(strings.Split(validNumber, ""), strings.Repeat(" ", 100))
-	out = testSecrets.scrubTextClip(pad+wide+strings.Repeat("b", 1<<20), 500)
+	out = testSecrets.ScrubTextClip(pad+wide+strings.Repeat("b", 1<<20), 500)
 	assert.NotContains(t, out, "2", "%q", out)
 	// Storage does not grow with the text.
 	big := strings.Repeat("ref 1234 5678-9012, id 98765.43210 at 10.0.0.1:8080; ", 20000)
-	allocs := testing.AllocsPerRun(10, func() { _ = testSecrets.scrubTextClip(big, 500) })
+	allocs := testing.AllocsPerRun(10, func() { _ = testSecrets.ScrubTextClip(big, 500) })
 	assert.LessOrEqual(t, allocs, 4.0, "the result, the clip, the digits, the automaton's states")
+}
+
+// TestAadhaarLike: the test vectors are Aadhaar-like, the invalid ones are
+// not, nor is anything but 12 digit values (a value over 9 is no digit);
+// the check allocates nothing (it runs for every 12-digit window).
+func TestAadhaarLike(t *testing.T) {
+	values := func(s string) []byte {
+		v := []byte(s)
+		for i := range v {
+			v[i] -= '0'
+		}
+		return v
+	}
+	for _, s := range []string{"234123412346", "234567890124", "499181234560", "999941057058"} {
+		assert.True(t, AadhaarLike(values(s)), s)
+	}
+	for _, s := range []string{"234123412347", "123412341234", "222222222222", "23412341234", "2341234123460"} {
+		assert.False(t, AadhaarLike(values(s)), s)
+	}
+	v := values("234123412346")
+	v[5] = 12
+	assert.False(t, AadhaarLike(v))
+	v = values("234123412346")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = AadhaarLike(v) }))
 }

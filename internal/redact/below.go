@@ -1,4 +1,4 @@
-package deepvue
+package redact
 
 import (
 	"fmt"
@@ -8,12 +8,12 @@ import (
 // Texts from below the SDK (net/http, a transport, a limiter) quote what a
 // server sent; these scrubbers take it out.
 
-// scrubBelow scrubs a text from below the SDK (net/http, a transport, a
+// ScrubBelow scrubs a text from below the SDK (net/http, a transport, a
 // limiter): every Go-quoted string in it is server bytes, net/http's way of
 // quoting what it could not parse ("malformed HTTP status code \"...\""), and
 // is replaced by a fixed placeholder, keeping the kind of fault; then the
 // rest is scrubbed as free text. The result is at most n bytes.
-func (k *secrets) scrubBelow(s string, n int) string {
+func (k *Secrets) ScrubBelow(s string, n int) string {
 	truncated := false
 	if len(s) > n {
 		w := k.window(len(s), n)
@@ -22,7 +22,7 @@ func (k *secrets) scrubBelow(s string, n int) string {
 	// Scrubbed before the quotes are replaced: a quote may cut a spelling
 	// (or the secret) in two, leaving its first part outside.
 	s = replaceQuoted(replaceRawTails(k.scrub(s, true, truncated)))
-	return clip(s, n)
+	return Clip(s, n)
 }
 
 // rawTails are the texts after which older releases of net/textproto (Go
@@ -75,22 +75,22 @@ func replaceQuoted(s string) string {
 	return b.String()
 }
 
-// maxBelowText bounds the text of an error from below the SDK.
-const maxBelowText = 1000
+// MaxBelowText bounds the text of an error from below the SDK.
+const MaxBelowText = 1000
 
-// clean reports whether v may be handed out: its text (if it is an error)
+// Clean reports whether v may be handed out: its text (if it is an error)
 // quotes nothing and holds nothing to scrub, and so does its %#v, where a
 // quoted field value may not hold an escape (a server's bytes hiding a
 // spelling, as an HTTP/2 GOAWAY's debug data does).
-func (k *secrets) clean(v any) bool {
+func (k *Secrets) Clean(v any) bool {
 	if err, ok := v.(error); ok && err != nil {
 		text := err.Error()
-		if len(text) > maxBelowText || k.scrubBelow(text, maxBelowText) != text {
+		if len(text) > MaxBelowText || k.ScrubBelow(text, MaxBelowText) != text {
 			return false
 		}
 	}
 	gs := fmt.Sprintf("%#v", v)
-	return len(gs) <= 4*maxBelowText && k.scrubText(gs) == gs && !quotesEscape(gs)
+	return len(gs) <= 4*MaxBelowText && k.ScrubText(gs) == gs && !quotesEscape(gs)
 }
 
 // quotesEscape reports whether a Go-quoted string in s holds an escape.

@@ -1,4 +1,4 @@
-package deepvue
+package redact
 
 import (
 	"strconv"
@@ -49,11 +49,21 @@ func incGap(g uint8) uint8 {
 	return g
 }
 
-// scanDigits lists the digits of s with the gaps between them, and reports
-// whether a letter follows the last one.
-func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
+// scanDigits appends to out the digits of one segment of s, the one that
+// starts at from, with the gaps between them; it returns where the next
+// segment starts, whether a letter follows the segment's last digit, and
+// whether the segment is plain: no escape and no digit form in it, so that
+// every reading of its digits is the literal one. A segment ends at the
+// first letter after a digit: no spelling crosses a letter in any reading,
+// and the letter leaves every gap at gapBreak, the state the scan starts
+// in, so the segments' lists end to end are the list of all of s. need is
+// at least the number of digits s can hold (ASCII digits, non-ASCII runes
+// and escapes): the size of the storage when out, the caller's, is full.
+func scanDigits(s string, from int, out []digitAt, need int) (_ []digitAt, next int, tailBreak, plain bool) {
 	gapLit, gapDec, gapMix := uint8(gapBreak), uint8(gapBreak), uint8(gapBreak)
-	for i := 0; i < len(s); {
+	first := len(out) // out may hold the segments before
+	plain = true
+	for i := from; i < len(s); {
 		r, size := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
@@ -66,13 +76,17 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 			}
 			if er, n, hex := parseEscape(s[e:]); n > 0 {
 				end := e + n
-				if v, ok := digitValue(er); ok {
+				plain = false
+				if cap(out)-len(out) <= n {
+					out = grow(out, n+1, need)
+				}
+				if v, ok := DigitValue(er); ok {
 					// Decoded reading: the escape is that digit, which may also
 					// be skipped for the literal reading ("8\\070" is also 8,
 					// 0, 7, 0).
 					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, skippable: true})
 					gapLit, gapDec, gapMix = 0, 0, 0
-				} else if isLetterRune(er) {
+				} else if IsLetterRune(er) {
 					// Decoded reading: the escape is one character, a letter
 					// or a separator.
 					gapDec, gapMix = gapBreak, gapBreak
@@ -102,10 +116,14 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 			// ASCII digits are weak digits and the rest separators.
 			if er, n := parseWebEscape(s[i:]); n > 0 {
 				end := i + n
-				if v, ok := digitValue(er); ok {
+				plain = false
+				if cap(out)-len(out) <= n {
+					out = grow(out, n+1, need)
+				}
+				if v, ok := DigitValue(er); ok {
 					out = append(out, digitAt{start: i, end: end, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, skippable: true})
 					gapLit, gapDec, gapMix = 0, 0, 0
-				} else if isLetterRune(er) {
+				} else if IsLetterRune(er) {
 					gapDec, gapMix = gapBreak, gapBreak
 				} else {
 					gapDec, gapMix = incGap(gapDec), incGap(gapMix)
@@ -123,23 +141,38 @@ func scanDigits(s string, out []digitAt) (_ []digitAt, tailBreak bool) {
 				continue
 			}
 		}
-		if v, ok := digitValue(r); ok && r >= utf8.RuneSelf && !unicode.IsDigit(r) {
-			// A compatibility digit form (superscript, circled: Unicode No)
-			// is read both ways, as an escape's hex digit is: as a digit, and
-			// as a separator between digits ("2¹3¹4¹1..." spells 2341...).
-			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, weak: true})
-			gapLit, gapDec, gapMix = 0, incGap(gapDec), 0
-		} else if ok {
-			out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix})
-			gapLit, gapDec, gapMix = 0, 0, 0
-		} else if isLetterRune(r) {
+		if v, ok := DigitValue(r); ok {
+			if len(out) == cap(out) {
+				out = grow(out, 1, need)
+			}
+			if r >= utf8.RuneSelf && !unicode.IsDigit(r) {
+				// A compatibility digit form (superscript, circled: Unicode
+				// No) is read both ways, as an escape's hex digit is: as a
+				// digit, and as a separator between digits ("2¹3¹4¹1..."
+				// spells 2341...).
+				out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix, weak: true})
+				gapLit, gapDec, gapMix, plain = 0, incGap(gapDec), 0, false
+			} else {
+				out = append(out, digitAt{start: i, end: i + size, val: v, gap: gapLit, gapDecoded: gapDec, gapMixed: gapMix})
+				gapLit, gapDec, gapMix = 0, 0, 0
+			}
+		} else if IsLetterRune(r) {
 			gapLit, gapDec, gapMix = gapBreak, gapBreak, gapBreak
+			if len(out) > first {
+				return out, i + size, true, plain // a letter after a digit: the segment ends
+			}
 		} else {
 			gapLit, gapDec, gapMix = incGap(gapLit), incGap(gapDec), incGap(gapMix)
 		}
 		i += size
 	}
-	return out, gapLit == gapBreak
+	return out, len(s), gapLit == gapBreak, plain
+}
+
+// grow moves out to storage with room for n more digits: need (every digit
+// s holds) the first time, when out is the caller's storage on the stack.
+func grow(out []digitAt, n, need int) []digitAt {
+	return append(make([]digitAt, 0, max(need, 2*cap(out), len(out)+n)), out...)
 }
 
 // parseEscape reads a Go escape at the start of s (which begins with a
@@ -317,10 +350,10 @@ func countWeak(digits []digitAt) (forms, escaped int) {
 	return forms, escaped
 }
 
-// isLetterRune reports whether r breaks a spelling: a letter, other than the
+// IsLetterRune reports whether r breaks a spelling: a letter, other than the
 // invisible ones that Unicode classes as letters (the Hangul fillers), which
 // count as separators like the other default-ignorable code points.
-func isLetterRune(r rune) bool {
+func IsLetterRune(r rune) bool {
 	if r < utf8.RuneSelf {
 		return ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')
 	}
@@ -408,19 +441,19 @@ func markKnown(digits []digitAt, value string, mask byte, keep int, open bool, r
 // it is past the cut.
 func markAadhaar(digits []digitAt, open bool) bool {
 	found := false
-	var v [aadhaarDigits]byte
-	check := func(idx *[aadhaarDigits]int) {
+	var v [AadhaarDigits]byte
+	check := func(idx *[AadhaarDigits]int) {
 		for x := range v {
 			v[x] = digits[idx[x]].val
 		}
-		if aadhaarLike(v[:]) {
-			for x := 0; x < aadhaarDigits-4; x++ {
+		if AadhaarLike(v[:]) {
+			for x := 0; x < AadhaarDigits-4; x++ {
 				digits[idx[x]].mask = 'X'
 			}
 			found = true
 		}
 	}
-	var idx [aadhaarDigits]int
+	var idx [AadhaarDigits]int
 	// Contiguous groups, and the lengths of the previous groups of the chain.
 	groupStart := 0
 	var prevLen [2]int   // lengths of the two previous groups (0 if none)
@@ -431,7 +464,7 @@ func markAadhaar(digits []digitAt, open bool) bool {
 		}
 		// The group [groupStart, i) has ended.
 		glen := i - groupStart
-		for w := groupStart; w+aadhaarDigits <= i; w++ {
+		for w := groupStart; w+AadhaarDigits <= i; w++ {
 			for x := range idx {
 				idx[x] = w + x
 			}
@@ -449,7 +482,7 @@ func markAadhaar(digits []digitAt, open bool) bool {
 				for chainStart > 0 && digits[chainStart].gap <= 3 {
 					chainStart--
 				}
-				for x := max(chainStart, i-(aadhaarDigits-1)); x < i; x++ {
+				for x := max(chainStart, i-(AadhaarDigits-1)); x < i; x++ {
 					digits[x].mask = 'X'
 					found = true
 				}
@@ -467,18 +500,20 @@ func markAadhaar(digits []digitAt, open bool) bool {
 	return found
 }
 
-// aadhaarLike reports whether the 12 digit values (0-9) in v form a valid
+// AadhaarLike reports whether the 12 digit values (0-9) in v form a valid
 // Aadhaar number.
-func aadhaarLike(v []byte) bool {
-	if len(v) != aadhaarDigits || v[0] < 2 {
+func AadhaarLike(v []byte) bool {
+	if len(v) != AadhaarDigits || v[0] < 2 {
 		return false
 	}
-	var a [aadhaarDigits]byte
+	var n uid.Number
 	for i, d := range v {
-		a[i] = '0' + d
+		if d > 9 {
+			return false
+		}
+		n[i] = '0' + d
 	}
-	_, r := uid.Check(string(a[:]))
-	return r == uid.OK
+	return n.Valid() == uid.OK
 }
 
 // digitForms are the compatibility forms of the digits that Unicode does not
@@ -506,9 +541,9 @@ var digitForms = []struct {
 	{0x1F10B, 0x1F10B, 0}, {0x1F10C, 0x1F10C, 0}, // 🄋 🄌
 }
 
-// digitValue returns the value of a decimal digit of any script (Unicode
+// DigitValue returns the value of a decimal digit of any script (Unicode
 // Nd), or of a compatibility digit form (digitForms).
-func digitValue(r rune) (byte, bool) {
+func DigitValue(r rune) (byte, bool) {
 	if r >= '0' && r <= '9' {
 		return byte(r - '0'), true
 	}

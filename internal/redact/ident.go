@@ -1,4 +1,4 @@
-package deepvue
+package redact
 
 import (
 	"strings"
@@ -8,8 +8,8 @@ import (
 // Deepvue's identifiers (transaction id, reference id, sub_code) reach the
 // caller intact unless they hold what an identifier does not.
 
-// scrubIdent is for Deepvue's identifiers (transaction id, reference id,
-// sub_code): scrubID, and then, if the value holds what an identifier does
+// ScrubIdent is for Deepvue's identifiers (transaction id, reference id,
+// sub_code): ScrubID, and then, if the value holds what an identifier does
 // not, every digit of it becomes X. An identifier holds ASCII letters,
 // digits and punctuation; what it does not hold is a digit other than ASCII
 // 0-9 (any script, superscripts, circled digits), a digit run broken by
@@ -17,13 +17,13 @@ import (
 // "482.913": a number written for a person to read), or, as the whole value,
 // a 12-digit run that is a valid Aadhaar number. Deepvue's 32-hex ids stay
 // intact, even when they hold a 12-digit run; so does a UUID.
-func (k *secrets) scrubIdent(s string, n int) string {
+func (k *Secrets) ScrubIdent(s string, n int) string {
 	s = k.scrubIDClip(s, n)
-	if !identOK(s) {
+	if !IdentOK(s) {
 		var b strings.Builder
 		b.Grow(len(s))
 		for _, r := range s {
-			if _, ok := digitValue(r); ok {
+			if _, ok := DigitValue(r); ok {
 				b.WriteByte('X')
 			} else {
 				b.WriteRune(r)
@@ -34,9 +34,9 @@ func (k *secrets) scrubIdent(s string, n int) string {
 	return s
 }
 
-// identOK reports whether s reads as an identifier (see scrubIdent).
-func identOK(s string) bool {
-	if isUUID(s) {
+// IdentOK reports whether s reads as an identifier (see ScrubIdent).
+func IdentOK(s string) bool {
+	if IsUUID(s) {
 		return true
 	}
 	// Only ASCII letters and digits (a 32-hex id): no separator can break a
@@ -55,10 +55,10 @@ func identOK(s string) bool {
 			// an escaped letter breaks a run, anything else separates.
 			if r, n := parseWebEscape(s[i:]); n > 0 {
 				i += n
-				switch _, digit := digitValue(r); {
+				switch _, digit := DigitValue(r); {
 				case digit:
 					return false
-				case isLetterRune(r):
+				case IsLetterRune(r):
 					chain, sepInChain, lastDigit = 0, false, false
 				default:
 					if lastDigit {
@@ -71,11 +71,11 @@ func identOK(s string) bool {
 		}
 		if c := s[i]; c < utf8.RuneSelf {
 			// ASCII (the common case, inlined): a digit, a letter or a
-			// separator, as digitValue and isLetterRune would say.
+			// separator, as DigitValue and IsLetterRune would say.
 			i++
 			if '0' <= c && c <= '9' {
 				chain++
-				if chain >= minKnownDigits && sepInChain {
+				if chain >= MinKnownDigits && sepInChain {
 					return false
 				}
 				lastDigit = true
@@ -91,10 +91,10 @@ func identOK(s string) bool {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		switch _, digit := digitValue(r); {
+		switch _, digit := DigitValue(r); {
 		case digit:
 			return false // a digit of another script or form
-		case isLetterRune(r):
+		case IsLetterRune(r):
 			chain, sepInChain, lastDigit = 0, false, false
 		default: // a separator
 			if lastDigit {
@@ -107,23 +107,23 @@ func identOK(s string) bool {
 }
 
 // wholeAadhaar reports whether s, as a whole, is 12 ASCII digits that could
-// be an Aadhaar number (aadhaarLike).
+// be an Aadhaar number (AadhaarLike).
 func wholeAadhaar(s string) bool {
-	if len(s) != aadhaarDigits {
+	if len(s) != AadhaarDigits {
 		return false
 	}
-	var v [aadhaarDigits]byte
+	var v [AadhaarDigits]byte
 	for i := range v {
 		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 		v[i] = s[i] - '0'
 	}
-	return aadhaarLike(v[:])
+	return AadhaarLike(v[:])
 }
 
-// isUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
-func isUUID(s string) bool {
+// IsUUID reports whether s is a UUID in its 8-4-4-4-12 hex form.
+func IsUUID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}

@@ -1,8 +1,7 @@
-package deepvue
+package redact
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -10,37 +9,9 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/deepvue-go/deepvue/internal/oracle"
 )
-
-// digitScripts spell the digits 0-9 in ASCII, full-width and Devanagari.
-var digitScripts = []rune{'0', '０', '०'}
-
-// oracleDigits is an independent reading of s for FuzzScrubKnownValues:
-// digits of the three scripts become ASCII, letters and other digits become
-// '|' (they break a spelling), everything else is dropped.
-func oracleDigits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch d, ok := scriptDigit(r); {
-		case ok:
-			b.WriteByte(d)
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			b.WriteByte('|')
-		}
-	}
-	return b.String()
-}
-
-// scriptDigit reads r as a digit of digitScripts: the ASCII digit, and
-// whether r is one.
-func scriptDigit(r rune) (byte, bool) {
-	for _, zero := range digitScripts {
-		if r >= zero && r <= zero+9 {
-			return byte('0' + r - zero), true
-		}
-	}
-	return 0, false
-}
 
 // FuzzScrubKnownValues spells the Aadhaar number, OTP and mobile number with
 // any separator, in any of three scripts, amid any text, and checks that no
@@ -55,14 +26,14 @@ func FuzzScrubKnownValues(f *testing.F) {
 	} {
 		f.Add(seed.prefix, seed.sep, seed.suffix, seed.script)
 	}
-	sec := &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
+	sec := &Secrets{Number: validNumber, OTP: testOTP, Mobile: testMobile, Secret: testSecret}
 	f.Fuzz(func(t *testing.T, prefix, sep, suffix string, script uint8) {
 		for _, r := range sep {
 			if unicode.IsLetter(r) || unicode.IsDigit(r) {
 				return // not a separator: the digits are not one value any more
 			}
 		}
-		zero := digitScripts[int(script)%len(digitScripts)]
+		zero := oracle.Scripts[int(script)%len(oracle.Scripts)]
 		spell := func(v string) string {
 			parts := make([]string, len(v))
 			for i, c := range v {
@@ -72,39 +43,14 @@ func FuzzScrubKnownValues(f *testing.F) {
 		}
 		for _, v := range []string{validNumber, testOTP, testMobile} {
 			in := prefix + spell(v) + suffix
-			for _, out := range []string{sec.scrubID(in), sec.scrubText(in)} {
-				if strings.Contains(oracleDigits(out), v[:len(v)-4]) && !strings.Contains(oracleDigits(prefix+suffix), v[:len(v)-4]) {
+			for _, out := range []string{sec.ScrubID(in), sec.ScrubText(in)} {
+				if strings.Contains(oracle.ScriptDigits(out), v[:len(v)-4]) && !strings.Contains(oracle.ScriptDigits(prefix+suffix), v[:len(v)-4]) {
 					t.Fatalf("%q scrubbed to %q still spells %s", in, out, v)
 				}
 				if !utf8.ValidString(out) && utf8.ValidString(in) {
 					t.Fatalf("%q scrubbed to invalid UTF-8 %q", in, out)
 				}
 			}
-		}
-	})
-}
-
-// FuzzFlexString holds the fast path of flexString (a literal's bytes taken
-// as they are) to what encoding/json decodes for the same literal.
-func FuzzFlexString(f *testing.F) {
-	for _, s := range []string{"plain", `esc\"aped`, `\u00e9`, "ए आधार", "bad \xff utf8", `\n`, ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, inner string) {
-		lit := []byte(`{"s":"` + inner + `"}`)
-		if !json.Valid(lit) {
-			return
-		}
-		var want struct{ S string }
-		var got struct{ S flexString }
-		if err := json.Unmarshal(lit, &want); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(lit, &got); err != nil {
-			t.Fatal(err)
-		}
-		if got.S.s != want.S {
-			t.Fatalf("%q: flexString %q, encoding/json %q", inner, got.S.s, want.S)
 		}
 	})
 }
@@ -166,11 +112,11 @@ func fuzzDigit(d byte, f byte) string {
 	return string(rune('0' + d))
 }
 
-// fuzzReadDigits is readDigits (spelling_test.go) widened to the forms of
+// fuzzReadDigits is oracle.ReadDigits widened to the forms of
 // fuzzDigit: Arabic-Indic and mathematical digits are read as the
 // full-width ones (which are no hex digits, so they make no escape).
 func fuzzReadDigits(s string) string {
-	return readDigits(strings.Map(func(r rune) rune {
+	return oracle.ReadDigits(strings.Map(func(r rune) rune {
 		switch {
 		case r >= '٠' && r <= '٩':
 			return '０' + r - '٠'
@@ -184,7 +130,7 @@ func fuzzReadDigits(s string) string {
 // FuzzScrubSeparatorsAndEscapes spells the Aadhaar number, the OTP and the
 // mobile number with a separator chosen per gap (escapes included) and a
 // digit form chosen per digit, amid any text, raw and inside a Go-quoted
-// string; no spelling may survive scrubText, scrubBelow or scrubIdent. And
+// string; no spelling may survive ScrubText, ScrubBelow or ScrubIdent. And
 // an IP address with a port, and a 32-hex id, built from the same input,
 // come out of the scrubbers untouched when the call knows no digits.
 func FuzzScrubSeparatorsAndEscapes(f *testing.F) {
@@ -194,8 +140,8 @@ func FuzzScrubSeparatorsAndEscapes(f *testing.F) {
 	f.Add("\"", "\"", []byte{13, 0, 13, 0, 13}, []byte{0, 1}, []byte{192, 168, 100, 200, 1, 187})
 	f.Add("UID ", "", []byte{200, 205, 201}, []byte{0, 200, 203, 202}, []byte{10, 1, 2, 3, 0, 80})
 	f.Add("q=", "&x=1", []byte{0, 210}, []byte{201, 204, 205}, []byte{8, 8, 8, 8, 1, 0})
-	sec := &secrets{number: validNumber, otp: testOTP, mobile: testMobile, secret: testSecret}
-	bare := &secrets{secret: testSecret}
+	sec := &Secrets{Number: validNumber, OTP: testOTP, Mobile: testMobile, Secret: testSecret}
+	bare := &Secrets{Secret: testSecret}
 	f.Fuzz(func(t *testing.T, prefix, suffix string, seps, forms, addr []byte) {
 		for _, v := range []string{validNumber, testOTP, testMobile} {
 			var b strings.Builder
@@ -219,9 +165,9 @@ func FuzzScrubSeparatorsAndEscapes(f *testing.F) {
 			}
 			for _, in := range []string{prefix + spelled + suffix, prefix + strconv.Quote(spelled) + suffix} {
 				for name, out := range map[string]string{
-					"scrubText":  sec.scrubText(in),
-					"scrubBelow": sec.scrubBelow(in, maxBelowText),
-					"scrubIdent": sec.scrubIdent(in, 1<<20),
+					"ScrubText":  sec.ScrubText(in),
+					"ScrubBelow": sec.ScrubBelow(in, MaxBelowText),
+					"ScrubIdent": sec.ScrubIdent(in, 1<<20),
 				} {
 					if strings.Contains(fuzzReadDigits(out), want) {
 						t.Fatalf("%s(%q) = %q still spells %s", name, in, out, v)
@@ -235,11 +181,11 @@ func FuzzScrubSeparatorsAndEscapes(f *testing.F) {
 		// What must stay readable.
 		if len(addr) >= 6 {
 			ip := fmt.Sprintf("dial tcp %d.%d.%d.%d:%d: connect: connection refused", addr[0], addr[1], addr[2], addr[3], int(addr[4])<<8|int(addr[5]))
-			if out := bare.scrubBelow(ip, maxBelowText); out != ip {
+			if out := bare.ScrubBelow(ip, MaxBelowText); out != ip {
 				t.Fatalf("an address was scrubbed: %q -> %q", ip, out)
 			}
 			id := hex.EncodeToString([]byte(prefix + suffix + string(addr) + strings.Repeat("\x00", 16))[:16])
-			if out := bare.scrubIdent(id, 128); out != id {
+			if out := bare.ScrubIdent(id, 128); out != id {
 				t.Fatalf("a hex id was scrubbed: %q -> %q", id, out)
 			}
 		}

@@ -1,0 +1,109 @@
+package redislimit_test
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deepvue-go/deepvue"
+	"github.com/deepvue-go/deepvue/redislimit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestOutageAfterAnIdleSpellPacesFromTheDrainedQueue is issue 24's item 5,
+// first point, at a small scale: a queue of slots (two Waits at 1/s: the
+// second's slot lay 1.1 s ahead when Redis answered), then an idle spell,
+// then Redis dies. The queue the limiter last saw has drained, so pacing
+// starts from the slots it knows (the next slot 1.1 s after the last one,
+// inside the call's 1 s deadline). Before, it refused every call until now
+// plus the old queue's depth, however long ago it saw it (the issue's
+// case: 24 calls, 8 s idle, every call with a 4 s deadline refused).
+func TestOutageAfterAnIdleSpellPacesFromTheDrainedQueue(t *testing.T) {
+	t.Parallel() // its own redis-server; seconds of waiting, with margins of hundreds of milliseconds
+	rs := startRedis(t)
+	lim, err := redislimit.New(rs.client(t), deepvue.Plan{PerSecond: 1}, redislimit.WithKeyPrefix("idle:"))
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, lim.Wait(context.Background()))
+	require.NoError(t, lim.Wait(context.Background())) // booked 1.1 s ahead, then waited for
+	time.Sleep(time.Until(start.Add(1500 * time.Millisecond)))
+	rs.kill()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	assert.NoError(t, lim.Wait(ctx), "the queue drained 0.4 s ago: the next slot is 0.7 s away")
+}
+
+// TestRestartWithoutPersistenceKeepsThePlan is issue 24's item 5, second
+// point: a plan of 10 per minute, 10 Waits, then Redis restarts without
+// persistence (it forgets every slot). The limiter knows the slots it
+// booked and gives them back to Redis: the next 10 Waits are refused
+// within the minute. Before: all 10 admitted (20 in well under a second).
+func TestRestartWithoutPersistenceKeepsThePlan(t *testing.T) {
+	rs := startRedis(t)
+	plan := deepvue.Plan{PerMinute: 10}
+	lim, err := redislimit.New(rs.client(t), plan, redislimit.WithKeyPrefix("restart:"))
+	require.NoError(t, err)
+	admitted := 0
+	wait := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		if lim.Wait(ctx) == nil {
+			admitted++
+		}
+	}
+	start := time.Now()
+	for i := 0; i < 10; i++ {
+		wait()
+	}
+	require.Equal(t, 10, admitted)
+	rs.kill()
+	rs.start() // no persistence: an empty Redis
+	for i := 0; i < 10; i++ {
+		wait()
+	}
+	t.Logf("plan of %d per minute, Redis restarted without persistence: %d admitted in %v", plan.PerMinute, admitted,
+		time.Since(start).Round(time.Millisecond))
+	assert.Equal(t, plan.PerMinute, admitted)
+}
+
+// TestSlotsPacedDuringAnOutageAreGivenBackToRedis: Redis hangs (SIGSTOP: a
+// partition; it keeps its data), a replica admits calls on its own, Redis
+// answers again. The slots the replica took on its own are written back to
+// Redis with its next Wait, so that another replica, which never saw them,
+// counts them too: a plan of 4 per minute admits 4 in all, not 6.
+func TestSlotsPacedDuringAnOutageAreGivenBackToRedis(t *testing.T) {
+	t.Parallel() // its own redis-server; seconds of waiting, with margins of hundreds of milliseconds
+	rs := startRedis(t)
+	plan := deepvue.Plan{PerMinute: 4}
+	opts := []redislimit.Option{redislimit.WithKeyPrefix("partition:"), redislimit.WithRedisTimeout(200 * time.Millisecond)}
+	a, err := redislimit.New(rs.client(t), plan, opts...)
+	require.NoError(t, err)
+	b, err := redislimit.New(rs.client(t), plan, opts...)
+	require.NoError(t, err)
+	admitted := 0
+	wait := func(lim *redislimit.Limiter) {
+		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		defer cancel()
+		if lim.Wait(ctx) == nil {
+			admitted++
+		}
+	}
+	wait(a)
+	wait(a)
+	rs.mu.Lock()
+	proc := rs.cmd.Process
+	rs.mu.Unlock()
+	require.NoError(t, proc.Signal(syscall.SIGSTOP))
+	wait(a) // Redis does not answer: paced alone, admitted
+	wait(a)
+	require.NoError(t, proc.Signal(syscall.SIGCONT))
+	require.Equal(t, 4, admitted)
+	time.Sleep(redislimit.DefaultRetryEvery)
+	wait(a) // Redis again: the two local slots go back to it; the minute is full
+	wait(b)
+	wait(b)
+	t.Logf("plan of %d per minute, Redis hung for two calls: %d admitted", plan.PerMinute, admitted)
+	assert.Equal(t, plan.PerMinute, admitted)
+}
