@@ -43,6 +43,7 @@ const (
 )
 
 type waiter struct {
+	ctx   context.Context // the caller's
 	l     *Log
 	row   *Row
 	state atomic.Int32
@@ -65,7 +66,7 @@ func (a *appender) submit(ctx context.Context, l *Log, row *Row) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("deepvueaudit: recording: %w", err)
 	}
-	w := &waiter{l: l, row: row, done: make(chan error, 1)}
+	w := &waiter{ctx: ctx, l: l, row: row, done: make(chan error, 1)}
 	a.mu.Lock()
 	a.queue = append(a.queue, w)
 	if !a.running {
@@ -150,8 +151,14 @@ func (a *appender) drain(ctx context.Context) error {
 // alone, so that one tenant's failure (its head missing, say) fails no
 // other's records.
 func (s *shared) appendBatch(ws []*waiter) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
+	// A batch of one runs on its caller's context, as an append did before
+	// group commit; a batch of many, for many callers, on its own.
+	ctx := ws[0].ctx
+	if len(ws) > 1 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), batchTimeout)
+		defer cancel()
+	}
 	rows := make([]*Row, len(ws))
 	for i, w := range ws {
 		rows[i] = w.row

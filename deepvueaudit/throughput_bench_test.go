@@ -219,3 +219,54 @@ func loadCalls(tb testing.TB, tr *trail, total int, at time.Time) {
 		require.NoError(tb, err)
 	}
 }
+
+// BenchmarkThousandTenants: 64 writers Record b.N consent rows, each for
+// one of 1,000 tenants in turn, into one table (checkpoints on, in
+// memory): rows/s, the p99 of one Record, and the size of the table (rows,
+// heads, kept hashes, indexes) after.
+//
+//	go test -run '^$' -bench BenchmarkThousandTenants -benchtime 20000x ./deepvueaudit/
+func BenchmarkThousandTenants(b *testing.B) {
+	pg := postgres(b)
+	db := pg.db(b)
+	db.SetMaxIdleConns(16)
+	table := freshTable()
+	createTables(b, db, table)
+	signer, verifier := testKey(b)
+	root, err := deepvueaudit.Open(context.Background(), db, deepvueaudit.WithTable(table),
+		deepvueaudit.WithCheckpoints(newMemStore(), signer, verifier))
+	require.NoError(b, err)
+	defer root.Close(context.Background())
+	logs := make([]*deepvueaudit.Log, 1000)
+	for i := range logs {
+		logs[i], err = root.ForTenant(fmt.Sprintf("merchant-%04d", i))
+		require.NoError(b, err)
+	}
+	recs := make([]deepvue.AuditRecord, 256)
+	for i := range recs {
+		recs[i] = record(b, deepvue.AuditConsent, time.Now())
+	}
+	// Every tenant's head made first.
+	runPhase(b, 64, 1000, func(ctx context.Context, i int64) error {
+		r := recs[i%256]
+		r.Time = time.Now()
+		return logs[i].Record(ctx, r)
+	})
+	b.ResetTimer()
+	p := runPhase(b, 64, int64(b.N), func(ctx context.Context, i int64) error {
+		r := recs[i%256]
+		r.Time = time.Now()
+		return logs[i%1000].Record(ctx, r)
+	})
+	b.StopTimer()
+	var size int64
+	require.NoError(b, db.QueryRow(`SELECT pg_total_relation_size($1) + pg_total_relation_size($2) + pg_total_relation_size($3)`,
+		table, table+"_head", table+"_tree").Scan(&size))
+	batches, rows := deepvueaudit.AppendStats(root)
+	b.ReportMetric(p.rowsPerSec(), "rows/s")
+	b.ReportMetric(p.p(99), "p99-ms")
+	b.ReportMetric(float64(size)/(1<<20), "MiB")
+	b.ReportMetric(float64(rows)/float64(max(batches, 1)), "rows/batch")
+	b.Logf("1,000 tenants, 64 writers, %d rows: %.0f rows/s, p50 %.1f ms, p99 %.1f ms; table %.1f MiB; %s",
+		b.N+1000, p.rowsPerSec(), p.p(50), p.p(99), float64(size)/(1<<20), loadAverage())
+}
