@@ -2,14 +2,26 @@ package deepvue
 
 import (
 	"context"
+	"crypto/sha256"
 	"strings"
 	"time"
 
 	"github.com/deepvue-go/deepvue/internal/uid"
 )
 
-// OTPValidity is how long an OTP stays valid after Deepvue sends it.
+// OTPValidity is how long an OTP stays valid after Deepvue sends it (10
+// minutes, as Deepvue documents): OTPResponse.ExpiresAt, and how long the
+// SDK remembers a pending OTP (PendingStore).
 const OTPValidity = 10 * time.Minute
+
+// ResendWait is how long to wait before offering the customer "send
+// again", after an OTP was sent or may have been, when RetryAfter gives no
+// better time. Deepvue documents no window for its 409 VERIFICATION_PENDING
+// answer (other providers document 45 to 60 seconds), so a minute. A send
+// within OTPValidity of the last may still meet a 409, whose pending
+// reference PendingReference gives; one that goes through costs the
+// customer an SMS of UIDAI's few per half hour.
+const ResendWait = time.Minute
 
 // ValidateAadhaar reports whether number is a valid Aadhaar number, exactly as
 // python-stdnum's aadhaar.validate decides: spaces and hyphens are removed and
@@ -59,6 +71,10 @@ type OTPResponse struct {
 // can be retried at once; any other error may have sent the SMS, so do not
 // call again at once.
 //
+// Concurrent calls for the same number, consent and purpose on one Client
+// (a double click) send one request and share its result (see the Client
+// doc, "Double submits").
+//
 // In an HTTP handler, call it with a context that outlives the browser's
 // request but keeps a deadline, so that a customer who closes the page does
 // not cancel a call whose SMS may already be on its way:
@@ -72,6 +88,10 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	gc := &generateCall{in: generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}}
 	res, err := c.run(ctx, c.initCall(&gc.call, opGenerate, &gc.in))
 	r, _ := res.(*OTPResponse)
+	if r != nil && gc.joined { // the leader's result: a copy of one's own
+		cp := *r
+		r = &cp
+	}
 	return r, err
 }
 
@@ -118,6 +138,18 @@ func (g *generateInput) query() string {
 	return q.String()
 }
 
+// flightKey hashes the number, consent and purpose.
+func (g *generateInput) flightKey(h *keyedHash) [sha256.Size]byte {
+	var buf [64 + maxPurposeBytes]byte
+	b := append(buf[:0], opGenerate...)
+	b = append(b, 0)
+	b = append(b, g.n[:]...)
+	b = append(b, 0)
+	b = append(b, g.consent...)
+	b = append(b, 0)
+	return h.sum(append(b, g.purpose...))
+}
+
 func (g *generateInput) auditFields() (purpose, ref string) { return g.purpose, "" }
 
 func (g *generateInput) done(result any, au *auditCall) string {
@@ -137,6 +169,16 @@ func (g *generateInput) decode(a *answer, sec *secrets) (any, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// settle remembers the OTP a success sent, and gives a 409
+// VERIFICATION_PENDING the pending OTP the store remembers (pending.go).
+func (g *generateInput) settle(ctx context.Context, cl *call, result any, err error) (any, error) {
+	if r, ok := result.(*OTPResponse); ok && err == nil {
+		cl.client.rememberPending(ctx, cl, g.n[:], PendingOTP{ReferenceID: r.ReferenceID, SentAt: r.Timestamp, ExpiresAt: r.ExpiresAt})
+		return result, nil
+	}
+	return result, cl.client.recallPending(ctx, cl, g.n[:], err)
 }
 
 // generateResult turns a generate-otp answer into an OTPResponse or an

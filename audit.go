@@ -74,6 +74,8 @@ type AuditRecord struct {
 	OTPState OTPState
 	// Attempts is the number of HTTP attempts (0 at the consent stage).
 	Attempts int
+	// Tenant is the Client's WithTenant label ("" without one).
+	Tenant string
 	// Evidence is the consent evidence the call carried
 	// (WithConsentEvidence), the same in both of its records, its texts
 	// scrubbed as Purpose is; the zero value if none.
@@ -145,6 +147,7 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 		Consent:      ConsentYes,
 		MaskedNumber: masked,
 		ReferenceID:  auditID(ref, &cl.sec),
+		Tenant:       c.tenant,
 	}
 	if cl.evidence != nil {
 		rec.Evidence = cl.evidence.forRecord(&cl.sec)

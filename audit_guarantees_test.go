@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/deepvue-go/deepvue/deepvuetest"
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -118,7 +119,8 @@ func TestAuditID(t *testing.T) {
 	}
 }
 
-// TestAuditConcurrentCalls: many calls at once on one Client: every
+// TestAuditConcurrentCalls: many calls at once on one Client (for different
+// numbers: identical calls would share one request, flight.go): every
 // CallID is unique and has exactly one record of each stage.
 func TestAuditConcurrentCalls(t *testing.T) {
 	sink := &auditSink{}
@@ -130,7 +132,7 @@ func TestAuditConcurrentCalls(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < 25; j++ {
-				_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+				_, err := c.GenerateOTP(context.Background(), deepvuetest.NewNumber(), ConsentYes, testPurpose)
 				assert.NoError(t, err)
 			}
 		}()

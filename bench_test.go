@@ -95,7 +95,8 @@ func tunedHTTP1() *http.Transport {
 // sdkBeforeTransport is the SDK 0.1 default: the same pool, negotiating
 // HTTP/2, no header bound.
 func sdkBeforeTransport() *http.Transport {
-	t := defaultTransport()
+	t := NewTransport()
+	t.MaxConnsPerHost = 0
 	t.ForceAttemptHTTP2 = true
 	t.MaxResponseHeaderBytes = 0
 	return t

@@ -14,11 +14,14 @@ import (
 // and hand it to run; run's steps, in do below, are the whole story of
 // every call, and each step is one call into the file named for it:
 //
+//	enter     a closed Client goes no further (client.go; in run, first)
 //	validate  the operation's input (aadhaar.go, verify.go, input.go), the
 //	          declared purposes and the consent evidence (consent.go)
-//	enter     a closed Client goes no further (client.go)
+//	join      a call identical to one in flight waits for that one's result
+//	          instead of sending; any other leads a flight, the call's
+//	          context: the caller's deadline or the Client's default
+//	          (flight.go; run hands the result on)
 //	audit     the consent record, before anything is sent (audit.go)
-//	deadline  the caller's, or the Client's default (client.go)
 //	limit     the rate limiter's slot (ratelimit.go)
 //	guard     the send-once guard on the call's context (guard.go)
 //	build     the request, its query from the checked input (request.go)
@@ -28,6 +31,8 @@ import (
 //	read      the final answer, bounded, within the memory budget (read.go)
 //	decode    classify and scrub: a result or an *APIError (aadhaar.go,
 //	          verify_decode.go, errors.go, internal/redact)
+//	settle    generate-otp remembers the OTP it sent; a 409 gets the
+//	          pending one (pending.go)
 //	end       the Observer, the outcome audit record, the Debug record
 //	          (observe.go, audit.go, here)
 //
@@ -54,6 +59,7 @@ type call struct {
 	endpoint *url.URL // without query
 	limit    int64    // bound on a 2xx answer's body
 	in       operation
+	creds    *credentials // read once per call (SetCredentials)
 	sec      secrets
 	start    time.Time
 	client   *Client
@@ -63,7 +69,11 @@ type call struct {
 	guard sendGuard
 	ans   answer // the final answer's storage
 
-	obs         *observed // set with WithObserver (observe.go)
+	obs         *observed     // set with WithObserver (observe.go)
+	flight      *flight       // the request this call leads (&fl) or joined (flight.go)
+	fl          flight        // the flight this call leads, its context from the join step on
+	joined      bool          // the call joined another's request: it sends nothing
+	landed      chan struct{} // a joiner's: closed when the result is there
 	audit       *auditCall
 	evidence    *ConsentEvidence
 	attempts    int // HTTP attempts made (counted by checkRetry)
@@ -72,7 +82,9 @@ type call struct {
 
 // initCall fills in cl, the record of a call of op with input in.
 func (c *Client) initCall(cl *call, op string, in operation) *call {
-	cl.op, cl.in, cl.sec, cl.start, cl.client = op, in, c.secrets(), time.Now(), c
+	cl.op, cl.in, cl.start, cl.client = op, in, time.Now(), c
+	cl.creds = c.creds()
+	cl.sec = secrets{Secret: cl.creds.secret}
 	switch op {
 	case opGenerate:
 		cl.endpoint, cl.limit = c.generateURL, MaxResponseBytes
@@ -82,11 +94,20 @@ func (c *Client) initCall(cl *call, op string, in operation) *call {
 	return cl
 }
 
-// run tells the Observer the call begins, runs its steps and ends it.
+// run enters the Client (a closed Client goes no further: client.go), tells
+// the Observer the call begins, runs its steps and ends it. The call is in
+// flight (Shutdown waits for it) from its first step to its end.
 func (c *Client) run(ctx context.Context, cl *call) (any, error) {
+	err := c.enter()
+	defer c.leave() // runs last: the answer's body is closed, the call ended
 	ctx = c.startCall(ctx, cl)
-	result, err := c.do(ctx, cl)
-	return result, c.end(ctx, cl, result, err)
+	var result any
+	if err == nil {
+		result, err = c.do(ctx, cl)
+	}
+	err = c.end(ctx, cl, result, err)
+	c.land(cl, result, err) // the calls that joined this one get its result
+	return result, err
 }
 
 // do is the story of every call, top to bottom (see the top of this file).
@@ -101,18 +122,17 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 	if err := c.checkConsent(ctx, cl); err != nil {
 		return nil, err
 	}
-	// enter
-	defer c.leave() // runs last: the answer's body is closed by then
-	if err := c.enter(); err != nil {
-		return nil, err
+	// join: a call identical to one in flight waits for its result; any
+	// other leads a flight, its context from now on: the caller's values
+	// and deadline, or the Client's default (WithTimeout)
+	if c.join(ctx, cl) {
+		return cl.await(ctx)
 	}
+	ctx = &cl.fl
 	// audit
 	if err := c.auditConsent(ctx, cl); err != nil {
 		return nil, err
 	}
-	// deadline: one cancelable context per call, which the guard also cancels
-	ctx, cancel := c.withDeadline(ctx)
-	defer cancel()
 	// limit
 	if err := c.waitLimiter(ctx, cl); err != nil {
 		return nil, cl.transportError("waiting for the rate limiter", err, true)
@@ -122,7 +142,7 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 	}
 	// guard, then build
 	if !c.noGuard {
-		ctx = cl.guard.install(ctx, cancel)
+		ctx = cl.guard.install(ctx, cl.fl.cancel) // the guard may end the flight
 	}
 	req, err := c.newRequest(ctx, cl)
 	if err != nil {
@@ -136,8 +156,9 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 		return nil, err
 	}
 	defer a.release()
-	// decode
-	return cl.in.decode(a, &cl.sec)
+	// decode, then settle
+	result, err := cl.in.decode(a, &cl.sec)
+	return cl.in.settle(ctx, cl, result, err)
 }
 
 // finalAnswer reads the answer go-retryablehttp ended with, or turns its
@@ -206,6 +227,12 @@ func (c *Client) end(ctx context.Context, cl *call, result any, err error) error
 		slog.Float64("elapsed_ms", float64(time.Since(cl.start).Microseconds())/1000),
 		slog.String("sub_code", subCode),
 		slog.String("transaction_id", txn),
+	}
+	if c.tenant != "" {
+		attrs = append(attrs, slog.String("tenant", c.tenant))
+	}
+	if cl.joined {
+		attrs = append(attrs, slog.Bool("joined", true))
 	}
 	if err != nil {
 		// request_maybe_sent is about the request (CallResult.MaybeSent: false

@@ -9,7 +9,14 @@
 // own is stopped), never follows redirects, reads bounded answers within a
 // memory budget shared by the process, and never puts an Aadhaar number, OTP, mobile
 // number or credential into an error, a log record or a printed value. One
-// Client is safe for concurrent use.
+// Client is safe for concurrent use; many Clients in one process (one per
+// tenant, or even per request) share one connection pool.
+//
+// Double submits: identical calls at once on one Client (a double click)
+// send one request and share its result. Pending OTPs: the SDK remembers
+// each OTP it sent until it expires (PendingStore), so that Deepvue's 409
+// VERIFICATION_PENDING, which may carry no reference id, gives the pending
+// one (PendingReference) and its time left (RetryAfter).
 package deepvue
 
 import (
@@ -18,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +35,7 @@ import (
 )
 
 // Version is the SDK version sent in the User-Agent header.
-const Version = "0.3.0"
+const Version = "0.4.0"
 
 // Client calls Deepvue's Aadhaar eKYC V2 API. Create it with NewClient; it is
 // safe for concurrent use and should be shared (it holds a connection pool).
@@ -36,6 +44,7 @@ type Client struct {
 	// whatever the verb and depth, so even printing a dereferenced Client
 	// (or a struct that embeds one) shows no secret.
 	creds        func() *credentials
+	storeCreds   func(*credentials) // SetCredentials
 	hc           *retryablehttp.Client
 	base         guardedTransport // the transport under go-retryablehttp
 	generateURL  *url.URL
@@ -47,6 +56,8 @@ type Client struct {
 	limiter      Limiter
 	observer     *Observer
 	audit        AuditFunc
+	tenant       string         // WithTenant
+	pending      *pendingConfig // the OTPs sent (pending.go); nil: none remembered
 	consent      consentPolicy
 	budget       *budget.Budget
 	redactedBase string
@@ -55,16 +66,25 @@ type Client struct {
 
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 
-	singleAttempt bool // WithSingleAttemptTransport: the caller's transport makes one attempt per RoundTrip
-
-	ownsTransport bool       // the transport is the SDK's own (no WithHTTPClient): Close closes it
+	flights       *flights   // the calls in flight, for double submits (flight.go)
+	singleAttempt bool       // WithSingleAttemptTransport: the caller's transport makes one attempt per RoundTrip
+	sharedPool    bool       // the transport is the process's shared one (no WithHTTPClient)
 	life          *lifecycle // behind a pointer, so that a Client value can still be copied (and printed)
 }
 
-// lifecycle is what Close changes.
+// lifecycle is what Close and Shutdown change, and what Shutdown waits for.
 type lifecycle struct {
-	closed   atomic.Bool  // Close was called
-	inflight atomic.Int64 // calls between their start and their end
+	closed   atomic.Bool   // Close or Shutdown was called
+	inflight atomic.Int64  // calls between their start and their end
+	drained  chan struct{} // closed once closed is set and no call is in flight
+	once     sync.Once
+}
+
+// signal closes drained once the Client is closed and no call is in flight.
+func (l *lifecycle) signal() {
+	if l.closed.Load() && l.inflight.Load() == 0 {
+		l.once.Do(func() { close(l.drained) })
+	}
 }
 
 type credentials struct {
@@ -78,10 +98,8 @@ type credentials struct {
 // x-api-key (client secret) headers. It checks its arguments and options and
 // returns the first error; it never touches the network.
 func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
-	if err := checkCredential(FieldClientID, clientID); err != nil {
-		return nil, err
-	}
-	if err := checkCredential(FieldClientSecret, clientSecret); err != nil {
+	creds, err := newCredentials(clientID, clientSecret)
+	if err != nil {
 		return nil, err
 	}
 	s := defaultSettings()
@@ -102,11 +120,17 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 	if s.userAgent != "" {
 		ua = s.userAgent + " " + ua
 	}
-	creds := &credentials{
-		clientID: clientID,
-		secret:   clientSecret,
-		idHeader: []string{clientID},
-		keyHdr:   []string{clientSecret},
+	var current atomic.Pointer[credentials]
+	current.Store(creds)
+	fl, err := newFlights()
+	if err != nil {
+		return nil, err
+	}
+	pending := s.pending
+	if pending == nil && !s.noPending {
+		if pending, err = defaultPending(); err != nil {
+			return nil, err
+		}
 	}
 	endpoint := func(path string) *url.URL {
 		u := *s.baseURL
@@ -114,7 +138,8 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		return &u
 	}
 	c := &Client{
-		creds:        func() *credentials { return creds },
+		creds:        current.Load,
+		storeCreds:   current.Store,
 		generateURL:  endpoint("/v2/ekyc/aadhaar/generate-otp"),
 		verifyURL:    endpoint("/v2/ekyc/aadhaar/verify-otp"),
 		userAgent:    []string{ua},
@@ -124,11 +149,14 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		limiter:      s.limiter,
 		observer:     s.observer,
 		audit:        s.audit,
+		tenant:       s.tenant,
 		consent:      s.consent,
 		budget:       processBudget(),
 		redactedBase: s.baseURL.Scheme + "://" + s.baseURL.Host + s.baseURL.Path,
-		life:         &lifecycle{},
+		life:         &lifecycle{drained: make(chan struct{})},
 		blindWarned:  new(atomic.Bool),
+		flights:      fl,
+		pending:      pending,
 
 		singleAttempt: s.singleAttempt,
 	}
@@ -138,10 +166,11 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays
 	// nil, meaning http.DefaultTransport at each request, as in net/http.
+	// Without it, the process's shared transport.
 	hc := s.httpClient
 	if hc == nil {
-		hc = &http.Client{Transport: defaultTransport()}
-		c.ownsTransport = true
+		hc = &http.Client{Transport: sharedTransport()}
+		c.sharedPool = true
 	}
 	hc.CheckRedirect = refuseRedirect
 	c.base = guardedTransport{rt: hc.Transport}
@@ -166,9 +195,11 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 }
 
 // CloseIdleConnections closes the idle connections of the Client's
-// transport (with WithHTTPClient, the caller's), for example when a test
-// ends or a process drains. The Client stays usable. To end a Client's use,
-// call Close.
+// transport, for example when a test ends or a process drains: with
+// WithHTTPClient, the caller's transport; without it, the pool every such
+// Client of the process shares (the other Clients stay usable and open new
+// connections as they need them). The Client stays usable. To end a
+// Client's use, call Close or Shutdown.
 func (c *Client) CloseIdleConnections() {
 	if !c.usable() {
 		return
@@ -178,8 +209,41 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
-// secrets returns what a call must scrub, starting from the client secret.
-func (c *Client) secrets() secrets { return secrets{Secret: c.creds().secret} }
+// newCredentials checks a client id and secret as NewClient does and
+// returns them with their header values.
+func newCredentials(clientID, clientSecret string) (*credentials, error) {
+	if err := checkCredential(FieldClientID, clientID); err != nil {
+		return nil, err
+	}
+	if err := checkCredential(FieldClientSecret, clientSecret); err != nil {
+		return nil, err
+	}
+	return &credentials{
+		clientID: clientID,
+		secret:   clientSecret,
+		idHeader: []string{clientID},
+		keyHdr:   []string{clientSecret},
+	}, nil
+}
+
+// SetCredentials replaces the Client's client id and secret, for rotating a
+// secret without a new Client: calls that start after it returns send the
+// new ones; calls already started keep the ones they began with (a call reads
+// its credentials once, so its headers, retries and scrubbing agree). They are
+// checked as NewClient checks them, and the error (a *ValidationError naming
+// FieldClientID or FieldClientSecret) never shows either; on error nothing
+// changes. Safe for concurrent use with calls and with other SetCredentials.
+func (c *Client) SetCredentials(clientID, clientSecret string) error {
+	if !c.usable() {
+		return errNilClient
+	}
+	creds, err := newCredentials(clientID, clientSecret)
+	if err != nil {
+		return err
+	}
+	c.storeCreds(creds)
+	return nil
+}
 
 // String describes the Client without its credentials.
 func (c *Client) String() string {
@@ -215,48 +279,57 @@ func maskID(id string) string {
 	return id[:4] + "****"
 }
 
-// Close ends the Client's use. Calls made after it fail at once with
-// ErrClientClosed (which matches ErrNotSent), once their input is checked:
-// they neither wait on the rate limiter nor send anything. Calls already in
-// flight finish as usual. When the Client owns its transport (no WithHTTPClient),
-// Close closes its idle connections now and those of calls still in flight
-// when the last one ends, so the Client leaves no connection or goroutine
-// behind; a transport given with WithHTTPClient stays the caller's to close,
-// and is not touched. Close can be called more than once and always returns
-// nil (the error result is there so that Client fits io.Closer).
+// Close ends the Client's use without waiting: calls made after it fail at
+// once with ErrClientClosed (which matches ErrNotSent): they check nothing,
+// wait on no limiter and send nothing. Calls already in flight finish as
+// usual; Shutdown waits for them. A call is in flight from the moment
+// GenerateOTP or VerifyOTP is entered, so a call that began before Close is
+// never refused.
+//
+// Close leaves the transport open: without WithHTTPClient it is the pool all
+// such Clients of the process share (the other Clients keep using it; its
+// idle connections close after 90 s, or with CloseIdleConnections), and a
+// transport given with WithHTTPClient stays the caller's to close. A Client
+// dropped without Close leaves nothing behind either. Close can be called
+// more than once and always returns nil (the error result is there so that
+// Client fits io.Closer).
 func (c *Client) Close() error {
 	if c == nil || c.life == nil { // a nil or zero Client has nothing to close
 		return nil
 	}
-	if c.life.closed.Swap(true) {
-		return nil
-	}
-	c.closeOwnedIdle()
+	c.life.closed.Store(true)
+	c.life.signal()
 	return nil
 }
 
-// closeOwnedIdle closes the idle connections of the SDK's own transport.
-func (c *Client) closeOwnedIdle() {
-	if !c.ownsTransport {
-		return
+// Shutdown ends the Client's use as Close does, then waits for the calls in
+// flight to finish (their outcome audit records written, their Observer
+// told), and returns nil once none is left, or ctx's error if ctx ends
+// first (the calls still in flight then go on). Like net/http's
+// Server.Shutdown, it is the way to stop a Client, or to swap in a new one,
+// without failing or abandoning a call: a call that began before Shutdown is
+// never refused. It can be called more than once, and after Close.
+func (c *Client) Shutdown(ctx context.Context) error {
+	if c == nil || c.life == nil {
+		return nil
 	}
-	if ci, ok := c.base.base().(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
+	c.life.closed.Store(true)
+	c.life.signal()
+	if ctx == nil {
+		return errNilContext
+	}
+	select {
+	case <-c.life.drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// withDeadline is the story's deadline step: one cancelable context per
-// call, with the Client's default deadline (WithTimeout) when the caller
-// set none. The send-once guard cancels it too.
-func (c *Client) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, c.timeout)
-}
-
-// enter counts a call in flight and reports ErrClientClosed once Close was
-// called; each enter is matched by a leave.
+// enter counts a call in flight and reports ErrClientClosed once Close or
+// Shutdown was called; each enter is matched by a leave. It is the first
+// step of every call: a call counted here before Shutdown marks the Client
+// closed is waited for, and one counted after it sees the mark.
 func (c *Client) enter() error {
 	c.life.inflight.Add(1)
 	if c.life.closed.Load() {
@@ -265,11 +338,11 @@ func (c *Client) enter() error {
 	return nil
 }
 
-// leave ends what enter began: the last call to end after Close closes the
-// connections it left idle.
+// leave ends what enter began: the last call to end after Shutdown lets it
+// return.
 func (c *Client) leave() {
 	if c.life.inflight.Add(-1) == 0 && c.life.closed.Load() {
-		c.closeOwnedIdle()
+		c.life.signal()
 	}
 }
 

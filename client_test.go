@@ -67,7 +67,7 @@ func TestDefaultTransportIsTunedForBusyBackends(t *testing.T) {
 	assert.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 256)
 	assert.GreaterOrEqual(t, tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
 	assert.Equal(t, uint16(tls.VersionTLS12), tr.TLSClientConfig.MinVersion)
-	assert.Zero(t, tr.MaxConnsPerHost)
+	assert.Equal(t, DefaultMaxConnsPerHost, tr.MaxConnsPerHost)
 	assert.Equal(t, int64(64<<10), tr.MaxResponseHeaderBytes, "Go's default is 10 MiB of headers per answer")
 	assert.False(t, tr.ForceAttemptHTTP2, "HTTP/1.1 measured faster over TLS (BENCHMARKS.md)")
 	assert.Nil(t, c.hc.Logger, "retryablehttp's logger prints full URLs")

@@ -356,7 +356,8 @@ type ValidationError struct {
 	// FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP,
 	// FieldMobileNumber, FieldClientID, FieldClientSecret, FieldBaseURL,
 	// FieldHTTPClient, FieldRetryMax, FieldRetryWait, FieldUserAgent,
-	// FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog, FieldRateLimiter.
+	// FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog, FieldRateLimiter,
+	// FieldTenant, FieldPendingStore.
 	Field string
 	// Reason says what is wrong, e.g. "has a wrong check digit".
 	Reason string

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deepvue-go/deepvue/deepvuetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -170,7 +171,8 @@ func TestMemoryBudget300ConcurrentErrorPagesOf1MiB(t *testing.T) {
 	}
 	body := errorPage(MaxResponseBytes - 1024)
 	run := runUnderHeapWatch(t, http.StatusBadRequest, body, 300, func(c *Client) bool {
-		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		// A number of its own: identical calls would share one request.
+		_, err := c.GenerateOTP(context.Background(), deepvuetest.NewNumber(), ConsentYes, testPurpose)
 		var ae *APIError
 		return assert.ErrorAs(t, err, &ae) && assert.ErrorIs(t, err, ErrInvalidInput) && assert.LessOrEqual(t, len(ae.Message), maxFieldText+len("…"))
 	})

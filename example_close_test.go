@@ -30,9 +30,10 @@ func ExampleClient_Close() {
 	// true true 0
 }
 
-// Many tenants, one pool: one Client per tenant's credentials, all sending
-// through one shared transport, so that the process holds one pool of
-// connections to Deepvue instead of one per tenant.
+// A pool of one's own: Clients made without WithHTTPClient already share one
+// transport per process; these tenants' Clients share another, which the
+// service closes itself (with settings of its own, a higher MaxConnsPerHost
+// say).
 func ExampleNewTransport() {
 	srv := deepvuetest.NewServer()
 	defer srv.Close()

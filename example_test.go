@@ -46,7 +46,7 @@ func Example() {
 	fmt.Println("photo is a JPEG:", len(data.Photo) > 2 && data.Photo[0] == 0xFF && data.Photo[1] == 0xD8)
 	// Output:
 	// OTP sent for XXXX XXXX 2346 reference 29756209
-	// Mohammed Nihar 28-06-1999 xxxx-xxxx-8091 Karnataka
+	// Mohammed Nihar 28-06-1999 XXXX XXXX 8091 Karnataka
 	// photo is a JPEG: true
 }
 

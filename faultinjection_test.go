@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -200,7 +201,9 @@ func TestConnectionsStayBoundedUnderMixedFailures(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < perWorker; i++ {
-				if _, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose); err != nil {
+				// A purpose of its own: identical calls at once would share one request.
+				purpose := fmt.Sprintf("%s %d-%d", testPurpose, w, i)
+				if _, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, purpose); err != nil {
 					failed.Add(1)
 				} else {
 					ok.Add(1)

@@ -61,6 +61,9 @@ func mockClient(t *testing.T, opts ...Option) (*Client, *httpmock.MockTransport)
 		WithMaxBufferedBytes(DefaultMaxBufferedBytes),
 		WithBaseURL(testBase),
 		WithRetryWait(0, 0),
+		// A pending store of its own: the process's would carry the OTPs
+		// other tests sent for the same numbers into this test's 409s.
+		WithPendingStore(NewMemoryPendingStore(0), []byte("mockClient-pending-hash-key-0123")),
 	}, opts...)
 	c, err := NewClient(testID, testSecret, all...)
 	require.NoError(t, err)

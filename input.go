@@ -198,4 +198,6 @@ const (
 	FieldMaxBufferedBytes = "max buffered bytes" // WithMaxBufferedBytes
 	FieldAuditLog         = "audit log"          // WithAuditLog
 	FieldRateLimiter      = "rate limiter"       // WithRateLimiter
+	FieldTenant           = "tenant"             // WithTenant
+	FieldPendingStore     = "pending store"      // WithPendingStore
 )

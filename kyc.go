@@ -61,7 +61,7 @@ type AadhaarData struct {
 	Name          string
 	Gender        string // "M", "F" or "T"
 	DateOfBirth   string // as sent: "DD-MM-YYYY" (sometimes only "YYYY"); see BirthDate
-	MaskedNumber  string // e.g. "xxxx-xxxx-8091"
+	MaskedNumber  string // "XXXX XXXX 8091": Deepvue's "xxxx-xxxx-8091" in UIDAI's display form, as MaskAadhaar writes it
 	Address       Address
 	Photo         []byte // JPEG, decoded from base64
 	PDF           []byte // PDF, decoded from base64; empty unless GeneratePDF was set

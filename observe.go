@@ -60,6 +60,8 @@ type CallInfo struct {
 	// ServerAddress and ServerPort are the API's host and port.
 	ServerAddress string
 	ServerPort    int
+	// Tenant is the Client's WithTenant label ("" without one).
+	Tenant string
 }
 
 // AttemptInfo describes one HTTP attempt of a call.
@@ -72,6 +74,10 @@ type AttemptInfo struct {
 	Method string
 	// URL is the full URL with every query value replaced by REDACTED.
 	URL string
+	// ResendCount is Attempt-1.
+	//
+	// Deprecated: use Attempt-1. ResendCount goes in 0.5.0.
+	ResendCount int
 }
 
 // AttemptResult is the outcome of one HTTP attempt.
@@ -116,6 +122,11 @@ type CallResult struct {
 	// customer's phone. It is meaningful for generate-otp only; for
 	// verify-otp it is left at its zero value.
 	OTPState OTPState
+	// Joined reports that the call was a double submit: identical to a call
+	// in flight on the same Client, it sent nothing of its own and returns
+	// that call's result (Attempts is 0; MaybeSent is that call's). Count
+	// requests, or SMS, from the calls that did not join.
+	Joined bool
 }
 
 // callInfo describes a call to endpoint.
@@ -168,6 +179,7 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 		return ctx
 	}
 	cl.obs = &observed{info: callInfo(cl.op, cl.endpoint)}
+	cl.obs.info.Tenant = c.tenant
 	base := ctx
 	if base == nil {
 		base = context.Background()
@@ -194,7 +206,7 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error, l
 	res := CallResult{
 		Outcome: outcome, StatusCode: status, SubCode: subCode, TransactionID: txn, Attempts: cl.attempts,
 		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.limiterWait,
-		AuditFailed: cl.audit != nil && cl.audit.failed,
+		AuditFailed: cl.audit != nil && cl.audit.failed, Joined: cl.joined,
 	}
 	if cl.op == opGenerate {
 		res.OTPState = OTPStateOf(err)
@@ -208,7 +220,8 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error, l
 // request to send (a copy with the Observer's headers and context, if any).
 func (cl *call) startAttempt(req *http.Request) *http.Request {
 	o := cl.obs
-	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: redactedURL(req.URL)}
+	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: redactedURL(req.URL),
+		ResendCount: cl.attempts}
 	var hdr http.Header
 	o.attCtx = req.Context()
 	if f := cl.client.observer.StartAttempt; f != nil {

@@ -35,7 +35,10 @@ type settings struct {
 	maxBuffered  int64
 	observer     *Observer
 	audit        AuditFunc
-	consent      consentPolicy // RequireConsentEvidence, WithPurposes (consent_client.go)
+	tenant       string         // WithTenant (tenant.go)
+	pending      *pendingConfig // WithPendingStore (pending.go)
+	noPending    bool           // WithPendingStore(nil, nil)
+	consent      consentPolicy  // RequireConsentEvidence, WithPurposes (consent_client.go)
 
 	plainRemote       bool // baseURL is plain http to a host that is not loopback
 	insecurePlainHTTP bool // WithInsecurePlainHTTP allows plainRemote
@@ -153,7 +156,8 @@ func isLoopback(host string) bool {
 // Transport means http.DefaultTransport, looked up at each request, as in
 // net/http: so WithHTTPClient(&http.Client{}) or http.DefaultClient together
 // with httpmock.Activate() intercept every call. Without WithHTTPClient the
-// SDK uses its own tuned transport. In tests, either pass
+// Client uses the SDK's tuned transport (NewTransport), one per process,
+// shared by every such Client. In tests, either pass
 // &http.Client{Transport: httpmock.NewMockTransport()} (parallel-safe) or
 // use httpmock.Activate with &http.Client{}, and declare it with
 // WithSingleAttemptTransport so that its answers get production's states. A
@@ -304,7 +308,9 @@ func WithObserver(o *Observer) Option {
 // that ignores the caller's cancel (bounded to 5 seconds); if it cannot be
 // written, the call's own result stands, a Warn record is logged through
 // WithLogger, and CallResult.AuditFailed tells the Observer. A call that
-// fails validation writes no record: it never proceeds.
+// fails validation writes no record: it never proceeds; nor does a double
+// submit that joined an identical call in flight (CallResult.Joined): that
+// call's records stand for the one request sent.
 func WithAuditLog(fn AuditFunc) Option {
 	return func(s *settings) error {
 		if fn == nil {

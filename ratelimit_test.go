@@ -41,7 +41,7 @@ func TestRateLimiter100ConcurrentCallsAt5PerSecond(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			_, err := c.GenerateOTP(context.Background(), deepvuetest.NewNumber(), ConsentYes, testPurpose)
 			errs <- err
 		}()
 	}
@@ -57,6 +57,13 @@ func TestRateLimiter100ConcurrentCallsAt5PerSecond(t *testing.T) {
 	require.Len(t, admitted, calls, "every call waited on the limiter once")
 	span := times[len(times)-1].Sub(times[0])
 	perSecond := float64(calls-1) / span.Seconds()
+	// The rate is read where the limiter let the calls through: the
+	// server's first arrival can come late on a loaded machine (it once came
+	// late enough to read 5.3/s), which says nothing of the limiter; what
+	// reaches the server is checked below, in windows less the delivery
+	// delay measured for each call.
+	admittedSpan := admitted[len(admitted)-1].Sub(admitted[0])
+	admittedPerSecond := float64(calls-1) / admittedSpan.Seconds()
 	// Every call is admitted before it is sent. Pairing the k-th admission
 	// with the k-th arrival, each arrival comes at most late after an
 	// admission; then the arrivals in any window of 1 s - late were admitted
@@ -68,9 +75,10 @@ func TestRateLimiter100ConcurrentCallsAt5PerSecond(t *testing.T) {
 		require.False(t, times[k].Before(admitted[k]), "the k-th arrival comes after the k-th admission")
 		late = max(late, times[k].Sub(admitted[k]))
 	}
-	t.Logf("%d calls reached the server over %v: %.2f/s (total %v); arrivals at most %v after admission",
-		calls, span.Round(time.Millisecond), perSecond, time.Since(start).Round(time.Millisecond), late.Round(time.Millisecond))
-	assert.InDelta(t, 5.0, perSecond, 0.25)
+	t.Logf("%d calls admitted over %v: %.2f/s; they reached the server over %v: %.2f/s (total %v); arrivals at most %v after admission",
+		calls, admittedSpan.Round(time.Millisecond), admittedPerSecond, span.Round(time.Millisecond), perSecond,
+		time.Since(start).Round(time.Millisecond), late.Round(time.Millisecond))
+	assert.InDelta(t, 5.0, admittedPerSecond, 0.25)
 	assert.LessOrEqual(t, deepvuetest.PeakArrivals(admitted, time.Second), 6, "the limiter admits no more than the rate plus the burst in a second")
 	if late < 500*time.Millisecond {
 		assert.LessOrEqual(t, deepvuetest.PeakArrivals(times, time.Second-late), 6,
@@ -225,7 +233,7 @@ func TestPlanLimiterHoldsAtTheServer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+			_, err := c.GenerateOTP(context.Background(), deepvuetest.NewNumber(), ConsentYes, testPurpose)
 			if errors.Is(err, ErrSourceFailure) {
 				spent.Add(1) // which request draws which scripted answer is up to the scheduler
 			} else {
@@ -274,7 +282,7 @@ func TestPlanLimiterFailsFastUnderContention(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			start := time.Now()
-			_, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+			_, err := c.GenerateOTP(ctx, deepvuetest.NewNumber(), ConsentYes, testPurpose)
 			took := time.Since(start)
 			mu.Lock()
 			defer mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,7 +95,9 @@ func generatesBesideSlowAnswers(t *testing.T, c *Client, started *atomic.Int32, 
 		verifies.Add(1)
 		go func() {
 			defer verifies.Done()
-			_, _ = c.VerifyOTP(vctx, validVerifyRequest())
+			req := validVerifyRequest()
+			req.ReferenceID = strconv.Itoa(29756200 + int(i)) // a call of its own: identical ones would share one request
+			_, _ = c.VerifyOTP(vctx, req)
 		}()
 	}
 	require.Eventually(t, func() bool { return started.Load() == slow }, 10*time.Second, time.Millisecond)
@@ -108,7 +111,7 @@ func generatesBesideSlowAnswers(t *testing.T, c *Client, started *atomic.Int32, 
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			res, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+			res, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose+" "+strconv.Itoa(i)) // a call of its own
 			if assert.NoError(t, err) && assert.Equal(t, "29756208", res.ReferenceID) {
 				ok.Add(1)
 			}

@@ -2,6 +2,7 @@ package deepvue
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -15,12 +16,19 @@ type operation interface {
 	check(sec *secrets) error
 	// query returns the request's URL query; called after check.
 	query() string
+	// flightKey is the keyed hash of what makes two calls of the operation
+	// the same request (for the join step, flight.go); called after check.
+	flightKey(h *keyedHash) [sha256.Size]byte
 	// auditFields returns the purpose and the reference id (verify-otp)
 	// for the consent record.
 	auditFields() (purpose, ref string)
 	// decode turns the final answer into the operation's result or an
 	// *APIError.
 	decode(a *answer, sec *secrets) (any, error)
+	// settle is the step after decode: generate-otp remembers the OTP it
+	// sent, and a 409 VERIFICATION_PENDING gets the pending one
+	// (pending.go); verify-otp returns what it is given.
+	settle(ctx context.Context, cl *call, result any, err error) (any, error)
 	// done returns the transaction id of the operation's result (nil
 	// without one) and records in au, when set, what its outcome audit
 	// record needs of it.
@@ -57,7 +65,7 @@ var contentTypeJSON = []string{"application/json"}
 // its query from the checked input, the credentials' headers, and a
 // context that carries the call (callKey) below the guarded ctx.
 func (c *Client) newRequest(ctx context.Context, cl *call) (*retryablehttp.Request, error) {
-	creds := c.creds()
+	creds := cl.creds
 	cl.url = *cl.endpoint
 	cl.url.RawQuery = cl.in.query()
 	hr := http.Request{ // on the stack: WithContext below makes the one copy sent

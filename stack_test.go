@@ -76,7 +76,7 @@ func TestInsecurePlainHTTPOnlyWarnsWhenItTakesEffect(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func TestNewTransportIsTheClientsOwn(t *testing.T) {
+func TestNewTransportIsTheClientsShared(t *testing.T) {
 	a, b := NewTransport(), NewTransport()
 	require.NotSame(t, a, b, "each call returns a new transport")
 	c, err := NewClient(testID, testSecret)
@@ -86,16 +86,21 @@ func TestNewTransportIsTheClientsOwn(t *testing.T) {
 	for _, tr := range []*http.Transport{a, own} {
 		assert.Equal(t, 256, tr.MaxIdleConnsPerHost)
 		assert.Equal(t, 512, tr.MaxIdleConns)
+		assert.Equal(t, DefaultMaxConnsPerHost, tr.MaxConnsPerHost)
 		assert.Equal(t, 90*time.Second, tr.IdleConnTimeout)
 		assert.Equal(t, int64(maxResponseHeaderBytes), tr.MaxResponseHeaderBytes)
 		assert.NotNil(t, tr.Proxy)
 		assert.NotNil(t, tr.DialContext)
 	}
-	assert.True(t, c.ownsTransport)
+	assert.True(t, c.sharedPool)
+	assert.Same(t, sharedTransport(), own, "Clients without WithHTTPClient share the process's transport")
+	c3, err := NewClient(testID, testSecret)
+	require.NoError(t, err)
+	assert.Same(t, own, c3.base.rt)
 	c2, err := NewClient(testID, testSecret, WithHTTPClient(&http.Client{Transport: a}))
 	require.NoError(t, err)
 	assert.Same(t, a, c2.base.rt, "shared through WithHTTPClient")
-	assert.False(t, c2.ownsTransport)
+	assert.False(t, c2.sharedPool)
 }
 
 func TestValidationErrorFieldConstants(t *testing.T) {
@@ -139,6 +144,7 @@ func TestValidationErrorFieldConstants(t *testing.T) {
 		"user agent":         newClient(WithUserAgent("")),
 		"timeout":            newClient(WithTimeout(0)),
 		"max buffered bytes": newClient(WithMaxBufferedBytes(1)),
+		"tenant":             newClient(WithTenant("ops@example.com")),
 	} {
 		var ve *ValidationError
 		require.True(t, errors.As(err, &ve), "%s: %v", want, err)
@@ -147,10 +153,10 @@ func TestValidationErrorFieldConstants(t *testing.T) {
 	// The constants hold exactly these values.
 	assert.Equal(t, []string{"aadhaar_number", "consent", "purpose", "reference_id", "otp", "mobile_number",
 		"client ID", "client secret", "base URL", "HTTP client", "retry max", "retry wait", "user agent",
-		"timeout", "max buffered bytes", "audit log"},
+		"timeout", "max buffered bytes", "audit log", "tenant"},
 		[]string{FieldAadhaarNumber, FieldConsent, FieldPurpose, FieldReferenceID, FieldOTP, FieldMobileNumber,
 			FieldClientID, FieldClientSecret, FieldBaseURL, FieldHTTPClient, FieldRetryMax, FieldRetryWait,
-			FieldUserAgent, FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog})
+			FieldUserAgent, FieldTimeout, FieldMaxBufferedBytes, FieldAuditLog, FieldTenant})
 }
 
 func TestDebugRecordHasElapsedMilliseconds(t *testing.T) {

@@ -3,9 +3,10 @@ package deepvue
 import (
 	"context"
 	"net/http"
-	"os"
+	"net/http/httptest"
 	"runtime"
-	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,8 +35,8 @@ func tenantRun(t testing.TB, srv *deepvuetest.Server, n int, shared *http.Transp
 }
 
 // TestManyTenantsOnePool: Clients that share NewTransport through
-// WithHTTPClient share one pool (one connection for sequential calls);
-// Clients with their own transport open one connection each.
+// WithHTTPClient share one pool (one connection for sequential calls), and
+// so do Clients made without WithHTTPClient (the process's pool).
 func TestManyTenantsOnePool(t *testing.T) {
 	const tenants = 50
 	srv, cc := fakeServer(t)
@@ -46,40 +47,8 @@ func TestManyTenantsOnePool(t *testing.T) {
 	waitFor(t, "the shared connection closed", func() bool { return cc.closed.Load() == cc.opened.Load() })
 
 	tenantRun(t, srv, tenants, nil, true)
-	assert.Equal(t, int32(1+tenants), cc.opened.Load(), "a pool per Client")
-	waitFor(t, "every Client's connection closed by its Close", func() bool { return cc.closed.Load() == cc.opened.Load() })
-}
-
-// TestMeasureTenants prints the figures of BENCHMARKS.md's "Many tenants, one
-// pool": DEEPVUE_MEASURE_TENANTS=1000 go test -run TestMeasureTenants -v .
-func TestMeasureTenants(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("DEEPVUE_MEASURE_TENANTS"))
-	if n <= 0 {
-		t.Skip("set DEEPVUE_MEASURE_TENANTS to the number of tenants")
-	}
-	for _, mode := range []string{"own transport, dropped", "own transport, Close", "shared NewTransport, dropped"} {
-		srv, cc := fakeServer(t)
-		var shared *http.Transport
-		if mode == "shared NewTransport, dropped" {
-			shared = NewTransport()
-		}
-		g0, h0 := settle()
-		start := time.Now()
-		tenantRun(t, srv, n, shared, mode == "own transport, Close")
-		took := time.Since(start)
-		if mode == "own transport, Close" {
-			waitFor(t, "connections closed", func() bool { return cc.closed.Load() == cc.opened.Load() })
-		}
-		g1, h1 := settle()
-		t.Logf("%d tenants, %s: %v for the calls; connections opened %d, still open %d; goroutines +%d; heap in use %+.1f MiB",
-			n, mode, took.Round(time.Millisecond), cc.opened.Load(), cc.opened.Load()-cc.closed.Load(), g1-g0,
-			float64(int64(h1)-int64(h0))/(1<<20))
-		if shared != nil {
-			shared.CloseIdleConnections()
-		}
-		srv.CloseClientConnections()
-		srv.Close()
-	}
+	tenantRun(t, srv, tenants, nil, false)
+	assert.Equal(t, int32(2), cc.opened.Load(), "one pool for every Client without WithHTTPClient, closed or not")
 }
 
 // settle lets closed connections' goroutines end, collects garbage, and
@@ -92,4 +61,48 @@ func settle() (int, uint64) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return runtime.NumGoroutine(), ms.HeapInuse
+}
+
+// TestDefaultCapOnConnectionsPerHost: DefaultMaxConnsPerHost+44 calls at
+// once through Clients without WithHTTPClient open at most
+// DefaultMaxConnsPerHost connections; the server holds each answer until
+// that many calls have arrived, then the rest wait for a free connection
+// and every call succeeds. (Without a cap, every call opens its own.)
+func TestDefaultCapOnConnectionsPerHost(t *testing.T) {
+	const calls = DefaultMaxConnsPerHost + 44
+	fake := deepvuetest.NewServer(deepvuetest.WithPendingWindow(0))
+	defer fake.Close()
+	var arrived atomic.Int32
+	full := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == DefaultMaxConnsPerHost {
+			close(full)
+		}
+		<-full
+		fake.ServeHTTP(w, r)
+	}))
+	cc := &connCounter{}
+	srv.Config.ConnState = cc.hook
+	srv.Start()
+	defer srv.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, calls)
+	for i := 0; i < calls; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := NewClient(fake.ClientID, fake.ClientSecret, WithBaseURL(srv.URL))
+			if err == nil {
+				_, err = c.GenerateOTP(context.Background(), deepvuetest.NewNumber(), ConsentYes, testPurpose)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int32(calls), arrived.Load())
+	assert.LessOrEqual(t, cc.opened.Load(), int32(DefaultMaxConnsPerHost))
 }

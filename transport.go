@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -12,20 +13,30 @@ import (
 // hundred bytes of headers.
 const maxResponseHeaderBytes = 64 << 10
 
-// NewTransport returns a new copy of the SDK's tuned transport, the one a
-// Client uses when no WithHTTPClient is given: HTTP/1.1 with a pool large enough for a few hundred concurrent calls to one
-// host (the standard library keeps 2 idle connections per host), TLS 1.2
-// minimum, 64 KiB of response headers at most. HTTP/1.1 rather than HTTP/2
-// because it measured faster over TLS both serially and at 32x parallelism
-// (BENCHMARKS.md): HTTP/2 multiplexes every call of a busy backend onto one
-// connection. Proxies come from the environment (http.ProxyFromEnvironment).
+// DefaultMaxConnsPerHost caps the connections NewTransport opens to one
+// host (http.Transport.MaxConnsPerHost); calls beyond it wait for a
+// connection to come free, in order, until their context ends. It equals
+// the idle pool per host (MaxIdleConnsPerHost), so that no connection is
+// opened only to be closed after one call: measured with 1,000 concurrent
+// calls over TLS, it opens 256 connections instead of 1,000 and takes no
+// longer (BENCHMARKS.md, "Many Clients per process").
+const DefaultMaxConnsPerHost = 256
+
+// NewTransport returns a new copy of the SDK's tuned transport, the one
+// Clients share when no WithHTTPClient is given: HTTP/1.1 with a pool large
+// enough for a few hundred concurrent calls to one host (the standard
+// library keeps 2 idle connections per host) and at most
+// DefaultMaxConnsPerHost connections to it, TLS 1.2 minimum, 64 KiB of
+// response headers at most. HTTP/1.1 rather than HTTP/2 because it measured
+// faster over TLS both serially and at 32x parallelism (BENCHMARKS.md):
+// HTTP/2 multiplexes every call of a busy backend onto one connection.
+// Proxies come from the environment (http.ProxyFromEnvironment).
 //
-// Many Clients can share one: a service that holds one Client per tenant
-// (per credentials) creates one transport and gives it to every Client with
-// WithHTTPClient(&http.Client{Transport: tr}), so that all tenants share one
-// connection pool instead of one pool each (see the README's "Many tenants,
-// one pool"). A Client's Close leaves such a shared transport open: close it
-// with its CloseIdleConnections when the service stops.
+// Clients made without WithHTTPClient already share one such transport per
+// process. NewTransport is for a pool of one's own: pass it with
+// WithHTTPClient(&http.Client{Transport: tr}) to the Clients that should use
+// it, and close it with its CloseIdleConnections when they are done (a
+// Client's Close leaves a transport given with WithHTTPClient open).
 //
 // Its connections carry the SDK's idle-connection guard (idleconn.go):
 // bytes a server sends on a kept-alive connection after the end of an
@@ -38,6 +49,7 @@ func NewTransport() *http.Transport {
 		Proxy:                  http.ProxyFromEnvironment,
 		MaxIdleConns:           512,
 		MaxIdleConnsPerHost:    256,
+		MaxConnsPerHost:        DefaultMaxConnsPerHost,
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    10 * time.Second,
 		ExpectContinueTimeout:  1 * time.Second,
@@ -48,8 +60,12 @@ func NewTransport() *http.Transport {
 	return tr
 }
 
-// defaultTransport is the transport of a Client without WithHTTPClient.
-func defaultTransport() *http.Transport { return NewTransport() }
+// sharedTransport is the transport of every Client made without
+// WithHTTPClient: one pool per process, made at the first such Client, so
+// that a Client per request (or per tenant) opens no pool of its own and
+// leaves no connection or goroutine behind but the pool's idle connections,
+// which the next Clients reuse and IdleConnTimeout closes.
+var sharedTransport = sync.OnceValue(NewTransport)
 
 // refuseRedirect makes http.Client hand a 3xx back instead of following it,
 // so the credentials and the Aadhaar number never reach another host.

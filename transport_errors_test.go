@@ -83,7 +83,7 @@ func TestErrorChainIsScrubbedAtEveryLink(t *testing.T) {
 	assert.False(t, errors.As(err, &ee), "an error whose text holds the query is never handed out")
 	assert.Nil(t, ee)
 	assert.Contains(t, err.Error(), `malformed MIME header line: "[server bytes]"`, "what net/http quotes is replaced, the kind of fault kept")
-	assert.Contains(t, err.Error(), "XXXX.XXXX.2346 XXXXXXXX２３４６", "masked, keeping the last four digits")
+	assert.Contains(t, err.Error(), "XXXX XXXX 2346 XXXX XXXX 2346", "masked in the UIDAI form, keeping the last four digits")
 	assert.Contains(t, err.Error(), "[REDACTED]")
 }
 

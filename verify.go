@@ -2,6 +2,7 @@ package deepvue
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -114,6 +115,10 @@ func (r VerifyOTPRequest) MarshalJSON() ([]byte, error) {
 // since Deepvue has already spent the OTP. A wrong, expired or already-used
 // OTP is not documented by Deepvue: it comes back as an *APIError keeping
 // the raw SubCode and Message. Only a 500 SOURCE_FAILURE is retried.
+//
+// Concurrent calls with the same request on one Client (a double click)
+// send one request and share its result: each gets its own copy of the
+// AadhaarData, whose Photo, PDF and Problems are shared (read them only).
 func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarData, error) {
 	if !c.usable() {
 		return nil, errNilClient
@@ -121,6 +126,10 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 	vc := &verifyCall{in: verifyInput{req: req}}
 	res, err := c.run(ctx, c.initCall(&vc.call, opVerify, &vc.in))
 	d, _ := res.(*AadhaarData)
+	if d != nil && vc.joined { // the leader's result: a copy of one's own (the byte slices shared)
+		cp := *d
+		d = &cp
+	}
 	return d, err
 }
 
@@ -182,6 +191,22 @@ func (v *verifyInput) query() string {
 	return q.String()
 }
 
+// flightKey hashes the whole query: reference id, OTP, consent, purpose,
+// mobile number and GeneratePDF.
+func (v *verifyInput) flightKey(h *keyedHash) [sha256.Size]byte {
+	var buf [160 + maxPurposeBytes]byte
+	b := append(buf[:0], opVerify...)
+	for _, f := range [...]string{v.ref, v.otp, string(v.req.Consent), v.req.Purpose, v.mobile} {
+		b = append(b, 0)
+		b = append(b, f...)
+	}
+	pdf := byte(0)
+	if v.req.GeneratePDF {
+		pdf = 1
+	}
+	return h.sum(append(b, 0, pdf))
+}
+
 func (v *verifyInput) auditFields() (purpose, ref string) { return v.req.Purpose, v.ref }
 
 func (v *verifyInput) done(result any, au *auditCall) string {
@@ -193,6 +218,10 @@ func (v *verifyInput) done(result any, au *auditCall) string {
 		au.kyc = d
 	}
 	return d.TransactionID
+}
+
+func (v *verifyInput) settle(_ context.Context, _ *call, result any, err error) (any, error) {
+	return result, err
 }
 
 func (v *verifyInput) decode(a *answer, sec *secrets) (any, error) {

@@ -109,7 +109,7 @@ func (v *verifyData) toAadhaarData(sec *secrets) *AadhaarData {
 	d.Name = text("data.name", v.Name)
 	d.Gender = id("data.gender", v.Gender)
 	d.DateOfBirth = id("data.dateOfBirth", v.DateOfBirth)
-	d.MaskedNumber = text("data.maskedNumber", v.MaskedNumber)
+	d.MaskedNumber = uidaiMask(text("data.maskedNumber", v.MaskedNumber))
 	d.EmailHash = id("data.email", v.Email)
 	d.PhoneHash = id("data.phone", v.Phone)
 	if v.Address.problem != "" {
@@ -155,4 +155,36 @@ func (v *verifyData) toAadhaarData(sec *secrets) *AadhaarData {
 		d.Problems = append(d.Problems, FieldProblem{Field: "data.generatedAt", Reason: "is not an epoch time (seconds or milliseconds) or an RFC 3339 time"})
 	}
 	return d
+}
+
+// uidaiMask writes a masked Aadhaar number as Deepvue sends it
+// ("xxxx-xxxx-8091": eight of x, X or *, in groups of four with or without
+// spaces or hyphens, then the last four digits) in the one form the SDK
+// shows, UIDAI's "XXXX XXXX 8091". Anything else is returned as it is
+// (already scrubbed: a full number is "XXXX XXXX 2346" by then).
+func uidaiMask(s string) string {
+	masks, digits := 0, 0
+	var last [4]byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 'x' || c == 'X' || c == '*':
+			if digits > 0 {
+				return s
+			}
+			masks++
+		case c >= '0' && c <= '9':
+			if masks != 8 || digits == 4 {
+				return s
+			}
+			last[digits] = c
+			digits++
+		case c == ' ' || c == '-':
+		default:
+			return s
+		}
+	}
+	if masks != 8 || digits != 4 {
+		return s
+	}
+	return "XXXX XXXX " + string(last[:])
 }

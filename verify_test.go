@@ -60,7 +60,7 @@ func TestVerifyOTPSuccess(t *testing.T) {
 		Name:          "Mohammed Nihar",
 		Gender:        "M",
 		DateOfBirth:   "28-06-1999",
-		MaskedNumber:  "xxxx-xxxx-8091",
+		MaskedNumber:  "XXXX XXXX 8091", // Deepvue's "xxxx-xxxx-8091" in the SDK's one form
 		Address: Address{CareOf: "S/O H. Nue Mahammed", House: "NO. 6", Street: "19TH MAIN",
 			Locality: "MTS LAYOUT J X NAGAR 51TH PHASE", VTC: "Bangalore", PostOffice: "J P Nagar",
 			District: "Bangalore", State: "Karnataka", Country: "India", Pin: "561118"},
@@ -250,7 +250,7 @@ func TestVerifyOTPKeepsTheDataAndNamesTheProblem(t *testing.T) {
 			assert.Equal(t, []FieldProblem{tt.problem}, d.Problems)
 			assert.Equal(t, "f6efc218742a405c8dd65cf19c13b878", d.TransactionID)
 			assert.Equal(t, "28-06-1999", d.DateOfBirth, "the other fields are returned")
-			assert.Equal(t, "xxxx-xxxx-8091", d.MaskedNumber)
+			assert.Equal(t, "XXXX XXXX 8091", d.MaskedNumber)
 			if tt.problem.Field != "data.name" {
 				assert.Equal(t, "Mohammed Nihar", d.Name)
 			}
@@ -313,11 +313,11 @@ func TestVerifyOTPLenientData(t *testing.T) {
 			assert.Equal(t, bytes.Repeat(photoBytes, 10), d.Photo, "base64 with line breaks")
 		},
 		`{"maskedNumber":"234123412346","name":"A 2341 2341 2346"}`: func(t *testing.T, d *AadhaarData) {
-			assert.Equal(t, "XXXXXXXX2346", d.MaskedNumber, "a full number from the server is masked")
+			assert.Equal(t, "XXXX XXXX 2346", d.MaskedNumber, "a full number from the server is masked")
 			assert.Equal(t, "A XXXX XXXX 2346", d.Name)
 		},
 		`{"name":"A 2341.2341.2346 or ２３４１２３４１２３４６","email":"ab234123412346cd","phone":"x482913y"}`: func(t *testing.T, d *AadhaarData) {
-			assert.Equal(t, "A XXXX.XXXX.2346 or XXXXXXXX２３４６", d.Name, "free text: any Aadhaar-like run, any spelling")
+			assert.Equal(t, "A XXXX XXXX 2346 or XXXX XXXX 2346", d.Name, "free text: any Aadhaar-like run, any spelling, one mask")
 			assert.Equal(t, "ab234123412346cd", d.EmailHash, "an id keeps a 12-digit run the call does not know")
 			assert.Equal(t, "x******y", d.PhoneHash, "but never the call's OTP")
 		},

@@ -3,7 +3,7 @@ module github.com/deepvue-go/deepvue/deepvueaudit
 go 1.26.0
 
 require (
-	github.com/deepvue-go/deepvue v0.3.0
+	github.com/deepvue-go/deepvue v0.4.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/mod v0.43.0

@@ -3,7 +3,7 @@ module github.com/deepvue-go/deepvue/deepvueotel
 go 1.26.0
 
 require (
-	github.com/deepvue-go/deepvue v0.3.0
+	github.com/deepvue-go/deepvue v0.4.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0

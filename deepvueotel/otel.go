@@ -52,6 +52,13 @@ const (
 	// span and on the deepvue.client.calls counter.
 	OTPStateKey     = attribute.Key("deepvue.otp_state")
 	ResponseSizeKey = attribute.Key("http.response.body.size")
+	// TenantKey is the Client's deepvue.WithTenant label, on the call's and
+	// the attempt's spans and on every metric, when the Client has one.
+	TenantKey = attribute.Key("deepvue.tenant")
+	// JoinedKey is true on the call span and the deepvue.client.calls point
+	// of a double submit (deepvue.CallResult.Joined): a call that shared
+	// another's request and sent nothing itself.
+	JoinedKey = attribute.Key("deepvue.joined")
 )
 
 // CallsMetric is the name of the counter of calls, by operation and outcome
@@ -135,9 +142,13 @@ func NewObserver(opts ...Option) *deepvue.Observer {
 
 // StartCall starts the call's span, a child of the caller's.
 func (o *observer) StartCall(ctx context.Context, c deepvue.CallInfo) context.Context {
+	attrs := []attribute.KeyValue{OperationKey.String(c.Operation),
+		semconv.ServerAddress(c.ServerAddress), semconv.ServerPort(c.ServerPort)}
+	if c.Tenant != "" {
+		attrs = append(attrs, TenantKey.String(c.Tenant))
+	}
 	ctx, _ = o.tracer.Start(ctx, "deepvue "+c.Operation, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(OperationKey.String(c.Operation),
-			semconv.ServerAddress(c.ServerAddress), semconv.ServerPort(c.ServerPort)))
+		trace.WithAttributes(attrs...))
 	return ctx
 }
 
@@ -152,6 +163,9 @@ func (o *observer) StartAttempt(ctx context.Context, a deepvue.AttemptInfo, head
 		semconv.URLFull(a.URL), // every query value is REDACTED
 		semconv.URLTemplate(path),
 		OperationKey.String(a.Operation),
+	}
+	if a.Tenant != "" {
+		attrs = append(attrs, TenantKey.String(a.Tenant))
 	}
 	if a.Attempt > 1 {
 		// The SDK resends only after a 500 SOURCE_FAILURE: attempt n is resend n-1.
@@ -188,7 +202,10 @@ func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deep
 		semconv.ServerPort(a.ServerPort),
 		semconv.URLTemplate(urlTemplate(a.URL)),
 	}
-	const common = 4 // the attributes above, already on the span
+	if a.Tenant != "" {
+		metricAttrs = append(metricAttrs, TenantKey.String(a.Tenant))
+	}
+	common := len(metricAttrs) // the attributes above, already on the span
 	if r.StatusCode != 0 {
 		metricAttrs = append(metricAttrs, semconv.HTTPResponseStatusCode(r.StatusCode))
 	}
@@ -236,6 +253,14 @@ func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.Ca
 		span.SetStatus(codes.Error, r.Outcome)
 	}
 	counted := []attribute.KeyValue{OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)}
+	if c.Tenant != "" {
+		counted = append(counted, TenantKey.String(c.Tenant)) // on the span since StartCall
+	}
+	timed := attribute.NewSet(counted...)
+	if r.Joined {
+		attrs = append(attrs, JoinedKey.Bool(true))
+		counted = append(counted, JoinedKey.Bool(true))
+	}
 	if c.Operation == "generate-otp" {
 		state := OTPStateKey.String(r.OTPState.String())
 		attrs = append(attrs, state)
@@ -244,5 +269,5 @@ func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.Ca
 	span.SetAttributes(attrs...)
 	span.End()
 	o.calls.Add(ctx, 1, metric.WithAttributes(counted...))
-	o.callDur.Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome))))
+	o.callDur.Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(timed))
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -250,7 +251,7 @@ func TestSpansAndMetricsForEveryOutcome(t *testing.T) {
 					assert.Contains(t, all, fmt.Sprintf("metric deepvue.client.calls ({call})\n  value=1 [deepvue.operation=%s deepvue.outcome=%s]", op, tt.outcome))
 				}
 				assertNothingSensitive(t, all)
-				masked := "aadhaar_number=XXXXXXXX2346" // each call masks the values it knows
+				masked := "aadhaar_number=XXXX XXXX 2346" // each call masks the values it knows
 				if op == "verify-otp" {
 					masked = "otp=******"
 				}
@@ -381,4 +382,88 @@ func TestNewObserverSetsEveryFunction(t *testing.T) {
 	assert.NotNil(t, o.StartAttempt)
 	assert.NotNil(t, o.EndAttempt)
 	assert.NotNil(t, o.EndCall)
+}
+
+// TestTenantOnSpansAndMetrics: a Client made WithTenant puts deepvue.tenant
+// on the call's and the attempt's spans and on every metric data point; a
+// Client without one puts it nowhere.
+func TestTenantOnSpansAndMetrics(t *testing.T) {
+	e := newEnv(t, deepvue.WithTenant("merchant-0042"))
+	require.NoError(t, e.generate(context.Background()))
+	require.NoError(t, e.verify(context.Background()))
+	spans := e.spans.Ended()
+	require.Len(t, spans, 4) // two calls, one attempt each
+	for _, s := range spans {
+		v, ok := attr(s.Attributes(), string(deepvueotel.TenantKey))
+		assert.True(t, ok, "span %q has no tenant", s.Name())
+		assert.Equal(t, "merchant-0042", v.AsString())
+	}
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, e.reader.Collect(context.Background(), &rm))
+	points := 0
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			var sets []attribute.Set
+			switch d := m.Data.(type) {
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					sets = append(sets, p.Attributes)
+				}
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					sets = append(sets, p.Attributes)
+				}
+			}
+			for _, set := range sets {
+				points++
+				v, ok := set.Value(deepvueotel.TenantKey)
+				assert.True(t, ok, "metric %s has no tenant", m.Name)
+				assert.Equal(t, "merchant-0042", v.AsString())
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, points, 6, "calls, call duration and request duration, per operation")
+
+	plain := newEnv(t)
+	require.NoError(t, plain.generate(context.Background()))
+	assert.NotContains(t, plain.everything(t), "deepvue.tenant")
+}
+
+// TestJoinedCallsAreMarked: two identical calls at once on one Client share
+// one request; the one that joined is counted with deepvue.joined=true and
+// has no attempt span, so requests (and SMS) are the calls without it.
+func TestJoinedCallsAreMarked(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	arrived := make(chan struct{})
+	inner := e.srv.Config.Handler
+	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		inner.ServeHTTP(w, r)
+	})
+	errs := make(chan error, 2)
+	go func() { errs <- e.generate(context.Background()) }()
+	<-arrived
+	go func() { errs <- e.generate(context.Background()) }()
+	// The second call joins the first once it has checked its input: wait
+	// until a goroutine waits for the first one's result, then let the
+	// answer through.
+	require.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "deepvue.(*call).await")
+	}, 10*time.Second, time.Millisecond)
+	close(release)
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	assert.Equal(t, 1, e.n, "one request")
+	joined := 0
+	for _, s := range e.spans.Ended() {
+		if v, ok := attr(s.Attributes(), string(deepvueotel.JoinedKey)); ok && v.AsBool() {
+			joined++
+			assert.Equal(t, "deepvue generate-otp", s.Name())
+		}
+	}
+	assert.Equal(t, 1, joined)
+	assert.Contains(t, e.everything(t), "value=1 [deepvue.joined=true deepvue.operation=generate-otp deepvue.otp_state=sent deepvue.outcome=ok]")
 }

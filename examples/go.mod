@@ -3,10 +3,10 @@ module github.com/deepvue-go/deepvue/examples
 go 1.26.0
 
 require (
-	github.com/deepvue-go/deepvue v0.3.0
-	github.com/deepvue-go/deepvue/deepvueaudit v0.3.0
-	github.com/deepvue-go/deepvue/deepvueotel v0.3.0
-	github.com/deepvue-go/deepvue/redislimit v0.3.0
+	github.com/deepvue-go/deepvue v0.4.0
+	github.com/deepvue-go/deepvue/deepvueaudit v0.4.0
+	github.com/deepvue-go/deepvue/deepvueotel v0.4.0
+	github.com/deepvue-go/deepvue/redislimit v0.4.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1

@@ -3,7 +3,7 @@ module github.com/deepvue-go/deepvue/redislimit
 go 1.26.0
 
 require (
-	github.com/deepvue-go/deepvue v0.3.0
+	github.com/deepvue-go/deepvue v0.4.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0

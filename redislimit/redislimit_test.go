@@ -62,8 +62,10 @@ func replica(t *testing.T, rs *redisServer, fake *deepvuetest.Server, plan deepv
 	return c, lim
 }
 
+// generate sends an OTP to a fresh number: concurrent calls for one number
+// on one Client would share one request (double submits).
 func generate(ctx context.Context, c *deepvue.Client) error {
-	_, err := c.GenerateOTP(ctx, number, deepvue.ConsentYes, "KYC for loan account opening")
+	_, err := c.GenerateOTP(ctx, deepvuetest.NewNumber(), deepvue.ConsentYes, "KYC for loan account opening")
 	return err
 }
 

@@ -121,6 +121,7 @@ func realMain() int {
 		shutdown, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
+		_ = kyc.Shutdown(shutdown) // the KYC calls still in flight finish (audit records written); new ones are refused
 	}()
 	log.Info("listening", "addr", *addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {

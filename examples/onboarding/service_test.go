@@ -95,7 +95,7 @@ func TestOnboardingFullFlow(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, raw)
 	assert.Equal(t, deepvuetest.SampleName, out["name"])
 	assert.Equal(t, "28-06-1999", out["date_of_birth"])
-	assert.Equal(t, "xxxx-xxxx-8091", out["masked_number"])
+	assert.Equal(t, "XXXX XXXX 8091", out["masked_number"])
 	assert.Equal(t, true, out["mobile_match"])
 	assert.Greater(t, out["photo_bytes"].(float64), float64(500))
 	assert.Contains(t, out["address"], "Karnataka")

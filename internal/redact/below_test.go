@@ -25,8 +25,8 @@ func TestNetworkErrorsStayReadable(t *testing.T) {
 		assert.Equal(t, s, sec.ScrubBelow(s, MaxBelowText))
 	}
 	// A value the call knows, in any spelling, even as an address.
-	assert.Equal(t, "dial tcp XXX.XXX.XX2.346:9: refused", sec.ScrubBelow("dial tcp 234.123.412.346:9: refused", MaxBelowText))
-	assert.Equal(t, "id XXXX XXXX 7058 and XXXXXXXX7058", sec.ScrubBelow("id 9999 4105 7058 and 999941057058", MaxBelowText),
+	assert.Equal(t, "dial tcp XXXX XXXX 2346:9: refused", sec.ScrubBelow("dial tcp 234.123.412.346:9: refused", MaxBelowText))
+	assert.Equal(t, "id XXXX XXXX 7058 and XXXX XXXX 7058", sec.ScrubBelow("id 9999 4105 7058 and 999941057058", MaxBelowText),
 		"an unknown Aadhaar-like run, grouped or not")
 	assert.Equal(t, "id 9999 4105 7059", sec.ScrubBelow("id 9999 4105 7059", MaxBelowText), "a wrong check digit is no Aadhaar number")
 	assert.Equal(t, "id 9999 41057 058", sec.ScrubBelow("id 9999 41057 058", MaxBelowText), "nor are other groupings")

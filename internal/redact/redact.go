@@ -110,10 +110,11 @@ func (k *Secrets) window(size, n int) int {
 // ("2341.2341.2346", "(+91) 98765-01234", "482 913", a no-break space, a
 // tab, an invisible filler such as U+3164), and with Go's escapes read both
 // ways ("2341\t2341" and "2341\u00a02341" as separators, the hex digits of
-// "\x2341" as digits). The Aadhaar number keeps its last four digits ("XXXX
-// XXXX 2346"); the OTP and mobile number become asterisks. With generic,
-// every digit run that could be an Aadhaar number (see markAadhaar) is
-// masked too. truncated says s is the head of a longer text: a value that
+// "\x2341" as digits). An Aadhaar number (the call's, or with generic any
+// digit run that could be one: see markAadhaar) is written in UIDAI's
+// display form, "XXXX XXXX 2346", whatever its spelling: its separators and
+// scripts are not kept, and its last four digits are written in ASCII. The
+// OTP and mobile number become asterisks, one per digit. truncated says s is the head of a longer text: a value that
 // runs into its end is masked as far as it goes.
 func (k *Secrets) scrub(s string, generic, truncated bool) string {
 	if s == "" {
@@ -343,7 +344,8 @@ type output struct {
 }
 
 func (o *output) write(digits []digitAt) {
-	for _, d := range digits {
+	for i := 0; i < len(digits); i++ {
+		d := &digits[i]
 		if d.mask == 0 || d.start < o.prev {
 			// Unmasked, or inside an escape already masked whole (the
 			// literal digits of "\070" follow the escape in digits).
@@ -354,9 +356,45 @@ func (o *output) write(digits []digitAt) {
 			o.masked = true
 		}
 		o.b.WriteString(o.s[o.prev:d.start])
+		if last, four, ok := aadhaarOccurrence(digits, i); ok {
+			// An Aadhaar number, in whatever spelling, is written in the
+			// one form the SDK shows (UIDAI's display form, as MaskAadhaar).
+			o.b.WriteString("XXXX XXXX ")
+			o.b.Write(four[:])
+			o.prev, i = digits[last].end, last
+			continue
+		}
 		o.b.WriteByte(d.mask)
 		o.prev = d.end
 	}
+}
+
+// aadhaarOccurrence reports whether digits[i] begins a masked Aadhaar
+// number: eight digits masked with X, then the four its mask keeps, with no
+// letter among them (the digits of an escape that are no part of it are
+// skipped). It returns the index of the last kept digit and the four, in
+// ASCII. Any other shape (a number cut by the end of a clipped text, say)
+// is not one.
+func aadhaarOccurrence(digits []digitAt, i int) (last int, four [4]byte, ok bool) {
+	masked, kept := 0, 0
+	for j := i; j < len(digits) && kept < 4; j++ {
+		d := &digits[j]
+		switch {
+		case j > i && d.gap == gapBreak:
+			return 0, four, false
+		case masked < 8 && d.mask == 'X':
+			masked++
+		case masked == 8 && d.mask == 0 && d.kept:
+			four[kept] = '0' + d.val
+			kept++
+			last = j
+		case d.mask == 0 && (d.weak || d.skippable):
+			// An escape's digit outside the number's reading.
+		default:
+			return 0, four, false
+		}
+	}
+	return last, four, kept == 4
 }
 
 func (o *output) String() string {
@@ -412,6 +450,7 @@ func markReading(digits []digitAt, open, mixed bool, strong *[]digitAt) bool {
 			if reading[j].mask != 0 {
 				digits[i].mask = reading[j].mask
 			}
+			digits[i].kept = digits[i].kept || reading[j].kept
 			j++
 		}
 	}

@@ -35,6 +35,7 @@ type digitAt struct {
 	// which follow it as weak digits.
 	skippable bool
 	mask      byte // the character to print instead, 0 to keep
+	kept      bool // one of the four digits an Aadhaar number's mask keeps
 }
 
 const (
@@ -421,6 +422,8 @@ func markKnown(digits []digitAt, value string, mask byte, keep int, open bool, r
 			found = true
 			if take&hide != 0 {
 				d.mask = mask
+			} else if keep > 0 {
+				d.kept = true
 			}
 		}
 		next := (cur & at[d.val]) << 1
@@ -449,6 +452,9 @@ func markAadhaar(digits []digitAt, open bool) bool {
 		if AadhaarLike(v[:]) {
 			for x := 0; x < AadhaarDigits-4; x++ {
 				digits[idx[x]].mask = 'X'
+			}
+			for x := AadhaarDigits - 4; x < AadhaarDigits; x++ {
+				digits[idx[x]].kept = true
 			}
 			found = true
 		}
