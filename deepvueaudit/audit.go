@@ -404,8 +404,11 @@ var (
 // maxText bounds each text of a record (the SDK's are shorter).
 const maxText = 1000
 
-// Record appends r to the trail; it is a deepvue.AuditFunc. It returns
-// once the row is durable (committed with synchronous_commit on). Records
+// Record appends r to the trail of its tenant (r.Tenant, which
+// deepvue.WithTenant sets; a record without one goes to l's tenant; the
+// Log of a tenant refuses another tenant's record); it is a
+// deepvue.AuditFunc. It returns once the row is durable (committed with
+// synchronous_commit on). Records
 // made at the same time, by any goroutine and of any tenant, are appended
 // together in one transaction and one flush to disk (group commit), each
 // caller acknowledged only after that commit; a caller whose context ends
@@ -416,11 +419,21 @@ const maxText = 1000
 // UTF-8, or a Time further from the Log's clock than WithMaxSkew (a
 // back-dated record).
 func (l *Log) Record(ctx context.Context, r deepvue.AuditRecord) error {
-	row, err := l.rowOf(r, time.Now())
+	t := l
+	if r.Tenant != "" && r.Tenant != l.tenant {
+		if l.tenant != "" {
+			return errors.New("deepvueaudit: record refused: it is another tenant's (this Log is one tenant's: give the records to the Log Open returned)")
+		}
+		if err := checkTenant(r.Tenant); err != nil {
+			return fmt.Errorf("deepvueaudit: record refused: %w", err)
+		}
+		t = l.tenantLog(r.Tenant)
+	}
+	row, err := t.rowOf(r, time.Now())
 	if err != nil {
 		return err
 	}
-	return l.app.submit(ctx, l, row)
+	return t.app.submit(ctx, t, row)
 }
 
 func (l *Log) rowOf(r deepvue.AuditRecord, now time.Time) (*Row, error) {

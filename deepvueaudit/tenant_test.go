@@ -11,6 +11,7 @@ import (
 
 	"github.com/deepvue-go/deepvue"
 	"github.com/deepvue-go/deepvue/deepvueaudit"
+	"github.com/deepvue-go/deepvue/deepvuetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -248,5 +249,51 @@ func TestTenantIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, same, again)
 	require.NoError(t, tr.VerifyFull(context.Background()))
-	_ = deepvue.AuditConsent
+}
+
+// TestClientsOfTenantsShareOneLog: three Clients made WithTenant give
+// their records to the one Log Open returned; each tenant's calls land in
+// its own trail, which verifies; a tenant's Log refuses another tenant's
+// record.
+func TestClientsOfTenantsShareOneLog(t *testing.T) {
+	pg := postgres(t)
+	tr := newTrail(t, pg)
+	ctx := context.Background()
+	srv := deepvuetest.NewServer(deepvuetest.WithPendingWindow(0))
+	defer srv.Close()
+	tenants := []string{"merchant-a", "merchant-b", "merchant:c"}
+	var wg sync.WaitGroup
+	for i, id := range tenants {
+		c, err := deepvue.NewClient(srv.ClientID, srv.ClientSecret, deepvue.WithBaseURL(srv.URL), deepvue.WithTenant(id),
+			deepvue.WithAuditLog(tr.Record))
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k <= i; k++ {
+				_, err := c.GenerateOTP(ctx, deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, id := range tenants {
+		l, err := tr.ForTenant(id)
+		require.NoError(t, err)
+		assert.Equal(t, 2*(i+1), count(t, tr, `tenant = $1`, id), "tenant %s", id)
+		_, err = l.Checkpoint(ctx)
+		require.NoError(t, err)
+		require.NoError(t, l.VerifyFull(ctx))
+	}
+	assert.Zero(t, count(t, tr, `tenant = ''`), "nothing in the default tenant's trail")
+	a, err := tr.ForTenant("merchant-a")
+	require.NoError(t, err)
+	r := record(t, deepvue.AuditConsent, time.Now())
+	r.Tenant = "merchant-b"
+	assert.ErrorContains(t, a.Record(ctx, r), "another tenant")
+	r.Tenant = "234123412346"
+	assert.Error(t, tr.Record(ctx, r), "a tenant id WithTenant refuses")
+	r.Tenant = ""
+	require.NoError(t, a.Record(ctx, r), "a record without a tenant goes to the Log's")
+	assert.Equal(t, 3, count(t, tr, `tenant = 'merchant-a'`))
 }
