@@ -29,9 +29,6 @@ const (
 // callStages are the stages of a call's rows, in SQL.
 const callStages = `('consent', 'outcome', 'decision')`
 
-// keptStages are the stages Purge never deletes, in SQL.
-const keptStages = `('hold', 'release', 'archive')`
-
 // ErrNotHeld is returned by Release for a call that is not held.
 var ErrNotHeld = errors.New("deepvueaudit: the call is not held")
 

@@ -424,9 +424,12 @@ func isKeptStage(stage string) bool {
 // the target: that call is not past the retention yet).
 func (pr *purgeRun) adjust(ctx context.Context, tx *sql.Tx, a, b int64, held []string) (int64, error) {
 	l := pr.l
-	q := `SELECT min(c.seq), max(o.seq) FROM "` + l.name + `" c JOIN "` + l.name + `" o ON o.tenant = c.tenant AND o.call_id = c.call_id
+	// For each call row of the batch, its call's last row, by the index
+	// of call ids (a join would read every row after the batch).
+	q := `SELECT min(c.seq), max(x.last) FROM "` + l.name + `" c, LATERAL (SELECT max(o.seq) AS last FROM "` + l.name + `" o
+		WHERE o.tenant = c.tenant AND o.call_id = c.call_id AND o.stage IN ` + callStages + `) x
 		WHERE c.tenant = $1 AND c.seq > $2 AND c.seq <= $3 AND c.stage IN ` + callStages + `
-		AND o.seq > $3 AND o.stage IN ` + callStages + ` AND NOT (c.call_id = ANY($4)) GROUP BY c.call_id`
+		AND x.last > $3 AND NOT (c.call_id = ANY($4)) GROUP BY c.call_id`
 	for i := 0; i < 16; i++ {
 		rs, err := tx.QueryContext(ctx, q, l.tenant, a, b, held)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,28 +18,38 @@ import (
 )
 
 // memStore is a CheckpointStore and ArchiveStore in memory (for tests with
-// many tenants: no file, no fsync).
+// many tenants: no file, no fsync), its names by folder.
 type memStore struct {
 	mu sync.Mutex
-	m  map[string][]byte
+	m  map[string]map[string][]byte // folder ("a/b/") -> name -> data
 }
 
-func newMemStore() *memStore { return &memStore{m: map[string][]byte{}} }
+func newMemStore() *memStore { return &memStore{m: map[string]map[string][]byte{}} }
+
+func splitName(name string) (dir, base string) {
+	i := strings.LastIndexByte(name, '/')
+	return name[:i+1], name[i+1:]
+}
 
 func (s *memStore) Create(_ context.Context, name string, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[name]; ok {
+	dir, base := splitName(name)
+	if _, ok := s.m[dir][base]; ok {
 		return fmt.Errorf("memStore: %s: %w", name, fs.ErrExist)
 	}
-	s.m[name] = append([]byte(nil), data...)
+	if s.m[dir] == nil {
+		s.m[dir] = map[string][]byte{}
+	}
+	s.m[dir][base] = append([]byte(nil), data...)
 	return nil
 }
 
 func (s *memStore) Read(_ context.Context, name string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.m[name]
+	dir, base := splitName(name)
+	b, ok := s.m[dir][base]
 	if !ok {
 		return nil, fmt.Errorf("memStore: %s: %w", name, fs.ErrNotExist)
 	}
@@ -49,12 +60,23 @@ func (s *memStore) List(_ context.Context, prefix string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for n := range s.m {
-		if rest, ok := strings.CutPrefix(n, prefix); ok && !strings.Contains(rest, "/") {
-			out = append(out, rest)
-		}
+	for n := range s.m[prefix] {
+		out = append(out, n)
 	}
 	return out, nil
+}
+
+// all returns every name and its data.
+func (s *memStore) all() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for dir, names := range s.m {
+		for n, b := range names {
+			out[dir+n] = string(b)
+		}
+	}
+	return out
 }
 
 // inParallel runs fn(i) for i in [0, n) on w goroutines.
@@ -79,10 +101,11 @@ func inParallel(n, w int, fn func(i int)) {
 
 // TestThousandTenantsInOneTable: 1,000 tenants append at once into one
 // table (group commit mixes their rows in one transaction); each has its
-// own chain, head and checkpoints, and verifies alone; an edit of one
-// tenant's rows, a purge of one tenant, a row moved from one tenant to
-// another, and one tenant's checkpoint put in another's folder touch or
-// fool no other tenant.
+// own chain, head and checkpoints (each Checkpoint checks its tenant's
+// rows before signing), and verifies alone; an edit of one tenant's rows,
+// a purge of one tenant, a row moved from one tenant to another, and one
+// tenant's checkpoint put in another's folder touch or fool no other
+// tenant.
 func TestThousandTenantsInOneTable(t *testing.T) {
 	pg := postgres(t)
 	ctx := context.Background()
@@ -93,7 +116,8 @@ func TestThousandTenantsInOneTable(t *testing.T) {
 	signer, verifier := testKey(t)
 	root, err := deepvueaudit.Open(ctx, db, deepvueaudit.WithTable(table), deepvueaudit.WithCheckpoints(store, signer, verifier))
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = root.Close(context.Background()) })
+	// Not closed: Close would sign a last checkpoint of each of the
+	// 1,000 tenants (4 s under -race) for nothing the test reads.
 
 	const tenants = 1000
 	logs := make([]*deepvueaudit.Log, tenants)
@@ -104,7 +128,7 @@ func TestThousandTenantsInOneTable(t *testing.T) {
 	}
 	t0 := time.Now()
 	var mu sync.Mutex
-	inParallel(2*tenants, 32, func(k int) {
+	inParallel(tenants, 32, func(k int) {
 		i := k % tenants
 		id := callAt(t, logs[i], time.Now())
 		mu.Lock()
@@ -112,15 +136,28 @@ func TestThousandTenantsInOneTable(t *testing.T) {
 		mu.Unlock()
 	})
 	appended := time.Since(t0)
-	inParallel(tenants, 8, func(i int) {
+	// Every tenant's Checkpoint (which checks the tenant's rows against their
+	// hashes and its head before signing) and Verify against it: 1 s, 5 s
+	// under -race; in the normal suite every 20th tenant and the ones the
+	// checks below use.
+	sample := []int{3, 4, 5, 7, 9, 10, 11, 12, 0, 999}
+	every := 20
+	if os.Getenv("DEEPVUE_LONG") != "" {
+		every = 1
+	}
+	for i := every - 1; i < tenants; i += every {
+		sample = append(sample, i)
+	}
+	t0 = time.Now()
+	inParallel(len(sample), 8, func(k int) {
+		i := sample[k]
 		cp, err := logs[i].Checkpoint(ctx)
 		if assert.NoError(t, err) {
-			assert.Equal(t, int64(4), cp.Size)
+			assert.Equal(t, int64(2), cp.Size)
 			assert.Equal(t, "deepvueaudit/"+table+"/"+logs[i].Tenant(), cp.Origin)
 		}
+		assert.NoError(t, logs[i].Verify(ctx), "tenant %d", i)
 	})
-	t0 = time.Now()
-	inParallel(tenants, 8, func(i int) { assert.NoError(t, logs[i].Verify(ctx), "tenant %d", i) })
 	verified := time.Since(t0)
 	names, err := root.Tenants(ctx)
 	require.NoError(t, err)
@@ -129,8 +166,8 @@ func TestThousandTenantsInOneTable(t *testing.T) {
 	var size int64
 	require.NoError(t, db.QueryRow(`SELECT pg_total_relation_size($1) + pg_total_relation_size($2) + pg_total_relation_size($3)`,
 		table, table+"_head", table+"_tree").Scan(&size))
-	t.Logf("%d tenants, %d rows appended by 32 goroutines in %v; each verified in %v in all (8 at a time); one table: %.1f MiB (rows, heads, kept hashes, indexes); %s",
-		tenants, 4*tenants, appended.Round(time.Millisecond), verified.Round(time.Millisecond), float64(size)/(1<<20), loadAverage())
+	t.Logf("%d tenants, %d rows appended by 32 goroutines in %v; %d checkpointed and verified in %v (8 at a time); one table: %.1f MiB (rows, heads, kept hashes, indexes); %s",
+		tenants, 2*tenants, appended.Round(time.Millisecond), len(sample), verified.Round(time.Millisecond), float64(size)/(1<<20), loadAverage())
 
 	// heads returns every tenant's head and row count but those skipped.
 	type state struct {
@@ -168,12 +205,10 @@ func TestThousandTenantsInOneTable(t *testing.T) {
 	// One tenant purged: no other tenant's head, rows or checkpoints move.
 	before := heads(logs[3].Tenant())
 	others := func() map[string]string {
-		store.mu.Lock()
-		defer store.mu.Unlock()
-		out := map[string]string{}
-		for n, b := range store.m {
-			if !strings.HasPrefix(n, table+"/t-merchant-0003/") {
-				out[n] = string(b)
+		out := store.all()
+		for n := range out {
+			if strings.HasPrefix(n, table+"/t-merchant-0003/") {
+				delete(out, n)
 			}
 		}
 		return out
@@ -182,7 +217,7 @@ func TestThousandTenantsInOneTable(t *testing.T) {
 	archive := newMemStore()
 	res, err := logs[3].Purge(ctx, deepvueaudit.Retention{AllowUnderOneYear: true, Archive: archive})
 	require.NoError(t, err)
-	assert.Equal(t, int64(4), res.Rows)
+	assert.Equal(t, int64(2), res.Rows)
 	assert.Equal(t, before, heads(logs[3].Tenant()), "the other tenants' heads and rows")
 	assert.Equal(t, ckBefore, others(), "no other tenant's checkpoint")
 	require.NoError(t, logs[3].VerifyFull(ctx))
@@ -206,20 +241,19 @@ func TestThousandTenantsInOneTable(t *testing.T) {
 	assert.ErrorIs(t, logs[4].Hold(ctx, calls[5][0], "dispute 9"), deepvueaudit.ErrNoSuchCall)
 
 	// A row moved from one tenant to another is named in both.
-	mustExec(t, db, `UPDATE "`+table+`" SET tenant = $2, seq = 5 WHERE tenant = $1 AND seq = 4`, logs[9].Tenant(), logs[10].Tenant())
-	hasProblem(t, problems(t, logs[9]), deepvueaudit.Deleted, 4, "")
-	hasProblem(t, problems(t, logs[10]), deepvueaudit.Inserted, 5, "")
-	mustExec(t, db, `UPDATE "`+table+`" SET tenant = $2, seq = 4 WHERE tenant = $1 AND seq = 5`, logs[10].Tenant(), logs[9].Tenant())
+	mustExec(t, db, `UPDATE "`+table+`" SET tenant = $2, seq = 3 WHERE tenant = $1 AND seq = 2`, logs[9].Tenant(), logs[10].Tenant())
+	hasProblem(t, problems(t, logs[9]), deepvueaudit.Deleted, 2, "")
+	hasProblem(t, problems(t, logs[10]), deepvueaudit.Inserted, 3, "")
+	mustExec(t, db, `UPDATE "`+table+`" SET tenant = $2, seq = 2 WHERE tenant = $1 AND seq = 3`, logs[10].Tenant(), logs[9].Tenant())
 
 	// One tenant's checkpoint put in another's folder is named.
 	fresh, err := root.ForTenant("merchant-fresh")
 	require.NoError(t, err)
 	callAt(t, fresh, time.Now())
-	callAt(t, fresh, time.Now())
-	note, err := store.Read(ctx, table+"/t-merchant-0011/00000000000000000004-00000000000000000000.note")
+	note, err := store.Read(ctx, table+"/t-merchant-0011/00000000000000000002-00000000000000000000.note")
 	require.NoError(t, err)
-	require.NoError(t, store.Create(ctx, table+"/t-merchant-fresh/00000000000000000004-00000000000000000000.note", note))
-	hasProblem(t, problems(t, fresh), deepvueaudit.BadCheckpoint, 4, "")
+	require.NoError(t, store.Create(ctx, table+"/t-merchant-fresh/00000000000000000002-00000000000000000000.note", note))
+	hasProblem(t, problems(t, fresh), deepvueaudit.BadCheckpoint, 2, "")
 	require.Empty(t, problems(t, logs[11]))
 }
 
