@@ -249,13 +249,17 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 	if err != nil {
 		return false, err
 	}
-	held := make([]string, len(heldList))
 	heldSet := map[string]bool{}
-	for i, hh := range heldList {
-		held[i], heldSet[hh.CallID] = hh.CallID, true
+	for _, hh := range heldList {
+		heldSet[hh.CallID] = true
 	}
 	b := min(a+int64(pr.p.BatchRows), pr.target)
-	if b, err = pr.adjust(ctx, tx, a, b, held); err != nil {
+	rows, err := l.readRows(ctx, tx, a, b)
+	if err != nil {
+		return fail(err)
+	}
+	step("read")
+	if b, rows, err = pr.adjust(ctx, tx, a, b, rows, heldSet); err != nil {
 		return fail(err)
 	}
 	if b <= a {
@@ -268,10 +272,6 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 
 	// The batch's rows, checked against their stored hashes and the signed
 	// leaves, growing the anchor's frontier over them.
-	rows, err := l.readRows(ctx, tx, a, b)
-	if err != nil {
-		return fail(err)
-	}
 	f := h.anchorFrontier.clone()
 	var newKept, archived []*Row
 	for i, r := range rows {
@@ -421,49 +421,78 @@ func isKeptStage(stage string) bool {
 // adjust moves the batch's end b so that no call (not held) has rows on
 // both sides of it: forward over the call's rows if they are all before
 // the target, else back before the call's first row (which then becomes
-// the target: that call is not past the retention yet).
-func (pr *purgeRun) adjust(ctx context.Context, tx *sql.Tx, a, b int64, held []string) (int64, error) {
+// the target: that call is not past the retention yet). rows are the rows
+// a+1..b, read; it returns those of the new batch. The calls it looks up
+// are those with a consent row and no outcome row among rows (usually a
+// few near b).
+func (pr *purgeRun) adjust(ctx context.Context, tx *sql.Tx, a, b int64, rows []*Row, held map[string]bool) (int64, []*Row, error) {
 	l := pr.l
-	// For each call row of the batch, its call's last row, by the index
-	// of call ids (a join would read every row after the batch).
-	q := `SELECT min(c.seq), max(x.last) FROM "` + l.name + `" c, LATERAL (SELECT max(o.seq) AS last FROM "` + l.name + `" o
-		WHERE o.tenant = c.tenant AND o.call_id = c.call_id AND o.stage IN ` + callStages + `) x
-		WHERE c.tenant = $1 AND c.seq > $2 AND c.seq <= $3 AND c.stage IN ` + callStages + `
-		AND x.last > $3 AND NOT (c.call_id = ANY($4)) GROUP BY c.call_id`
 	for i := 0; i < 16; i++ {
-		rs, err := tx.QueryContext(ctx, q, l.tenant, a, b, held)
-		if err != nil {
-			return 0, err
+		stages := map[string]uint8{}
+		first := map[string]int64{}
+		for _, r := range rows {
+			bit := stageBit[r.Stage]
+			if bit == 0 || held[r.CallID] {
+				continue
+			}
+			if _, ok := first[r.CallID]; !ok {
+				first[r.CallID] = r.Seq
+			}
+			stages[r.CallID] |= bit
 		}
-		var firstOver, lastEnd int64
-		n := 0
+		var cand []string
+		for id, st := range stages {
+			if st&stageBit["consent"] != 0 && st&stageBit["outcome"] == 0 {
+				cand = append(cand, id)
+			}
+		}
+		if len(cand) == 0 {
+			return b, rows, nil
+		}
+		rs, err := tx.QueryContext(ctx, `SELECT call_id, max(seq) FROM "`+l.name+`" WHERE tenant = $1 AND call_id = ANY($2)
+			AND stage IN `+callStages+` GROUP BY call_id`, l.tenant, cand)
+		if err != nil {
+			return 0, nil, err
+		}
+		var firstOver int64
+		end := b
 		for rs.Next() {
-			var first, last int64
-			if err := rs.Scan(&first, &last); err != nil {
+			var id string
+			var last int64
+			if err := rs.Scan(&id, &last); err != nil {
 				rs.Close()
-				return 0, err
+				return 0, nil, err
 			}
-			n++
-			if last > pr.target && (firstOver == 0 || first < firstOver) {
-				firstOver = first
+			if last > pr.target && (firstOver == 0 || first[id] < firstOver) {
+				firstOver = first[id]
 			}
-			lastEnd = max(lastEnd, last)
+			end = max(end, last)
 		}
 		rs.Close()
 		if err := rs.Err(); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		switch {
-		case n == 0:
-			return b, nil
 		case firstOver > 0:
 			pr.target = firstOver - 1
-			return min(b, pr.target), nil
-		default:
-			b = lastEnd
+			nb := min(b, pr.target)
+			kept := rows[:0:0]
+			for _, r := range rows {
+				if r.Seq <= nb {
+					kept = append(kept, r)
+				}
+			}
+			return nb, kept, nil
+		case end == b:
+			return b, rows, nil
 		}
+		more, err := l.readRows(ctx, tx, b, end)
+		if err != nil {
+			return 0, nil, err
+		}
+		rows, b = append(rows, more...), end
 	}
-	return 0, errors.New("the batch's calls keep reaching past its end")
+	return 0, nil, errors.New("the batch's calls keep reaching past its end")
 }
 
 // readRows reads rows a+1..b, by seq.

@@ -570,3 +570,47 @@ func TestPurgeMeasure(t *testing.T) {
 	}
 	purgeUnderAppends(t, n, batch, 16)
 }
+
+// TestPurgeNeverSplitsACall: calls whose rows interleave (three consents,
+// then their three outcomes) are never cut in two by a batch's end: a
+// batch of 2 rows grows over the calls it starts, and the cut of the
+// retention stops before a call with a row after it.
+func TestPurgeNeverSplitsACall(t *testing.T) {
+	pg := postgres(t)
+	tr := newTrail(t, pg)
+	ctx := context.Background()
+	old := time.Now().Add(-time.Minute)
+	interleaved := func(n int, at time.Time) []deepvue.AuditRecord {
+		var cs, os []deepvue.AuditRecord
+		for i := 0; i < n; i++ {
+			c := record(t, deepvue.AuditConsent, at)
+			o := c
+			o.Stage, o.Outcome = deepvue.AuditOutcome, "ok"
+			cs, os = append(cs, c), append(os, o)
+		}
+		return append(cs, os...)
+	}
+	for _, r := range append(interleaved(3, old), interleaved(2, old)...) {
+		require.NoError(t, tr.Record(ctx, r))
+	}
+	// A call across the cut: its consent old, its outcome new.
+	late := record(t, deepvue.AuditConsent, old)
+	require.NoError(t, tr.Record(ctx, late))
+	cut := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	late.Stage, late.Outcome, late.Time = deepvue.AuditOutcome, "ok", time.Now()
+	require.NoError(t, tr.Record(ctx, late))
+
+	p := keepFor(0, newMemStore(), cut)
+	p.BatchRows = 2
+	res, err := tr.Purge(ctx, p)
+	require.NoError(t, err)
+	var bounds [][2]int64
+	for _, m := range res.Segments {
+		bounds = append(bounds, [2]int64{m.First, m.Last})
+	}
+	assert.Equal(t, [][2]int64{{1, 6}, {7, 10}}, bounds, "each batch grown over the calls it starts")
+	assert.Equal(t, int64(10), res.Rows)
+	assert.Equal(t, 2, count(t, tr, `call_id = $1`, late.CallID), "the call across the cut keeps both rows")
+	require.NoError(t, tr.VerifyFull(ctx))
+}
