@@ -34,7 +34,7 @@ const MinRetention = 365 * 24 * time.Hour
 
 // DefaultPurgeBatch is the rows of one batch of Purge, without
 // Retention.BatchRows.
-const DefaultPurgeBatch = 5000
+const DefaultPurgeBatch = 2000
 
 // ErrRetentionTooShort is returned by Purge for a Retention.Keep under
 // MinRetention without AllowUnderOneYear.

@@ -542,7 +542,7 @@ func appendWhile(t *testing.T, tr *trail, writers int, run func()) waits {
 }
 
 // TestMillionRowPurge (DEEPVUE_LONG=1): 1,000,000 rows purged, in batches
-// of 5,000, while 16 writers append; the longest append wait must stay
+// of 2,000, while 16 writers append; the longest append wait must stay
 // under 200 ms and no batch may hold the append path over 100 ms.
 //
 //	DEEPVUE_LONG=1 go test -run TestMillionRowPurge -v -timeout 30m ./deepvueaudit/
