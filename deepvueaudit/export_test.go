@@ -157,3 +157,6 @@ func TracePurge(f func(step string, d time.Duration)) { purgeTrace = f }
 // SetPurgePause sets the pause after each batch of a Purge, as a share of
 // the batch's time, and returns the previous one.
 func SetPurgePause(f float64) float64 { old := purgePause; purgePause = f; return old }
+
+// LeafHash returns the record hash of r (its leaf in the tree).
+func LeafHash(r *Row) [32]byte { return r.leafHash() }

@@ -62,8 +62,8 @@ type bundleRow struct {
 	DecidedAt           string `json:"decided_at"`
 	Operator            string `json:"operator"`
 	CustomerRef         string `json:"customer_ref"`
-	Detail              string `json:"detail"`
-	Proof               string `json:"proof"` // the inclusion proof's hashes, concatenated, in base64
+	Detail              string `json:"detail,omitempty"` // a hold's reason, a manifest (absent in a call's row)
+	Proof               string `json:"proof"`            // the inclusion proof's hashes, concatenated, in base64
 }
 
 func formatTime(t time.Time) string {
@@ -155,6 +155,9 @@ func (b *bundle) encode() []byte {
 			{"decided_at", r.DecidedAt}, {"operator", r.Operator}, {"customer_ref", r.CustomerRef}, {"detail", r.Detail},
 			{"proof", r.Proof},
 		} {
+			if f.k == "detail" && f.v == "" {
+				continue // a call's row: the bundle of 0.4.0
+			}
 			w.WriteString(`,"` + f.k + `":`)
 			writeJSONString(&w, f.v)
 		}

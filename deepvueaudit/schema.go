@@ -30,7 +30,10 @@ func checkTable(name string) error {
 // for the proofs of the rows it keeps), their indexes, and the head of the
 // default tenant (""). Run it once as the tables' owner, then Grants for
 // the application's role. It is idempotent (IF NOT EXISTS, ON CONFLICT DO
-// NOTHING). The table is a lower-case identifier of at most 58 characters.
+// NOTHING), and run on the tables of deepvueaudit 0.4.0 it upgrades them
+// (a column, the head's defaults, the table of kept hashes, an index):
+// their rows verify as before. The table is a lower-case identifier of at
+// most 58 characters.
 func Schema(table string) (string, error) {
 	if err := checkTable(table); err != nil {
 		return "", err
@@ -86,6 +89,16 @@ CREATE TABLE IF NOT EXISTS "{t}_head" (
 	checkpoint_size bigint      NOT NULL DEFAULT 0,
 	checkpoint_at   timestamptz
 );
+-- The tables of deepvueaudit 0.4.0 gain the column and the head's defaults
+-- (only then: ALTER TABLE would lock out the appends of a running trail).
+DO $$ BEGIN
+	IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = '{t}' AND column_name = 'detail') THEN
+		ALTER TABLE "{t}" ADD COLUMN detail text NOT NULL DEFAULT '';
+		ALTER TABLE "{t}_head" ALTER COLUMN size SET DEFAULT 0, ALTER COLUMN root SET DEFAULT '\x{empty}',
+			ALTER COLUMN frontier SET DEFAULT '\x', ALTER COLUMN updated_at SET DEFAULT now();
+	END IF;
+END $$;
 INSERT INTO "{t}_head" (tenant) VALUES ('') ON CONFLICT (tenant) DO NOTHING;
 CREATE TABLE IF NOT EXISTS "{t}_tree" (
 	tenant text   NOT NULL,

@@ -45,6 +45,16 @@ CREATE TABLE IF NOT EXISTS "deepvue_audit_head" (
 	checkpoint_size bigint      NOT NULL DEFAULT 0,
 	checkpoint_at   timestamptz
 );
+-- The tables of deepvueaudit 0.4.0 gain the column and the head's defaults
+-- (only then: ALTER TABLE would lock out the appends of a running trail).
+DO $$ BEGIN
+	IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'deepvue_audit' AND column_name = 'detail') THEN
+		ALTER TABLE "deepvue_audit" ADD COLUMN detail text NOT NULL DEFAULT '';
+		ALTER TABLE "deepvue_audit_head" ALTER COLUMN size SET DEFAULT 0, ALTER COLUMN root SET DEFAULT '\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+			ALTER COLUMN frontier SET DEFAULT '\x', ALTER COLUMN updated_at SET DEFAULT now();
+	END IF;
+END $$;
 INSERT INTO "deepvue_audit_head" (tenant) VALUES ('') ON CONFLICT (tenant) DO NOTHING;
 CREATE TABLE IF NOT EXISTS "deepvue_audit_tree" (
 	tenant text   NOT NULL,
