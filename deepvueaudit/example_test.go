@@ -62,7 +62,8 @@ func Example() {
 		log.Print("audit trail unavailable")
 	}
 
-	// Nightly: check the trail against every signed checkpoint.
+	// Nightly: check the rows since the last verified checkpoint (VerifyFull,
+	// weekly, reads every row against every signed checkpoint).
 	if err := trail.Verify(ctx); err != nil {
 		var ve *deepvueaudit.VerifyError
 		if errors.As(err, &ve) {
