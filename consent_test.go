@@ -459,6 +459,14 @@ func TestRecordDecision(t *testing.T) {
 	noLog, _ := mockClient(t)
 	require.ErrorAs(t, noLog.RecordDecision(ctx, ConsentRefused, testPurpose), &ve)
 	assert.Equal(t, FieldAuditLog, ve.Field)
+
+	// A tenant's Client records its decisions in the tenant's trail, as its
+	// calls' records.
+	tsink := &auditSink{}
+	tc, _ := mockClient(t, WithAuditLog(tsink.fn), WithTenant("merchant-42"))
+	require.NoError(t, tc.RecordDecision(ctx, ConsentRefused, testPurpose))
+	require.Len(t, tsink.records(), 1)
+	assert.Equal(t, "merchant-42", tsink.records()[0].Tenant)
 }
 
 // TestConsentEvidenceRandomTexts: 30,000 texts drawn from a hostile
