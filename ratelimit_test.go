@@ -88,19 +88,35 @@ func TestRateLimiter100ConcurrentCallsAt5PerSecond(t *testing.T) {
 	}
 }
 
-// stampLimiter records when each Wait let a call through.
+// stampLimiter records when each Wait let a call through: the time the
+// limiter scheduled it (a reservation's time to act), not the time the
+// goroutine ran again after it, which a loaded machine delays by hundreds
+// of milliseconds and bunches (eight stamps once fell in one second of a
+// 5/s limiter whose schedule held six). Wait returns no earlier than that
+// time, so every request still leaves after its stamp.
 type stampLimiter struct {
-	l  Limiter
+	l  *rate.Limiter
 	mu sync.Mutex
 	at []time.Time
 }
 
 func (s *stampLimiter) Wait(ctx context.Context) error {
-	if err := s.l.Wait(ctx); err != nil {
-		return err
+	now := time.Now()
+	r := s.l.ReserveN(now, 1)
+	if !r.OK() {
+		return errors.New("stampLimiter: cannot reserve")
+	}
+	at := now.Add(r.DelayFrom(now))
+	t := time.NewTimer(time.Until(at))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
 	}
 	s.mu.Lock()
-	s.at = append(s.at, time.Now())
+	s.at = append(s.at, at)
 	s.mu.Unlock()
 	return nil
 }

@@ -52,7 +52,11 @@ func TestGroupCommit(t *testing.T) {
 	wg.Wait()
 	xids := nextXID(t, tr) - before
 	t.Logf("640 rows of 8 tenants by 64 goroutines: %d transactions", xids)
-	assert.Less(t, xids, int64(640/4), "rows share transactions")
+	// Without group commit every row is a transaction of its own (640 or
+	// more); a loaded machine that runs the goroutines one by one still
+	// leaves at least two rows a transaction (181 were seen under -race
+	// beside other jobs, 20-40 on a quiet machine).
+	assert.Less(t, xids, int64(640/2), "rows share transactions")
 	for _, l := range logs {
 		assert.Equal(t, 81, count(t, tr, `tenant = $1`, l.Tenant()))
 		require.NoError(t, l.VerifyFull(ctx))
