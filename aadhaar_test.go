@@ -336,6 +336,8 @@ func TestErrorsAsAndIsThroughWrapping(t *testing.T) {
 // unchanged, in an *APIError and in a success (the scrubber's rule:
 // TestScrubIDKeepsIDsIntact in internal/redact).
 func TestRandomIDsReachTheCallerIntact(t *testing.T) {
+	// Parallel: it runs beside the long rate tests, which mostly wait.
+	t.Parallel()
 	// What a generate-otp call knows: the number and the secret. (A verify
 	// call also knows the OTP, and a random hex id holds a given 6-digit OTP
 	// about once in 600,000: then masking it is right, and the 20,000 ids

@@ -57,6 +57,8 @@ func joinedShowsBefore(e *APIError, sec *secrets) bool {
 // separators, the decision and Error() are exactly what they were, and
 // both branches of the new check are taken.
 func TestJoinedTextScrubbedOnceSameResult(t *testing.T) {
+	// Parallel: it runs beside the long rate tests, which mostly wait.
+	t.Parallel()
 	secs := []*secrets{
 		nil,
 		{Number: validNumber, OTP: testOTP, Mobile: testMobile, Secret: testSecret},

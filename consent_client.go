@@ -132,6 +132,7 @@ func (c *Client) RecordDecision(ctx context.Context, d ConsentDecision, purpose 
 	if err != nil {
 		return err
 	}
+	rec.Tenant = c.tenant // the tenant's trail, as the Client's calls
 	if err := c.audit(ctx, rec); err != nil {
 		cause := newSafeError(err, nil)
 		return &auditError{text: "deepvue: RecordDecision: the decision record was not written: " + cause.Error(), err: cause}

@@ -99,15 +99,27 @@ func TestSwapThenShutdownUnderLoad(t *testing.T) {
 	}
 	newClient := func(n *counts) *Client {
 		obs := &Observer{
+			// Only the calls that began before Shutdown was called count
+			// as in flight: a call that begins after it may still reach
+			// StartCall on its way to ErrClientClosed, after Shutdown
+			// returned (Shutdown waits for the calls it found, not for
+			// the ones it refuses).
 			StartCall: func(ctx context.Context, _ CallInfo) context.Context {
+				before := !n.shutdownBegun.Load()
 				if w, ok := ctx.Value(witnessKey{}).(*startWitness); ok {
-					w.afterShutdown = n.shutdownBegun.Load()
+					w.afterShutdown = !before
 				}
-				n.inflight.Add(1)
+				if before {
+					n.inflight.Add(1)
+				}
 				time.Sleep(100 * time.Microsecond)
 				return ctx
 			},
-			EndCall: func(context.Context, CallInfo, CallResult) { n.inflight.Add(-1) },
+			EndCall: func(ctx context.Context, _ CallInfo, _ CallResult) {
+				if w, ok := ctx.Value(witnessKey{}).(*startWitness); ok && !w.afterShutdown {
+					n.inflight.Add(-1)
+				}
+			},
 		}
 		c, err := NewClient(testID, testSecret, WithHTTPClient(&http.Client{Transport: mt}), WithBaseURL(testBase),
 			WithObserver(obs))

@@ -28,6 +28,8 @@ import (
 // and the mobile number, on both calls, whether the call knows the value or
 // not. The kind of fault stays readable.
 func TestServerBytesNeverLeakFromTransportErrors(t *testing.T) {
+	// Parallel: it runs beside the long rate tests, which mostly wait.
+	t.Parallel()
 	var count leakCount
 	for _, pc := range publicCalls {
 		for _, place := range transportPlaces {
@@ -97,6 +99,8 @@ func mustMask(call string, ident bool, sp spelling) bool {
 // of an error answer, on both calls, and reads every field of the
 // *APIError, its Error(), its %#v and the Debug log record.
 func TestServerBytesNeverLeakFromAPIErrors(t *testing.T) {
+	// Parallel: it runs beside the long rate tests, which mostly wait.
+	t.Parallel()
 	var count leakCount
 	for _, pc := range publicCalls {
 		for _, place := range apiPlaces {
@@ -180,6 +184,8 @@ func TestClientErrorStaysReadableOverTheNetwork(t *testing.T) {
 // x/net's HTTP/2 transports, on both calls, nothing of it can be read, and
 // errors.As never hands out the GOAWAY error itself.
 func TestGoAwayDebugDataNeverLeaks(t *testing.T) {
+	// Parallel: it runs beside the long rate tests, which mostly wait.
+	t.Parallel()
 	debug := make(chan string, 1)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS("h2"))
 	require.NoError(t, err)

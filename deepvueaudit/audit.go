@@ -48,6 +48,22 @@
 // their inclusion proofs and the signed checkpoint, which VerifyProof checks
 // offline with the public key alone.
 //
+// # Tenants
+//
+// One table holds the trails of many tenants (deepvue.WithTenant labels a
+// Client's records): each has its own tree, head, checkpoints and anchor,
+// and ForTenant gives the Log whose Verify, Proof, Purge and Hold work on
+// that tenant's trail only.
+//
+// # Retention
+//
+// Purge takes a Retention (how long rows stay live, at least a year unless
+// overridden), archives each batch to an ArchiveStore as a segment with a
+// manifest signed like the checkpoints and appended to the trail, then
+// deletes it; it never deletes a held call's rows (Hold, Release).
+// VerifySegment and VerifyArchive check the archive, years later, against
+// the live trail.
+//
 // # Least privilege and durability
 //
 // Open runs no DDL: Schema and Grants ship the SQL, so the application's
@@ -55,28 +71,29 @@
 // it any UPDATE, DELETE or TRUNCATE of rows and any move of the anchor.
 // Each append runs READ COMMITTED with synchronous_commit on, whatever the
 // server's defaults, and is retried on a serialization failure: a record is
-// acknowledged only once it is durable.
+// acknowledged only once it is durable. Records made at the same time are
+// appended in one transaction and one flush (group commit).
 package deepvueaudit
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"regexp"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deepvue-go/deepvue"
 	"golang.org/x/mod/sumdb/note"
 )
 
 // DefaultTable is the table without WithTable. A second table, its name with
-// "_head" added, holds the tree's head and the purge anchor.
+// "_head" added, holds each tenant's head and purge anchor; a third, with
+// "_tree", the hashes a Purge keeps for the proofs of the rows it keeps.
 const DefaultTable = "deepvue_audit"
 
 // Defaults of the options.
@@ -197,34 +214,60 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// Log is an audit trail in one PostgreSQL table. It is safe for concurrent
-// use, and several Logs (in several processes) may share one table.
+// Log is an audit trail in one PostgreSQL table: the trail of one tenant
+// (the default tenant "" for the Log Open returns; ForTenant gives the
+// others), appending the records of every tenant (Record routes each by its
+// tenant). It is safe for concurrent use, and several Logs (in several
+// processes) may share one table.
 type Log struct {
+	*shared
+	tenant string
+	origin string        // the checkpoints' origin line
+	ck     *checkpointer // nil without WithCheckpoints
+
+	vmu      sync.Mutex  // one Verify of this tenant at a time
+	verified *Checkpoint // the latest checkpoint Verify found the trail consistent with
+	walked   int64       // the rows the last Verify read (for the tests)
+}
+
+// shared is what the Logs of one Open (its tenants) share: the database,
+// the table, the appender and the background checkpoints.
+type shared struct {
 	db      *sql.DB
 	name    string // the table, unquoted
-	tenant  string
-	origin  string // the checkpoints' origin line
+	cfg     config
 	maxSkew time.Duration
 	q       queries
-	ck      *checkpointer // nil without WithCheckpoints
+	app     appender
+	ckr     *ckRunner // nil without WithCheckpoints
+
+	mu      sync.Mutex
+	tenants map[string]*Log // by tenant, the default's included
+	heads   map[string]bool // tenants known to have a head row
 }
 
 // queries are the Log's SQL, built once for its table.
 type queries struct {
-	lock, head, rows, rowsFrom, call, hashes, insert1 string
+	lock, lock1, head, rows, rowsFrom, call, hashes, kept, insert, insert1, newHeads string
 }
 
 // columns are a row's columns, in the order scanRow reads them.
 const columns = `tenant, seq, call_id, stage, recorded_at, db_time, operation, purpose, consent, masked_number,
 	reference_id, transaction_id, outcome, otp_state, attempts, notice_id, notice_version, notice_sha256, language,
-	channel, alternatives_offered, decided_at, operator, customer_ref, hashes`
+	channel, alternatives_offered, decided_at, operator, customer_ref, detail, hashes`
 
-const numColumns = 25
+// columnTypes are their types, in the same order (for unnest).
+var columnTypes = []string{"text", "bigint", "text", "text", "timestamptz", "timestamptz", "text", "text", "text", "text",
+	"text", "text", "text", "text", "bigint", "text", "text", "text", "text",
+	"text", "boolean", "timestamptz", "text", "text", "text", "bytea"}
 
-// Open returns a Log on db's table (DefaultTable, or WithTable's). It runs
-// no DDL: the tables must exist (Schema) and the connection's role needs
-// only the grants Grants lists. It checks that the tables are there and,
-// with WithCheckpoints, starts the background checkpoints (stop them with
+const numColumns = 26
+
+// Open returns a Log on db's table (DefaultTable, or WithTable's), for the
+// default tenant (""); ForTenant gives another tenant's. It runs no DDL:
+// the tables must exist (Schema) and the connection's role needs only the
+// grants Grants lists. It checks that the tables are there and, with
+// WithCheckpoints, starts the background checkpoints (stop them with
 // Close).
 func Open(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 	if db == nil {
@@ -239,20 +282,29 @@ func Open(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 			return nil, err
 		}
 	}
-	l := &Log{db: db, name: cfg.table, origin: "deepvueaudit/" + cfg.table, maxSkew: cfg.maxSkew}
+	s := &shared{db: db, name: cfg.table, cfg: cfg, maxSkew: cfg.maxSkew, tenants: map[string]*Log{}, heads: map[string]bool{}}
+	s.app.s = s
 	t, h := `"`+cfg.table+`"`, `"`+cfg.table+`_head"`
-	l.q = queries{
-		lock: `SELECT set_config('synchronous_commit', 'on', true), h.size, h.frontier, h.checkpoint_size, clock_timestamp()
-			FROM (SELECT size, frontier, checkpoint_size FROM ` + h + ` WHERE tenant = $1 FOR UPDATE) h`,
+	s.q = queries{
+		// The heads of a batch's tenants, locked in the order of their
+		// names (replicas lock them in the same order: no deadlock).
+		lock: `SELECT h.tenant, h.size, h.frontier, h.checkpoint_size, clock_timestamp(), set_config('synchronous_commit', 'on', true)
+			FROM (SELECT tenant, size, frontier, checkpoint_size FROM ` + h + ` WHERE tenant = ANY($1) ORDER BY tenant FOR UPDATE) h`,
+		// The same for one tenant (the common case: a plainer plan).
+		lock1: `SELECT h.tenant, h.size, h.frontier, h.checkpoint_size, clock_timestamp(), set_config('synchronous_commit', 'on', true)
+			FROM (SELECT tenant, size, frontier, checkpoint_size FROM ` + h + ` WHERE tenant = $1 FOR UPDATE) h`,
+		newHeads: `INSERT INTO ` + h + ` (tenant) SELECT unnest($1::text[]) ON CONFLICT (tenant) DO NOTHING`,
 		head:     `SELECT size, root, frontier, anchor, anchor_frontier FROM ` + h + ` WHERE tenant = $1`,
 		rows:     `SELECT ` + columns + ` FROM ` + t + ` WHERE tenant = $1 ORDER BY seq`,
 		rowsFrom: `SELECT ` + columns + ` FROM ` + t + ` WHERE tenant = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,
 		call:     `SELECT ` + columns + ` FROM ` + t + ` WHERE tenant = $1 AND call_id = $2 ORDER BY seq`,
 		hashes:   `SELECT seq, hashes FROM ` + t + ` WHERE tenant = $1 AND seq = ANY($2)`,
+		kept:     `SELECT idx, hash FROM "` + cfg.table + `_tree" WHERE tenant = $1 AND idx = ANY($2)`,
+		insert:   insertQuery(cfg.table),
+		insert1:  insert1Query(cfg.table),
 	}
-	l.q.insert1 = l.insertQuery(1)
 	var size int64
-	if err := db.QueryRowContext(ctx, `SELECT size FROM `+h+` WHERE tenant = $1`, l.tenant).Scan(&size); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT size FROM `+h+` WHERE tenant = $1`, "").Scan(&size); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("deepvueaudit: table %s has no head row: run the SQL of Schema(%q) as its owner", h, cfg.table)
 		}
@@ -261,9 +313,25 @@ func Open(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 			t, cfg.table, cfg.table, err)
 	}
 	if cfg.store != nil {
-		l.ck = newCheckpointer(l, cfg)
+		s.ckr = newCkRunner(cfg)
 	}
-	return l, nil
+	s.heads[""] = true
+	return s.tenantLog(""), nil
+}
+
+// tenantLog returns the Log of tenant (a valid id), made once.
+func (s *shared) tenantLog(tenant string) *Log {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.tenants[tenant]; l != nil {
+		return l
+	}
+	l := &Log{shared: s, tenant: tenant, origin: originOf(s.name, tenant)}
+	if s.ckr != nil {
+		l.ck = newCheckpointer(l, s.ckr)
+	}
+	s.tenants[tenant] = l
+	return l
 }
 
 // New returns a Log on db, creating its tables if they are missing (it runs
@@ -312,13 +380,20 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Log, error) {
 // Table returns the table's name, unquoted.
 func (l *Log) Table() string { return l.name }
 
-// Close stops the background checkpoints and writes a last one if rows are
-// unsigned. A Log without WithCheckpoints has nothing to close.
+// Close waits for the records being appended, stops the background
+// checkpoints and signs a last checkpoint of every tenant with unsigned
+// rows. It closes the Log of every tenant of the same Open (they share the
+// background work): call it once, when the application stops. Records
+// appended after it are durable as before, but only an explicit
+// Checkpoint signs them.
 func (l *Log) Close(ctx context.Context) error {
-	if l.ck == nil {
+	if err := l.app.drain(ctx); err != nil {
+		return err
+	}
+	if l.ckr == nil {
 		return nil
 	}
-	return l.ck.close(ctx)
+	return l.ckr.close(ctx, l.shared)
 }
 
 var (
@@ -329,19 +404,36 @@ var (
 // maxText bounds each text of a record (the SDK's are shorter).
 const maxText = 1000
 
-// Record appends r to the trail; it is a deepvue.AuditFunc. It returns once
-// the row is durable (committed with synchronous_commit on). It refuses a
-// record the SDK would not make: a call id that is not 32 hex digits, an
-// unknown stage, a masked number that is not a mask (so a hand-made record
-// cannot put a full Aadhaar number in that column), a text over 1,000 bytes,
-// or a Time further from the Log's clock than WithMaxSkew (a back-dated
-// record).
+// Record appends r to the trail of its tenant (r.Tenant, which
+// deepvue.WithTenant sets; a record without one goes to l's tenant; the
+// Log of a tenant refuses another tenant's record); it is a
+// deepvue.AuditFunc. It returns once the row is durable (committed with
+// synchronous_commit on). Records
+// made at the same time, by any goroutine and of any tenant, are appended
+// together in one transaction and one flush to disk (group commit), each
+// caller acknowledged only after that commit; a caller whose context ends
+// first gets an error (its row appended or not). It refuses a record the
+// SDK would not make: a call id that is not 32 hex digits, an unknown
+// stage, a masked number that is not a mask (so a hand-made record cannot
+// put a full Aadhaar number in that column), a text over 1,000 bytes or not
+// UTF-8, or a Time further from the Log's clock than WithMaxSkew (a
+// back-dated record).
 func (l *Log) Record(ctx context.Context, r deepvue.AuditRecord) error {
-	row, err := l.rowOf(r, time.Now())
+	t := l
+	if r.Tenant != "" && r.Tenant != l.tenant {
+		if l.tenant != "" {
+			return errors.New("deepvueaudit: record refused: it is another tenant's (this Log is one tenant's: give the records to the Log Open returned)")
+		}
+		if err := checkTenant(r.Tenant); err != nil {
+			return fmt.Errorf("deepvueaudit: record refused: %w", err)
+		}
+		t = l.tenantLog(r.Tenant)
+	}
+	row, err := t.rowOf(r, time.Now())
 	if err != nil {
 		return err
 	}
-	return l.append(ctx, []*Row{row})
+	return t.app.submit(ctx, t, row)
 }
 
 func (l *Log) rowOf(r deepvue.AuditRecord, now time.Time) (*Row, error) {
@@ -369,6 +461,9 @@ func (l *Log) rowOf(r deepvue.AuditRecord, now time.Time) (*Row, error) {
 		e.NoticeID, e.NoticeVersion, e.NoticeSHA256, e.Language, e.Channel, e.Operator, e.CustomerRef} {
 		if len(s) > maxText {
 			return nil, fmt.Errorf("deepvueaudit: record refused: a text is longer than %d bytes", maxText)
+		}
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return nil, errors.New("deepvueaudit: record refused: a text is not UTF-8 (or holds a NUL byte)")
 		}
 	}
 	row := &Row{
@@ -400,104 +495,6 @@ func (l *Log) RecordDecision(ctx context.Context, d deepvue.ConsentDecision, pur
 	return rec.CallID, nil
 }
 
-// appendRetries bounds the retries of a serialization failure.
-const appendRetries = 8
-
-// append appends rows in one transaction (READ COMMITTED, synchronous
-// commit on), retrying a serialization failure or a deadlock.
-func (l *Log) append(ctx context.Context, rows []*Row) error {
-	for attempt := 0; ; attempt++ {
-		size, ckSize, err := l.appendOnce(ctx, rows)
-		if err == nil {
-			if l.ck != nil {
-				l.ck.appended(size, ckSize)
-			}
-			return nil
-		}
-		if !retryable(err) || attempt == appendRetries {
-			return fmt.Errorf("deepvueaudit: recording: %w", err)
-		}
-		// A jittered wait, up to 1 ms << attempt.
-		n, _ := rand.Int(rand.Reader, big.NewInt(int64(time.Millisecond)<<attempt))
-		t := time.NewTimer(time.Duration(n.Int64()))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("deepvueaudit: recording: %w (after %v)", ctx.Err(), err)
-		case <-t.C:
-		}
-	}
-}
-
-// appendOnce is one attempt: lock the head, insert the rows with their
-// stored hashes, move the head, commit. It returns the new size and the
-// head's last checkpoint size.
-func (l *Log) appendOnce(ctx context.Context, rows []*Row) (size, ckSize int64, err error) {
-	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	if err != nil {
-		return 0, 0, err
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
-	var syncCommit string
-	var fb []byte
-	var now time.Time
-	if err := tx.QueryRowContext(ctx, l.q.lock, l.tenant).Scan(&syncCommit, &size, &fb, &ckSize, &now); err != nil {
-		return 0, 0, fmt.Errorf("locking the head: %w", err)
-	}
-	f, err := decodeFrontier(size, fb)
-	if err != nil {
-		return 0, 0, fmt.Errorf("the head's frontier: %w", err)
-	}
-	now = now.UTC().Truncate(time.Microsecond)
-	args := make([]any, 0, len(rows)*numColumns+5)
-	for _, r := range rows {
-		r.Seq, r.DBTime = f.size+1, now
-		stored := f.append(r.leafHash())
-		r.hashes = joinHashes(stored)
-		args = append(args, r.values()...)
-	}
-	root := f.root()
-	args = append(args, l.tenant, f.size, root[:], f.bytes(), now)
-	q := l.q.insert1
-	if len(rows) != 1 {
-		q = l.insertQuery(len(rows))
-	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return 0, 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, 0, err
-	}
-	return f.size, ckSize, nil
-}
-
-// insertQuery returns the statement that inserts n rows and moves the head:
-// the rows' columns are $1 to $(n*numColumns), then the tenant, the size,
-// the root, the frontier and the time.
-func (l *Log) insertQuery(n int) string {
-	var b strings.Builder
-	b.WriteString(`WITH ins AS (INSERT INTO "` + l.name + `" (` + columns + `) VALUES `)
-	p := 0
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := 0; c < numColumns; c++ {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			p++
-			b.WriteString("$" + strconv.Itoa(p))
-		}
-		b.WriteByte(')')
-	}
-	h := func(k int) string { return "$" + strconv.Itoa(p+k) }
-	b.WriteString(` RETURNING 1) UPDATE "` + l.name + `_head" SET size = ` + h(2) + `, root = ` + h(3) + `, frontier = ` + h(4) +
-		`, updated_at = ` + h(5) + ` WHERE tenant = ` + h(1))
-	return b.String()
-}
-
 // values returns the row's columns, in columns' order.
 func (r *Row) values() []any {
 	var decided any
@@ -507,7 +504,7 @@ func (r *Row) values() []any {
 	e := &r.Evidence
 	return []any{r.Tenant, r.Seq, r.CallID, r.Stage, r.RecordedAt, r.DBTime, r.Operation, r.Purpose, r.Consent,
 		r.MaskedNumber, r.ReferenceID, r.TransactionID, r.Outcome, r.OTPState, r.Attempts, e.NoticeID, e.NoticeVersion,
-		e.NoticeSHA256, e.Language, e.Channel, e.AlternativesOffered, decided, e.Operator, e.CustomerRef, r.hashes}
+		e.NoticeSHA256, e.Language, e.Channel, e.AlternativesOffered, decided, e.Operator, e.CustomerRef, r.Detail, r.hashes}
 }
 
 // scanRow reads a row in columns' order.
@@ -518,7 +515,7 @@ func scanRow(s interface{ Scan(...any) error }) (*Row, error) {
 	if err := s.Scan(&r.Tenant, &r.Seq, &r.CallID, &r.Stage, &r.RecordedAt, &r.DBTime, &r.Operation, &r.Purpose,
 		&r.Consent, &r.MaskedNumber, &r.ReferenceID, &r.TransactionID, &r.Outcome, &r.OTPState, &r.Attempts, &e.NoticeID,
 		&e.NoticeVersion, &e.NoticeSHA256, &e.Language, &e.Channel, &e.AlternativesOffered, &decided, &e.Operator,
-		&e.CustomerRef, &r.hashes); err != nil {
+		&e.CustomerRef, &r.Detail, &r.hashes); err != nil {
 		return nil, err
 	}
 	r.RecordedAt, r.DBTime = r.RecordedAt.UTC(), r.DBTime.UTC()

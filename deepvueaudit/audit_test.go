@@ -303,68 +303,6 @@ func TestServerStoppedMidRun(t *testing.T) {
 	t.Logf("%d records acknowledged before the stop, %d stored; %d requests sent", len(acked), len(stored), sent)
 }
 
-// TestPurge: rows older than the cut are deleted, the rest verifies, a
-// second Purge deletes nothing, appends go on, a Purge refuses to delete
-// rows that do not verify, and never keeps one row of a call without the
-// other.
-func TestPurge(t *testing.T) {
-	pg := postgres(t)
-	db := pg.db(t)
-	table := freshTable()
-	l := newLog(t, db, table)
-	now := time.Now()
-	writeRows(t, l, 10, now.Add(-3*time.Minute))
-	mid := writeRows(t, l, 5, now.Add(-2*time.Minute))
-	kept := writeRows(t, l, 10, now.Add(-time.Minute))
-
-	n, err := l.Purge(context.Background(), now.Add(-150*time.Second))
-	require.NoError(t, err)
-	assert.Equal(t, int64(10), n)
-	require.NoError(t, l.Verify(context.Background()))
-
-	// Tampering with a row due for purging stops the purge.
-	mustExec(t, db, `UPDATE "`+table+`" SET purpose = 'x' WHERE seq = 12`)
-	n, err = l.Purge(context.Background(), now.Add(-90*time.Second))
-	assert.Zero(t, n)
-	chainError(t, err, 12, mid[1], deepvueaudit.Changed)
-	var count int
-	require.NoError(t, db.QueryRow(`SELECT count(*) FROM "`+table+`"`).Scan(&count))
-	assert.Equal(t, 15, count, "nothing deleted")
-	mustExec(t, db, `UPDATE "`+table+`" SET purpose = $1 WHERE seq = 12`, purpose)
-
-	n, err = l.Purge(context.Background(), now.Add(-90*time.Second))
-	require.NoError(t, err)
-	assert.Equal(t, int64(5), n)
-	n, err = l.Purge(context.Background(), now.Add(-90*time.Second))
-	require.NoError(t, err)
-	assert.Zero(t, n)
-	require.NoError(t, l.Verify(context.Background()))
-
-	var first string
-	require.NoError(t, db.QueryRow(`SELECT call_id FROM "`+table+`" ORDER BY seq LIMIT 1`).Scan(&first))
-	assert.Equal(t, kept[0], first)
-
-	// A call whose consent row is before the cut and outcome after it keeps
-	// both.
-	r := record(t, deepvue.AuditConsent, time.Now())
-	require.NoError(t, l.Record(context.Background(), r))
-	cut := time.Now()
-	time.Sleep(2 * time.Millisecond)
-	r.Stage, r.Time, r.Outcome = deepvue.AuditOutcome, time.Now(), "ok"
-	require.NoError(t, l.Record(context.Background(), r))
-	n, err = l.Purge(context.Background(), cut)
-	require.NoError(t, err)
-	assert.Equal(t, int64(10), n, "the 10 kept rows, not the call's consent row")
-	require.NoError(t, l.Verify(context.Background()))
-
-	writeRows(t, l, 3, time.Now())
-	require.NoError(t, l.Verify(context.Background()))
-	// The first kept row is still checked against the anchor.
-	mustExec(t, db, `DELETE FROM "`+table+`" WHERE seq = 26`)
-	err = l.Verify(context.Background())
-	chainError(t, err, 26, "", deepvueaudit.Deleted)
-}
-
 // TestNoPIIInAnyColumn: calls against a server that echoes everything (the
 // Aadhaar number, OTP, mobile, secret, KYC data and photo) in every field
 // of every answer leave none of it in any column, in any spelling.

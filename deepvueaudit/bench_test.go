@@ -75,7 +75,8 @@ func BenchmarkRecord(b *testing.B) {
 // TestMillionRows (DEEPVUE_LONG=1; about two minutes): a trail of 10^6
 // rows (500,000 calls, loaded 2,000 rows a transaction, checkpoints on):
 // one call's bundle, its size and the time VerifyProof takes offline; a
-// full Verify; the table's size.
+// full walk (VerifyFull), and a Verify from the last verified checkpoint
+// after 1,000 more rows; the table's size.
 //
 //	DEEPVUE_LONG=1 go test -run TestMillionRows -v -timeout 30m ./deepvueaudit/
 func TestMillionRows(t *testing.T) {
@@ -127,8 +128,18 @@ func TestMillionRows(t *testing.T) {
 	}
 
 	t0 = time.Now()
-	require.NoError(t, tr.Verify(ctx))
+	require.NoError(t, tr.VerifyFull(ctx))
 	verify := time.Since(t0)
+	require.NoError(t, tr.Verify(ctx)) // from the checkpoint just verified
+	for i := 0; i < 500; i++ {
+		tr.call(t)
+	}
+	_, err = tr.Checkpoint(ctx)
+	require.NoError(t, err)
+	t0 = time.Now()
+	require.NoError(t, tr.Verify(ctx))
+	since := time.Since(t0)
+	walked := deepvueaudit.Walked(tr.Log)
 	var size int64
 	require.NoError(t, tr.db.QueryRow(`SELECT pg_total_relation_size($1)`, tr.table).Scan(&size))
 	t.Logf("%d rows loaded in %v (%.0f rows/s, %d-row transactions)", total, load.Round(time.Second),
@@ -136,7 +147,8 @@ func TestMillionRows(t *testing.T) {
 	t.Logf("bundle of one call (2 rows): %d bytes; each row's inclusion proof %v bytes of base64 (%d hashes)",
 		len(b), proofLen, proofLen[0]*3/4/32)
 	t.Logf("VerifyProof offline: %v per bundle (mean of %d)", perVerify, runs)
-	t.Logf("Verify of all %d rows: %v (%.0f rows/s)", total, verify.Round(time.Millisecond), float64(total)/verify.Seconds())
+	t.Logf("VerifyFull of all %d rows: %v (%.0f rows/s); %s", total, verify.Round(time.Millisecond), float64(total)/verify.Seconds(), loadAverage())
+	t.Logf("Verify after 1,000 more rows, from the last verified checkpoint: %v (%d rows read)", since.Round(time.Millisecond), walked)
 	t.Logf("table and indexes: %.1f MiB", float64(size)/(1<<20))
 }
 

@@ -104,8 +104,9 @@ func openCheckpoint(msg []byte, v note.Verifier) (*Checkpoint, error) {
 // number in 20 digits), each after t/<size>.leaves: the record hashes of
 // the rows it adds to the one before it, which let Verify name the row a
 // rewrite changed. A Purge signs a checkpoint of the same size with a new
-// anchor.
-func (l *Log) ckPrefix() string { return l.name + "/" }
+// anchor. A tenant's are in a folder of its own, t/t-<id>/ (see
+// tenantDir).
+func (l *Log) ckPrefix() string { return l.name + "/" + tenantDir(l.tenant) }
 
 func noteName(k ckKey) string      { return fmt.Sprintf("%020d-%020d.note", k.size, k.anchor) }
 func leavesName(size int64) string { return fmt.Sprintf("%020d.leaves", size) }
@@ -222,13 +223,17 @@ type hashReader struct {
 	h *head
 }
 
-// ReadHashes implements tlog.HashReader.
+// ReadHashes implements tlog.HashReader. A stored hash is read from the
+// row that completed it; for the rows a Purge deleted, from the anchor's
+// frontier or from the hashes the Purge kept (the table's _tree).
 func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	var anchored map[int64]tlog.Hash
 	var want []int64
-	for _, idx := range indexes {
-		if seq, _ := storedAt(idx); seq <= r.h.anchor {
+	found := make([]bool, len(indexes))
+	for i, idx := range indexes {
+		seq, _ := storedAt(idx)
+		if seq <= r.h.anchor {
 			if anchored == nil {
 				anchored = map[int64]tlog.Hash{}
 				ids, _ := frontierIndexes(r.h.anchor)
@@ -238,9 +243,12 @@ func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 					}
 				}
 			}
-		} else {
-			want = append(want, seq)
+			if h, ok := anchored[idx]; ok {
+				out[i], found[i] = h, true
+				continue
+			}
 		}
+		want = append(want, seq)
 	}
 	got := map[int64][]byte{}
 	if len(want) > 0 {
@@ -261,27 +269,68 @@ func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 			return nil, err
 		}
 	}
+	var kept []int64 // of purged rows: from _tree
 	for i, idx := range indexes {
-		seq, pos := storedAt(idx)
-		if seq <= r.h.anchor {
-			h, ok := anchored[idx]
-			if !ok {
-				return nil, fmt.Errorf("stored hash %d belongs to purged rows", idx)
-			}
-			out[i] = h
+		if found[i] {
 			continue
 		}
+		seq, pos := storedAt(idx)
 		hs, ok := got[seq]
 		if !ok {
+			if seq <= r.h.anchor {
+				kept = append(kept, idx)
+				continue
+			}
 			return nil, fmt.Errorf("row %d is missing", seq)
 		}
 		h, err := hashAt(hs, pos)
 		if err != nil {
 			return nil, fmt.Errorf("row %d: %w", seq, err)
 		}
-		out[i] = h
+		out[i], found[i] = h, true
+	}
+	if len(kept) > 0 {
+		m, err := r.readKept(kept)
+		if err != nil {
+			return nil, err
+		}
+		for i, idx := range indexes {
+			if found[i] {
+				continue
+			}
+			h, ok := m[idx]
+			if !ok {
+				seq, _ := storedAt(idx)
+				return nil, fmt.Errorf("stored hash %d (of row %d) belongs to purged rows", idx, seq)
+			}
+			out[i] = h
+		}
 	}
 	return out, nil
+}
+
+// readKept reads stored hashes a Purge kept.
+func (r *hashReader) readKept(indexes []int64) (map[int64]tlog.Hash, error) {
+	rows, err := r.q.QueryContext(r.ctx, r.l.q.kept, r.l.tenant, indexes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[int64]tlog.Hash{}
+	for rows.Next() {
+		var idx int64
+		var b []byte
+		if err := rows.Scan(&idx, &b); err != nil {
+			return nil, err
+		}
+		if len(b) != tlog.HashSize {
+			return nil, fmt.Errorf("kept hash %d is malformed", idx)
+		}
+		var h tlog.Hash
+		copy(h[:], b)
+		m[idx] = h
+	}
+	return m, rows.Err()
 }
 
 // frontierAt reads the frontier of the tree of size n from the stored
@@ -295,15 +344,126 @@ func (l *Log) frontierAt(ctx context.Context, hr *hashReader, n int64) (frontier
 	return frontier{size: n, hashes: hs}, nil
 }
 
-// checkpointer writes the Log's checkpoints.
-type checkpointer struct {
-	l        *Log
+// ckRunner writes the background checkpoints of one Open's tenants, one
+// at a time, from one goroutine.
+type ckRunner struct {
 	store    CheckpointStore
 	signer   note.Signer
 	verifier note.Verifier
 	rows     int64
 	interval time.Duration
 	logger   *slog.Logger
+
+	mu     sync.Mutex
+	due    map[*checkpointer]bool
+	kick   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	closed bool
+}
+
+func newCkRunner(cfg config) *ckRunner {
+	r := &ckRunner{store: cfg.store, signer: cfg.signer, verifier: cfg.verifier, rows: cfg.ckRows,
+		interval: cfg.ckInterval, logger: cfg.logger, due: map[*checkpointer]bool{}, kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if r.signer == nil { // verify only
+		close(r.done)
+		return r
+	}
+	go r.run()
+	return r
+}
+
+// signal asks for a checkpoint of c's tenant.
+func (r *ckRunner) signal(c *checkpointer) {
+	r.mu.Lock()
+	r.due[c] = true
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *ckRunner) run() {
+	defer close(r.done)
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-r.kick:
+		}
+		r.mu.Lock()
+		due := r.due
+		r.due = map[*checkpointer]bool{}
+		r.mu.Unlock()
+		for c := range due {
+			select {
+			case <-r.stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, err := c.checkpoint(ctx, -1)
+			cancel()
+			c.state.Lock()
+			c.err = err
+			c.state.Unlock()
+			if err != nil && r.logger != nil {
+				r.logger.LogAttrs(context.Background(), slog.LevelWarn, "deepvueaudit: the checkpoint was not written",
+					slog.String("table", c.l.name), slog.String("tenant", c.l.tenant), slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// close stops the goroutine and signs a last checkpoint of every tenant of
+// s with unsigned rows.
+func (r *ckRunner) close(ctx context.Context, s *shared) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.mu.Unlock()
+	if r.signer == nil {
+		return nil
+	}
+	close(r.stop)
+	<-r.done
+	s.mu.Lock()
+	var cs []*checkpointer
+	for _, l := range s.tenants {
+		if l.ck != nil {
+			cs = append(cs, l.ck)
+		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range cs {
+		c.state.Lock()
+		if c.timer != nil {
+			c.timer.Stop()
+			c.timer = nil
+		}
+		c.closed = true
+		unsigned := c.newest > c.signed
+		c.state.Unlock()
+		if !unsigned {
+			continue
+		}
+		if _, err := c.checkpoint(ctx, -1); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkpointer writes the checkpoints of one tenant's trail.
+type checkpointer struct {
+	l *Log
+	r *ckRunner
 
 	mu    sync.Mutex // one checkpoint at a time in this process
 	last  *Checkpoint
@@ -314,22 +474,11 @@ type checkpointer struct {
 	newest int64 // the size after this Log's newest append
 	timer  *time.Timer
 	err    error // the last background failure
-	kick   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
 	closed bool
 }
 
-func newCheckpointer(l *Log, cfg config) *checkpointer {
-	c := &checkpointer{l: l, store: cfg.store, signer: cfg.signer, verifier: cfg.verifier, rows: cfg.ckRows,
-		interval: cfg.ckInterval, logger: cfg.logger, kick: make(chan struct{}, 1), stop: make(chan struct{}),
-		done: make(chan struct{})}
-	if c.signer == nil { // verify only
-		close(c.done)
-		return c
-	}
-	go c.run()
-	return c
+func newCheckpointer(l *Log, r *ckRunner) *checkpointer {
+	return &checkpointer{l: l, r: r}
 }
 
 // appended notes an append that made the tree size rows; ckSize is the
@@ -340,8 +489,8 @@ func (c *checkpointer) appended(size, ckSize int64) {
 	c.signed = max(c.signed, ckSize)
 	c.newest = max(c.newest, size)
 	switch {
-	case c.newest-c.signed >= c.rows && c.signer != nil:
-		c.signal()
+	case c.newest-c.signed >= c.r.rows && c.r.signer != nil && !c.closed:
+		c.r.signal(c)
 	default:
 		c.arm()
 	}
@@ -350,50 +499,22 @@ func (c *checkpointer) appended(size, ckSize int64) {
 // arm starts the interval's timer if rows are unsigned and none runs
 // (c.state held).
 func (c *checkpointer) arm() {
-	if c.timer != nil || c.newest <= c.signed || c.closed || c.signer == nil {
+	if c.timer != nil || c.newest <= c.signed || c.closed || c.r.signer == nil {
 		return
 	}
 	var t *time.Timer
-	t = time.AfterFunc(c.interval, func() {
+	t = time.AfterFunc(c.r.interval, func() {
 		c.state.Lock()
 		if c.timer == t {
 			c.timer = nil
 		}
 		c.state.Unlock()
-		c.signal()
+		c.r.signal(c)
 	})
 	c.timer = t
 }
 
-func (c *checkpointer) signal() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (c *checkpointer) run() {
-	defer close(c.done)
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-c.kick:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_, err := c.checkpoint(ctx, -1, nil)
-		cancel()
-		c.state.Lock()
-		c.err = err
-		c.state.Unlock()
-		if err != nil && c.logger != nil {
-			c.logger.LogAttrs(context.Background(), slog.LevelWarn, "deepvueaudit: the checkpoint was not written",
-				slog.String("table", c.l.name), slog.String("error", err.Error()))
-		}
-	}
-}
-
-// done notes a checkpoint of size signed.
+// signedUpTo notes a checkpoint of size signed.
 func (c *checkpointer) signedUpTo(size int64) {
 	c.state.Lock()
 	defer c.state.Unlock()
@@ -403,27 +524,6 @@ func (c *checkpointer) signedUpTo(size int64) {
 		c.timer = nil
 	}
 	c.arm()
-}
-
-func (c *checkpointer) close(ctx context.Context) error {
-	c.state.Lock()
-	if c.closed {
-		c.state.Unlock()
-		return nil
-	}
-	c.closed = true
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
-	}
-	c.state.Unlock()
-	close(c.stop)
-	<-c.done
-	if c.signer == nil {
-		return nil
-	}
-	_, err := c.checkpoint(ctx, -1, nil)
-	return err
 }
 
 // Checkpoint signs the trail's current tree and writes the checkpoint to
@@ -438,14 +538,14 @@ func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if l.ck == nil {
 		return nil, ErrNoCheckpoints
 	}
-	return l.ck.checkpoint(ctx, -1, nil)
+	return l.ck.checkpoint(ctx, -1)
 }
 
 // latest returns the newest stored checkpoint and the frontier of its tree,
 // read from the stored hashes and checked against its tree hash (nil, and
 // an empty frontier, if none).
 func (c *checkpointer) latest(ctx context.Context, hr *hashReader) (*Checkpoint, frontier, error) {
-	keys, err := c.l.listCheckpoints(ctx, c.store)
+	keys, err := c.l.listCheckpoints(ctx, c.r.store)
 	if err != nil {
 		return nil, frontier{}, err
 	}
@@ -456,7 +556,7 @@ func (c *checkpointer) latest(ctx context.Context, hr *hashReader) (*Checkpoint,
 	if c.last != nil && c.last.Size == newest.size && c.last.Anchor == newest.anchor && c.lastF != nil {
 		return c.last, c.lastF.clone(), nil
 	}
-	cp, err := c.l.readCheckpoint(ctx, c.store, c.verifier, newest)
+	cp, err := c.l.readCheckpoint(ctx, c.r.store, c.r.verifier, newest)
 	if err != nil {
 		return nil, frontier{}, err
 	}
@@ -474,41 +574,65 @@ func (c *checkpointer) latest(ctx context.Context, hr *hashReader) (*Checkpoint,
 	return cp, f.clone(), nil
 }
 
+// snapshot begins a read-only transaction that sees one state of the
+// tables (the rows, the head, the kept hashes), whatever a Purge or an
+// append commits meanwhile.
+func (l *Log) snapshot(ctx context.Context) (*sql.Tx, error) {
+	return l.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+}
+
 // covering returns the latest checkpoint if its tree holds row seq, else
 // writes one.
 func (c *checkpointer) covering(ctx context.Context, seq int64) (*Checkpoint, error) {
-	c.mu.Lock()
-	h, err := c.l.readHead(ctx, c.l.db)
-	if err == nil {
-		var cp *Checkpoint
-		cp, _, err = c.latest(ctx, &hashReader{ctx: ctx, l: c.l, q: c.l.db, h: h})
-		if err == nil && cp != nil && cp.Size >= seq {
-			c.mu.Unlock()
-			return cp, nil
-		}
+	cp, err := c.latestCovering(ctx, seq)
+	if err != nil || cp != nil {
+		return cp, err
 	}
-	c.mu.Unlock()
+	return c.checkpoint(ctx, -1)
+}
+
+func (c *checkpointer) latestCovering(ctx context.Context, seq int64) (*Checkpoint, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tx, err := c.l.snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("deepvueaudit: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	h, err := c.l.readHead(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	return c.checkpoint(ctx, -1, nil)
+	cp, _, err := c.latest(ctx, &hashReader{ctx: ctx, l: c.l, q: tx, h: h})
+	if err != nil {
+		return nil, err
+	}
+	if cp != nil && cp.Size >= seq {
+		return cp, nil
+	}
+	return nil, nil
 }
 
 // checkpoint writes a checkpoint of the current tree; anchor, when not -1,
-// is the anchor it states (a Purge's, which holds the head's lock in tx),
-// else the latest checkpoint's.
-func (c *checkpointer) checkpoint(ctx context.Context, anchor int64, tx *sql.Tx) (*Checkpoint, error) {
-	if c.signer == nil {
+// is the anchor it states (a Purge's, about to commit), else the latest
+// checkpoint's. It reads the trail in one snapshot.
+func (c *checkpointer) checkpoint(ctx context.Context, anchor int64) (*Checkpoint, error) {
+	if c.r.signer == nil {
 		return nil, ErrNoSigner
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.l
-	h, err := l.readHead(ctx, l.db)
+	tx, err := l.snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("deepvueaudit: checkpoint: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	h, err := l.readHead(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	hr := &hashReader{ctx: ctx, l: l, q: l.db, h: h}
+	hr := &hashReader{ctx: ctx, l: l, q: tx, h: h}
 	prev, f, err := c.latest(ctx, hr)
 	if err != nil {
 		return nil, err
@@ -537,7 +661,7 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64, tx *sql.Tx)
 		return prev, nil
 	}
 	// The rows since the latest checkpoint.
-	rows, err := l.db.QueryContext(ctx, l.q.rowsFrom, l.tenant, prevSize, h.size)
+	rows, err := tx.QueryContext(ctx, l.q.rowsFrom, l.tenant, prevSize, h.size)
 	if err != nil {
 		return nil, fmt.Errorf("deepvueaudit: checkpoint: %w", err)
 	}
@@ -576,28 +700,30 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64, tx *sql.Tx)
 	if f.root() != h.root || !bytes.Equal(f.bytes(), h.frontier) {
 		return nil, &ChainError{Seq: h.size, Kind: Changed, Reason: "the head's hash does not match the rows: the head was moved"}
 	}
+	_ = tx.Rollback()
+	store := c.r.store
 	prefix := l.ckPrefix()
 	if len(leaves) > 0 {
 		data := encodeLeaves(prevSize, leaves)
-		if err := c.store.Create(ctx, prefix+leavesName(f.size), data); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := store.Create(ctx, prefix+leavesName(f.size), data); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("deepvueaudit: checkpoint: %w", err)
 		}
 	}
 	text := formatCheckpoint(l.origin, f.size, f.root(), time.Now(), anchor)
-	msg, err := note.Sign(&note.Note{Text: text}, c.signer)
+	msg, err := note.Sign(&note.Note{Text: text}, c.r.signer)
 	if err != nil {
 		return nil, fmt.Errorf("deepvueaudit: signing the checkpoint: %w", err)
 	}
-	cp, err := openCheckpoint(msg, c.verifier)
+	cp, err := openCheckpoint(msg, c.r.verifier)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.store.Create(ctx, prefix+noteName(ckKey{f.size, anchor}), msg); err != nil {
+	if err := store.Create(ctx, prefix+noteName(ckKey{f.size, anchor}), msg); err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("deepvueaudit: checkpoint: %w", err)
 		}
 		// Another Log signed this size first: it must agree.
-		other, oerr := l.readCheckpoint(ctx, c.store, c.verifier, ckKey{f.size, anchor})
+		other, oerr := l.readCheckpoint(ctx, store, c.r.verifier, ckKey{f.size, anchor})
 		if oerr != nil {
 			return nil, oerr
 		}
@@ -606,21 +732,12 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64, tx *sql.Tx)
 		}
 		cp = other
 	}
-	// Tell the head (other Logs read it when they append): under a Purge,
-	// in its transaction; else only if no append holds the head's lock
-	// (never wait for one while holding c.mu: a Purge waiting for c.mu may
-	// hold it).
-	var err2 error
-	if tx != nil {
-		_, err2 = tx.ExecContext(ctx, `UPDATE "`+l.name+`_head" SET checkpoint_size = $2, checkpoint_at = now()
-			WHERE tenant = $1 AND checkpoint_size < $2`, l.tenant, cp.Size)
-	} else {
-		_, err2 = l.db.ExecContext(ctx, `UPDATE "`+l.name+`_head" SET checkpoint_size = $2, checkpoint_at = now()
+	// Tell the head (other Logs read it when they append), if no append
+	// holds its lock (never wait for one while holding c.mu).
+	if _, err := l.db.ExecContext(ctx, `UPDATE "`+l.name+`_head" SET checkpoint_size = $2, checkpoint_at = now()
 			WHERE tenant IN (SELECT tenant FROM "`+l.name+`_head" WHERE tenant = $1 AND checkpoint_size < $2 FOR UPDATE SKIP LOCKED)`,
-			l.tenant, cp.Size)
-	}
-	if err2 != nil {
-		return nil, fmt.Errorf("deepvueaudit: checkpoint written, but the head not told: %w", err2)
+		l.tenant, cp.Size); err != nil {
+		return nil, fmt.Errorf("deepvueaudit: checkpoint written, but the head not told: %w", err)
 	}
 	c.last, c.lastF = cp, &f
 	c.signedUpTo(cp.Size)

@@ -62,7 +62,8 @@ func Example() {
 		log.Print("audit trail unavailable")
 	}
 
-	// Nightly: check the trail against every signed checkpoint.
+	// Nightly: check the rows since the last verified checkpoint (VerifyFull,
+	// weekly, reads every row against every signed checkpoint).
 	if err := trail.Verify(ctx); err != nil {
 		var ve *deepvueaudit.VerifyError
 		if errors.As(err, &ve) {
@@ -104,4 +105,80 @@ func ExampleSchema() {
 		log.Fatal(err)
 	}
 	fmt.Println(ddl + grants)
+}
+
+// The nightly retention job, connected as the tables' owner: each tenant's
+// rows older than two years are archived (five more years in the archive
+// store's retention), then deleted; held calls stay; the trail and the
+// archive are checked after.
+func ExampleLog_Purge() {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", os.Getenv("AUDIT_OWNER_DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	signer, err := note.NewSigner(os.Getenv("AUDIT_SIGNING_KEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	verifier, err := note.NewVerifier(os.Getenv("AUDIT_PUBLIC_KEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	trail, err := deepvueaudit.Open(ctx, db, deepvueaudit.WithCheckpoints(deepvueaudit.DirStore("/mnt/audit-worm"), signer, verifier))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer trail.Close(ctx)
+	archive := deepvueaudit.DirStore("/mnt/audit-archive")
+	tenants, err := trail.Tenants(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, id := range tenants {
+		l, err := trail.ForTenant(id)
+		if err != nil {
+			log.Fatal(err)
+		}
+		res, err := l.Purge(ctx, deepvueaudit.Retention{Keep: 2 * 365 * 24 * time.Hour, Archive: archive})
+		if err != nil {
+			log.Printf("tenant %q: %v", id, err) // a *ChainError: nothing of that batch was deleted
+			continue
+		}
+		log.Printf("tenant %q: %d rows archived and deleted in %d segments, %d kept", id, res.Rows, len(res.Segments), res.Kept)
+		if err := l.Verify(ctx); err != nil {
+			log.Printf("tenant %q: %v", id, err)
+		}
+		if _, err := l.VerifyArchive(ctx, archive); err != nil {
+			log.Printf("tenant %q: %v", id, err)
+		}
+	}
+}
+
+// A legal hold: the call's rows stay in the live trail, whatever the
+// retention, until the hold is released.
+func ExampleLog_Hold() {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	trail, err := deepvueaudit.Open(ctx, db)
+	if err != nil {
+		log.Fatal(err)
+	}
+	merchant, err := trail.ForTenant("merchant-0042")
+	if err != nil {
+		log.Fatal(err)
+	}
+	const callID = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e" // from the application's records
+	if err := merchant.Hold(ctx, callID, "CS(COMM) 41/2026, Delhi High Court"); err != nil {
+		log.Fatal(err)
+	}
+	// ... the dispute ends.
+	if err := merchant.Release(ctx, callID, "CS(COMM) 41/2026 disposed of"); err != nil {
+		log.Fatal(err)
+	}
 }

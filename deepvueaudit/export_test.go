@@ -17,7 +17,6 @@ import (
 // rows. Rows must be numbered from the anchor up without gaps (renumber
 // them first).
 func Rehash(ctx context.Context, db *sql.DB, table string) error {
-	l := &Log{db: db, name: table}
 	var anchor int64
 	var af []byte
 	if err := db.QueryRowContext(ctx, `SELECT anchor, anchor_frontier FROM "`+table+`_head" WHERE tenant = ''`).Scan(&anchor, &af); err != nil {
@@ -51,7 +50,7 @@ func Rehash(ctx context.Context, db *sql.DB, table string) error {
 		}
 	}
 	root := f.root()
-	_, err = db.ExecContext(ctx, `UPDATE "`+l.name+`_head" SET size = $1, root = $2, frontier = $3 WHERE tenant = ''`,
+	_, err = db.ExecContext(ctx, `UPDATE "`+table+`_head" SET size = $1, root = $2, frontier = $3 WHERE tenant = ''`,
 		f.size, root[:], f.bytes())
 	return err
 }
@@ -88,7 +87,16 @@ func AppendBatch(ctx context.Context, l *Log, recs []deepvue.AuditRecord) error 
 		}
 		rows[i] = row
 	}
-	return l.append(ctx, rows)
+	heads, err := l.appendRows(ctx, rows)
+	if err != nil {
+		return err
+	}
+	for tenant, h := range heads {
+		if t := l.tenantLog(tenant); t.ck != nil {
+			t.ck.appended(h.size, h.ckSize)
+		}
+	}
+	return nil
 }
 
 // MemoryBundle builds, without a database, a trail of n rows (calls of two
@@ -132,3 +140,23 @@ func MemoryBundle(signer note.Signer, n, i int) ([]byte, error) {
 	}
 	return b.encode(), nil
 }
+
+// Walked returns the rows l's last Verify read after its start.
+func Walked(l *Log) int64 {
+	l.vmu.Lock()
+	defer l.vmu.Unlock()
+	return l.walked
+}
+
+// AppendStats returns the batches and rows l's appender appended.
+func AppendStats(l *Log) (batches, rows int64) { return l.app.batches.Load(), l.app.rows.Load() }
+
+// TracePurge makes Purge report the time of each step of its batches.
+func TracePurge(f func(step string, d time.Duration)) { purgeTrace = f }
+
+// SetPurgePause sets the pause after each batch of a Purge, as a share of
+// the batch's time, and returns the previous one.
+func SetPurgePause(f float64) float64 { old := purgePause; purgePause = f; return old }
+
+// LeafHash returns the record hash of r (its leaf in the tree).
+func LeafHash(r *Row) [32]byte { return r.leafHash() }

@@ -35,11 +35,20 @@ type Row struct {
 	Outcome, OTPState           string
 	Attempts                    int64
 	Evidence                    deepvue.ConsentEvidence
-	hashes                      []byte // the stored hashes this row completed, leaf hash first
+	// Detail is a hold's or a release's reason, or an archive row's signed
+	// manifest ("" in a call's rows).
+	Detail string
+	hashes []byte // the stored hashes this row completed, leaf hash first
 }
 
-// recordFormat starts every leaf's data: a change of layout changes it.
-const recordFormat = "deepvueaudit record v1\n"
+// recordFormat starts every leaf's data: a change of layout changes it. A
+// row with a Detail (a hold, a release, a manifest) is of layout v2: v1's
+// fields, then the detail; a call's row (no Detail) keeps layout v1, so
+// the rows of a 0.4.0 trail verify unchanged.
+const (
+	recordFormat   = "deepvueaudit record v1\n"
+	recordFormatV2 = "deepvueaudit record v2\n"
+)
 
 // leaf returns the row's record: the data its leaf hash is taken over.
 // Every field but Seq (the leaf's index, which the proofs bind) is in it,
@@ -47,7 +56,11 @@ const recordFormat = "deepvueaudit record v1\n"
 // microseconds since 1970).
 func (r *Row) leaf() []byte {
 	b := make([]byte, 0, 512)
-	b = append(b, recordFormat...)
+	if r.Detail == "" {
+		b = append(b, recordFormat...)
+	} else {
+		b = append(b, recordFormatV2...)
+	}
 	str := func(s string) {
 		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
 		b = append(b, s...)
@@ -82,6 +95,9 @@ func (r *Row) leaf() []byte {
 	tm(e.DecidedAt)
 	str(e.Operator)
 	str(e.CustomerRef)
+	if r.Detail != "" {
+		str(r.Detail)
+	}
 	return b
 }
 

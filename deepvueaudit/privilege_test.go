@@ -74,9 +74,13 @@ func TestApplicationRoleCannotRewriteTheTrail(t *testing.T) {
 		}
 		// Purge needs DELETE and the anchor: the owner's job. Refused, it
 		// signs no checkpoint stating a new anchor.
-		_, err := l.Purge(ctx, time.Now())
+		archive := deepvueaudit.DirStore(t.TempDir())
+		_, err := l.Purge(ctx, deepvueaudit.Retention{AllowUnderOneYear: true, Archive: archive})
 		require.Error(t, err)
 		assert.Equal(t, "42501", sqlState(err))
+		archived, err := archive.List(ctx, tr.table+"/")
+		require.NoError(t, err)
+		assert.Empty(t, archived, "nothing archived by a refused Purge")
 		names, err := tr.store.List(ctx, tr.table+"/")
 		require.NoError(t, err)
 		for _, n := range names {

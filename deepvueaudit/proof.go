@@ -3,6 +3,7 @@ package deepvueaudit
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -61,7 +62,8 @@ type bundleRow struct {
 	DecidedAt           string `json:"decided_at"`
 	Operator            string `json:"operator"`
 	CustomerRef         string `json:"customer_ref"`
-	Proof               string `json:"proof"` // the inclusion proof's hashes, concatenated, in base64
+	Detail              string `json:"detail,omitempty"` // a hold's reason, a manifest (absent in a call's row)
+	Proof               string `json:"proof"`            // the inclusion proof's hashes, concatenated, in base64
 }
 
 func formatTime(t time.Time) string {
@@ -94,14 +96,14 @@ func toBundleRow(r *Row, proof tlog.RecordProof) bundleRow {
 		MaskedNumber: r.MaskedNumber, ReferenceID: r.ReferenceID, TransactionID: r.TransactionID, Outcome: r.Outcome,
 		OTPState: r.OTPState, Attempts: r.Attempts, NoticeID: e.NoticeID, NoticeVersion: e.NoticeVersion,
 		NoticeSHA256: e.NoticeSHA256, Language: e.Language, Channel: e.Channel, AlternativesOffered: e.AlternativesOffered,
-		DecidedAt: formatTime(e.DecidedAt), Operator: e.Operator, CustomerRef: e.CustomerRef,
+		DecidedAt: formatTime(e.DecidedAt), Operator: e.Operator, CustomerRef: e.CustomerRef, Detail: r.Detail,
 		Proof: base64.StdEncoding.EncodeToString(joinHashes(proof))}
 }
 
 func (b *bundleRow) row() (*Row, error) {
 	r := &Row{Tenant: b.Tenant, Seq: b.Seq, CallID: b.CallID, Stage: b.Stage, Operation: b.Operation, Purpose: b.Purpose,
 		Consent: b.Consent, MaskedNumber: b.MaskedNumber, ReferenceID: b.ReferenceID, TransactionID: b.TransactionID,
-		Outcome: b.Outcome, OTPState: b.OTPState, Attempts: b.Attempts,
+		Outcome: b.Outcome, OTPState: b.OTPState, Attempts: b.Attempts, Detail: b.Detail,
 		Evidence: deepvue.ConsentEvidence{NoticeID: b.NoticeID, NoticeVersion: b.NoticeVersion, NoticeSHA256: b.NoticeSHA256,
 			Language: b.Language, Channel: b.Channel, AlternativesOffered: b.AlternativesOffered, Operator: b.Operator,
 			CustomerRef: b.CustomerRef}}
@@ -150,8 +152,12 @@ func (b *bundle) encode() []byte {
 		}
 		w.WriteString(`,"alternatives_offered":` + strconv.FormatBool(r.AlternativesOffered))
 		for _, f := range []struct{ k, v string }{
-			{"decided_at", r.DecidedAt}, {"operator", r.Operator}, {"customer_ref", r.CustomerRef}, {"proof", r.Proof},
+			{"decided_at", r.DecidedAt}, {"operator", r.Operator}, {"customer_ref", r.CustomerRef}, {"detail", r.Detail},
+			{"proof", r.Proof},
 		} {
+			if f.k == "detail" && f.v == "" {
+				continue // a call's row: the bundle of 0.4.0
+			}
 			w.WriteString(`,"` + f.k + `":`)
 			writeJSONString(&w, f.v)
 		}
@@ -184,11 +190,14 @@ func writeJSONString(w *bytes.Buffer, s string) {
 	w.WriteByte('"')
 }
 
-// Proof returns the evidence bundle of call callID: its rows, each with its
-// inclusion proof (tlog.ProveRecord) in the tree of the latest signed
-// checkpoint, and that checkpoint's signed note, as canonical JSON. If the
-// latest checkpoint does not cover the call's rows yet, it writes one
-// first. VerifyProof checks it offline. It needs WithCheckpoints.
+// Proof returns the evidence bundle of call callID in the tenant's trail:
+// its rows (its consent and outcome rows, and any hold or release of it),
+// each with its inclusion proof (tlog.ProveRecord) in the tree of the
+// latest signed checkpoint, and that checkpoint's signed note, as
+// canonical JSON. If the latest checkpoint does not cover the call's rows
+// yet, it writes one first. A held call's rows stay provable after a Purge
+// (it keeps the hashes their proofs need). VerifyProof checks it offline.
+// It needs WithCheckpoints.
 func (l *Log) Proof(ctx context.Context, callID string) ([]byte, error) {
 	if l.ck == nil {
 		return nil, ErrNoCheckpoints
@@ -196,51 +205,81 @@ func (l *Log) Proof(ctx context.Context, callID string) ([]byte, error) {
 	if !callIDPattern.MatchString(callID) {
 		return nil, errors.New("deepvueaudit: Proof: the call id is not 32 hex digits")
 	}
-	rs, err := l.db.QueryContext(ctx, l.q.call, l.tenant, callID)
+	rows, err := l.callRows(ctx, l.db, callID)
 	if err != nil {
-		return nil, fmt.Errorf("deepvueaudit: Proof: %w", err)
-	}
-	var rows []*Row
-	for rs.Next() {
-		r, err := scanRow(rs)
-		if err != nil {
-			rs.Close()
-			return nil, fmt.Errorf("deepvueaudit: Proof: %w", err)
-		}
-		rows = append(rows, r)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("deepvueaudit: Proof: %w", err)
+		return nil, err
 	}
 	if len(rows) == 0 {
 		return nil, ErrNoSuchCall
+	}
+	if len(rows) > maxBundleRows {
+		return nil, fmt.Errorf("deepvueaudit: Proof: the call has %d rows (at most %d in a bundle)", len(rows), maxBundleRows)
 	}
 	cp, err := l.ck.covering(ctx, rows[len(rows)-1].Seq) // the latest, or a new one covering the rows
 	if err != nil {
 		return nil, err
 	}
-	h, err := l.readHead(ctx, l.db)
+	tx, err := l.snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("deepvueaudit: Proof: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	if rows, err = l.callRows(ctx, tx, callID); err != nil {
+		return nil, err
+	}
+	h, err := l.readHead(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	hr := &hashReader{ctx: ctx, l: l, q: l.db, h: h}
+	hr := &hashReader{ctx: ctx, l: l, q: tx, h: h}
 	b := bundle{Format: proofFormat, CallID: callID, Checkpoint: string(cp.Note)}
+	var in []*Row
 	for _, r := range rows {
-		if r.Seq > cp.Size {
-			return nil, fmt.Errorf("deepvueaudit: Proof: row %d is not in the checkpoint of size %d yet", r.Seq, cp.Size)
+		if r.Seq <= cp.Size {
+			in = append(in, r)
 		}
-		p, err := tlog.ProveRecord(cp.Size, r.Seq-1, hr)
-		if err != nil {
-			return nil, fmt.Errorf("deepvueaudit: Proof: row %d: %w", r.Seq, err)
-		}
-		if err := tlog.CheckRecord(p, cp.Size, cp.Root, r.Seq-1, r.leafHash()); err != nil {
+	}
+	if len(in) == 0 {
+		return nil, ErrNoSuchCall // purged meanwhile
+	}
+	proofs, err := proveAll(cp.Size, in, hr)
+	if err != nil {
+		return nil, fmt.Errorf("deepvueaudit: Proof: %w", err)
+	}
+	for i, r := range in {
+		if err := tlog.CheckRecord(proofs[i], cp.Size, cp.Root, r.Seq-1, r.leafHash()); err != nil {
 			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "it is not the row the checkpoint of size " +
 				strconv.FormatInt(cp.Size, 10) + " signed"}
 		}
-		b.Rows = append(b.Rows, toBundleRow(r, p))
+		b.Rows = append(b.Rows, toBundleRow(r, proofs[i]))
 	}
 	return b.encode(), nil
+}
+
+// maxBundleRows bounds the rows of one bundle.
+const maxBundleRows = 64
+
+// callRows returns the rows of call callID, by seq.
+func (l *Log) callRows(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, callID string) ([]*Row, error) {
+	rs, err := q.QueryContext(ctx, l.q.call, l.tenant, callID)
+	if err != nil {
+		return nil, fmt.Errorf("deepvueaudit: reading the call's rows: %w", err)
+	}
+	defer rs.Close()
+	var rows []*Row
+	for rs.Next() {
+		r, err := scanRow(rs)
+		if err != nil {
+			return nil, fmt.Errorf("deepvueaudit: reading the call's rows: %w", err)
+		}
+		rows = append(rows, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("deepvueaudit: reading the call's rows: %w", err)
+	}
+	return rows, nil
 }
 
 // ProvedCall is what VerifyProof found in a bundle that verifies.
@@ -275,7 +314,7 @@ func VerifyProof(b []byte, verifier note.Verifier) (*ProvedCall, error) {
 	if !bytes.Equal(bd.encode(), b) {
 		return nil, errors.New("deepvueaudit: VerifyProof: the bundle is not in its canonical form (changed after Proof wrote it?)")
 	}
-	if bd.Format != proofFormat || !callIDPattern.MatchString(bd.CallID) || len(bd.Rows) == 0 || len(bd.Rows) > 16 {
+	if bd.Format != proofFormat || !callIDPattern.MatchString(bd.CallID) || len(bd.Rows) == 0 || len(bd.Rows) > maxBundleRows {
 		return nil, errors.New("deepvueaudit: VerifyProof: not a bundle of one call")
 	}
 	cp, err := openCheckpoint([]byte(bd.Checkpoint), verifier)
@@ -291,7 +330,7 @@ func VerifyProof(b []byte, verifier note.Verifier) (*ProvedCall, error) {
 		if err != nil {
 			return nil, fmt.Errorf("deepvueaudit: VerifyProof: row %d: %w", br.Seq, err)
 		}
-		if r.CallID != bd.CallID || r.Seq <= prev || r.Seq <= cp.Anchor || r.Seq > cp.Size {
+		if r.CallID != bd.CallID || r.Seq <= prev || r.Seq > cp.Size {
 			return nil, fmt.Errorf("deepvueaudit: VerifyProof: row %d is not a row of the call in the checkpoint", r.Seq)
 		}
 		prev = r.Seq
@@ -306,7 +345,7 @@ func VerifyProof(b []byte, verifier note.Verifier) (*ProvedCall, error) {
 		if err := tlog.CheckRecord(p, cp.Size, cp.Root, r.Seq-1, r.leafHash()); err != nil {
 			return nil, fmt.Errorf("deepvueaudit: VerifyProof: row %d is not in the signed tree (the row or its proof was changed): %w", r.Seq, err)
 		}
-		if _, dup := seen[r.Stage]; dup {
+		if _, dup := seen[r.Stage]; dup && stageBit[r.Stage] != 0 {
 			return nil, fmt.Errorf("deepvueaudit: VerifyProof: a second %s row", r.Stage)
 		}
 		if _, ok := seen["consent"]; r.Stage == "outcome" && !ok {

@@ -23,13 +23,17 @@ func checkTable(name string) error {
 	return nil
 }
 
-// Schema returns the SQL that creates the trail's tables, named table
-// (its rows) and table+"_head" (one row per tenant: the tree's size, hash
-// and frontier, the purge anchor and the last checkpoint), its indexes, and
-// the head of the default tenant. Run it once as the tables' owner, then
-// Grants for the application's role. It is idempotent (IF NOT EXISTS, ON
-// CONFLICT DO NOTHING). The table is a lower-case identifier of at most 58
-// characters.
+// Schema returns the SQL that creates the trail's tables: table (its rows,
+// the trails of every tenant), table+"_head" (one row per tenant: the tree's
+// size, hash and frontier, the purge anchor and the last checkpoint) and
+// table+"_tree" (the stored hashes Purge keeps of the subtrees it deletes,
+// for the proofs of the rows it keeps), their indexes, and the head of the
+// default tenant (""). Run it once as the tables' owner, then Grants for
+// the application's role. It is idempotent (IF NOT EXISTS, ON CONFLICT DO
+// NOTHING), and run on the tables of deepvueaudit 0.4.0 it upgrades them
+// (a column, the head's defaults, the table of kept hashes, an index):
+// their rows verify as before. The table is a lower-case identifier of at
+// most 58 characters.
 func Schema(table string) (string, error) {
 	if err := checkTable(table); err != nil {
 		return "", err
@@ -40,7 +44,8 @@ func Schema(table string) (string, error) {
 
 const schemaSQL = `-- deepvueaudit: the audit trail's tables. Run as the owner; then grant the
 -- application's role what Grants lists (INSERT and SELECT on the rows,
--- SELECT and an UPDATE of the head's tree columns): nothing else.
+-- SELECT, a new tenant's head and an UPDATE of the head's tree columns,
+-- SELECT on the kept hashes): nothing else.
 CREATE TABLE IF NOT EXISTS "{t}" (
 	tenant               text        NOT NULL DEFAULT '',
 	seq                  bigint      NOT NULL CHECK (seq > 0),
@@ -66,31 +71,50 @@ CREATE TABLE IF NOT EXISTS "{t}" (
 	decided_at           timestamptz,
 	operator             text        NOT NULL,
 	customer_ref         text        NOT NULL,
+	detail               text        NOT NULL DEFAULT '',
 	hashes               bytea       NOT NULL,
 	PRIMARY KEY (tenant, seq)
 );
 CREATE INDEX IF NOT EXISTS "{t}_call_id" ON "{t}" (tenant, call_id);
 CREATE INDEX IF NOT EXISTS "{t}_recorded_at" ON "{t}" (tenant, recorded_at);
+CREATE INDEX IF NOT EXISTS "{t}_kept" ON "{t}" (tenant, seq) WHERE stage IN ('hold', 'release', 'archive');
 CREATE TABLE IF NOT EXISTS "{t}_head" (
 	tenant          text        PRIMARY KEY,
-	size            bigint      NOT NULL,
-	root            bytea       NOT NULL,
-	frontier        bytea       NOT NULL,
-	updated_at      timestamptz NOT NULL,
+	size            bigint      NOT NULL DEFAULT 0,
+	root            bytea       NOT NULL DEFAULT '\x{empty}',
+	frontier        bytea       NOT NULL DEFAULT '\x',
+	updated_at      timestamptz NOT NULL DEFAULT now(),
 	anchor          bigint      NOT NULL DEFAULT 0,
 	anchor_frontier bytea       NOT NULL DEFAULT '\x',
 	checkpoint_size bigint      NOT NULL DEFAULT 0,
 	checkpoint_at   timestamptz
 );
-INSERT INTO "{t}_head" (tenant, size, root, frontier, updated_at)
-	VALUES ('', 0, '\x{empty}', '\x', now()) ON CONFLICT (tenant) DO NOTHING;
+-- The tables of deepvueaudit 0.4.0 gain the column and the head's defaults
+-- (only then: ALTER TABLE would lock out the appends of a running trail).
+DO $$ BEGIN
+	IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = '{t}' AND column_name = 'detail') THEN
+		ALTER TABLE "{t}" ADD COLUMN detail text NOT NULL DEFAULT '';
+		ALTER TABLE "{t}_head" ALTER COLUMN size SET DEFAULT 0, ALTER COLUMN root SET DEFAULT '\x{empty}',
+			ALTER COLUMN frontier SET DEFAULT '\x', ALTER COLUMN updated_at SET DEFAULT now();
+	END IF;
+END $$;
+INSERT INTO "{t}_head" (tenant) VALUES ('') ON CONFLICT (tenant) DO NOTHING;
+CREATE TABLE IF NOT EXISTS "{t}_tree" (
+	tenant text   NOT NULL,
+	idx    bigint NOT NULL,
+	hash   bytea  NOT NULL,
+	PRIMARY KEY (tenant, idx)
+);
 `
 
 // Grants returns the SQL that gives role what an application needs and no
-// more: INSERT and SELECT on the rows (no UPDATE, DELETE or TRUNCATE),
-// SELECT on the head and UPDATE of its tree columns only (size, root,
-// frontier, updated_at, checkpoint_size, checkpoint_at: not the anchor,
-// which only Purge moves, as the owner). Run it as the owner, after Schema.
+// more: INSERT and SELECT on the rows (no UPDATE, DELETE or TRUNCATE);
+// SELECT on the head, INSERT of a new tenant's head (its tenant column only:
+// the rest takes the defaults of an empty tree) and UPDATE of its tree
+// columns only (size, root, frontier, updated_at, checkpoint_size,
+// checkpoint_at: not the anchor, which only Purge moves, as the owner);
+// SELECT on the kept hashes. Run it as the owner, after Schema.
 func Grants(table, role string) (string, error) {
 	if err := checkTable(table); err != nil {
 		return "", err
@@ -105,5 +129,7 @@ func Grants(table, role string) (string, error) {
 const grantsSQL = `-- deepvueaudit: what the application's role may do, and nothing else.
 GRANT SELECT, INSERT ON "{t}" TO "{r}";
 GRANT SELECT ON "{t}_head" TO "{r}";
+GRANT INSERT (tenant) ON "{t}_head" TO "{r}";
 GRANT UPDATE (size, root, frontier, updated_at, checkpoint_size, checkpoint_at) ON "{t}_head" TO "{r}";
+GRANT SELECT ON "{t}_tree" TO "{r}";
 `

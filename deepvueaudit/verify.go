@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -113,13 +115,13 @@ func (e *VerifyError) Unwrap() []error {
 // maxProblems bounds what Verify reports.
 const maxProblems = 100
 
-// Verify checks the whole trail, in one consistent snapshot, and returns a
-// *VerifyError (matching ErrChainBroken; errors.As gives its first
+// Verify checks the tenant's trail, in one consistent snapshot, and returns
+// a *VerifyError (matching ErrChainBroken; errors.As gives its first
 // *ChainError) naming every row an insider changed, deleted, inserted,
 // moved or back-dated, and every outcome without an earlier consent row of
 // its call; nil if the trail verifies.
 //
-// With WithCheckpoints it reads every stored checkpoint, checks each with
+// With WithCheckpoints it reads the stored checkpoints, checks each with
 // the public key, and checks that the rows give each checkpoint's tree
 // hash: so the rows verify against the latest checkpoint and consistently
 // with every earlier one. A rewrite of a signed row is named whether or not
@@ -129,34 +131,77 @@ const maxProblems = 100
 // latest checkpoint are checked against the database alone: an insider who
 // recomputes their hashes can change them unseen.
 //
+// By default it starts from the last checkpoint this Log verified (its
+// first Verify walks the whole trail): it checks that the stored hashes
+// still give that checkpoint's tree hash and prove the latest checkpoint
+// consistent with it (a consistency proof), then walks the rows after it.
+// An insider who recomputed hashes over older rows is caught there; one who
+// changed an older row's content by plain SQL, leaving its hashes, is not:
+// VerifyFull, run from time to time (a nightly or weekly job), and Proof,
+// which checks a call's rows against their hashes, catch that. Whenever
+// the first steps fail, it walks the whole trail to name the rows.
+//
 // It also checks that each row's times run forwards and stay within the
-// stated skew (WithMaxSkew) of the database's own time, and that the head
-// matches the rows.
-func (l *Log) Verify(ctx context.Context) error {
-	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+// stated skew (WithMaxSkew) of the database's own time, that the head
+// matches the rows, and that the rows a Purge kept below the anchor (held
+// calls, holds, manifests) are the ones its signed manifests list, in the
+// tree, and that the manifests follow one another up to the anchor.
+func (l *Log) Verify(ctx context.Context) error { return l.verify(ctx, false) }
+
+// VerifyFull is Verify walking every row of the tenant's trail, whatever
+// this Log verified before (at least 100,000 rows a second on this
+// project's machine: BENCHMARKS.md).
+func (l *Log) VerifyFull(ctx context.Context) error { return l.verify(ctx, true) }
+
+func (l *Log) verify(ctx context.Context, full bool) error {
+	l.vmu.Lock()
+	defer l.vmu.Unlock()
+	tx, err := l.snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("deepvueaudit: verifying: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	v := &verifier{l: l, ctx: ctx, calls: map[string]uint8{}}
-	if err := v.run(tx); err != nil {
+	var from *Checkpoint
+	if !full && l.ck != nil {
+		from = l.verified
+	}
+	v := newVerifier(l, ctx, tx)
+	ok, err := v.runFrom(from)
+	if err != nil {
 		return err
 	}
+	if !ok { // the incremental steps failed: walk it all to name the rows
+		v = newVerifier(l, ctx, tx)
+		if _, err := v.runFrom(nil); err != nil {
+			return err
+		}
+	}
+	l.walked = v.walked
 	if len(v.problems) == 0 {
+		if v.latest != nil {
+			l.verified = v.latest
+		}
 		return nil
 	}
+	l.verified = nil
 	return &VerifyError{Problems: v.problems, More: v.more}
+}
+
+func newVerifier(l *Log, ctx context.Context, tx *sql.Tx) *verifier {
+	return &verifier{l: l, ctx: ctx, tx: tx, calls: map[string]uint8{}}
 }
 
 // verifier is one run of Verify.
 type verifier struct {
 	l        *Log
 	ctx      context.Context
+	tx       *sql.Tx
 	problems []*ChainError
 	more     int
 
-	h   *head
-	cps map[int64]*Checkpoint // by size, above the anchor
+	h      *head
+	cps    map[int64]*Checkpoint // by size, from the walk's start
+	latest *Checkpoint           // the newest checkpoint the rows were checked against
 
 	f        frontier // the tree so far
 	fOK      bool     // f is the signed tree's, as far as the checkpoints tell
@@ -168,6 +213,7 @@ type verifier struct {
 	segBad   bool // a problem was named in the segment
 
 	calls          map[string]uint8 // call id -> the stages seen (stageBit)
+	orphans        []*Row           // outcome rows whose consent row is before the walk's start
 	prevAt, prevDB time.Time
 	deletedFrom    int64 // the first of a run of missing rows (0: none)
 	deletedCount   int64
@@ -175,6 +221,8 @@ type verifier struct {
 	shift          int64       // rows after a deletion were renumbered by this much (reported once)
 	bad            [][2]int64  // leaf ranges [from, to) named changed, deleted or moved
 	lookahead      []tlog.Hash // the next segment's leaves, to name a row moved across a checkpoint
+	start          int64       // the walk starts after this row
+	walked         int64       // the rows read after start
 }
 
 // markBad notes that leaves [from, to) were named: stored hashes over
@@ -205,42 +253,57 @@ func (v *verifier) add(p *ChainError) {
 	v.problems = append(v.problems, p)
 }
 
-func (v *verifier) run(tx *sql.Tx) error {
-	l, ctx := v.l, v.ctx
+// runFrom walks the rows after checkpoint from (nil: after the anchor,
+// the whole trail). It returns false when from cannot be the start: the
+// caller then walks the whole trail.
+func (v *verifier) runFrom(from *Checkpoint) (bool, error) {
+	l, ctx, tx := v.l, v.ctx, v.tx
 	h, err := l.readHead(ctx, tx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	v.h = h
+	v.start = h.anchor
+	if from != nil {
+		if from.Size < h.anchor || from.Size > h.size {
+			return false, nil
+		}
+		v.start = from.Size
+	}
 	if err := v.loadCheckpoints(); err != nil {
-		return err
+		return false, err
 	}
 	if !h.anchorFrontierOK {
 		v.add(&ChainError{Seq: h.anchor, Kind: Changed, Reason: "the head's anchor frontier is malformed"})
 		h.anchorFrontier = frontier{size: h.anchor, hashes: make([]tlog.Hash, len(mustIndexes(h.anchor)))}
 	}
-	v.f, v.fOK = h.anchorFrontier.clone(), true
-	if cp := v.cps[h.anchor]; cp != nil && h.anchor > 0 && v.f.root() != cp.Root {
-		v.add(&ChainError{Seq: h.anchor, Kind: Changed, Reason: "the anchor's frontier does not give the tree hash the checkpoint of its size signed"})
-		v.fOK = false
+	if from != nil {
+		ok, err := v.resume(from)
+		if err != nil || !ok {
+			return false, err
+		}
+	} else {
+		v.f, v.fOK = h.anchorFrontier.clone(), true
+		if cp := v.cps[h.anchor]; cp != nil && h.anchor > 0 && v.f.root() != cp.Root {
+			v.add(&ChainError{Seq: h.anchor, Kind: Changed, Reason: "the anchor's frontier does not give the tree hash the checkpoint of its size signed"})
+			v.fOK = false
+		}
 	}
-	v.startSegment(h.anchor)
+	if err := v.checkKept(); err != nil {
+		return false, err
+	}
+	v.startSegment(v.start)
 
-	rows, err := tx.QueryContext(ctx, l.q.rows, l.tenant)
+	rows, err := tx.QueryContext(ctx, l.q.rowsFrom, l.tenant, v.start, int64(math.MaxInt64))
 	if err != nil {
-		return fmt.Errorf("deepvueaudit: verifying: %w", err)
+		return false, fmt.Errorf("deepvueaudit: verifying: %w", err)
 	}
 	defer rows.Close()
-	next := h.anchor + 1
+	next := v.start + 1
 	for rows.Next() {
 		r, err := scanRow(rows)
 		if err != nil {
-			return fmt.Errorf("deepvueaudit: verifying: %w", err)
-		}
-		if r.Seq <= h.anchor {
-			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Inserted, Reason: "at or below the anchor (" +
-				strconv.FormatInt(h.anchor, 10) + "): rows there were purged"})
-			continue
+			return false, fmt.Errorf("deepvueaudit: verifying: %w", err)
 		}
 		for ; next < r.Seq; next++ {
 			v.step(next, nil)
@@ -248,9 +311,10 @@ func (v *verifier) run(tx *sql.Tx) error {
 		v.step(r.Seq, r)
 		next = r.Seq + 1
 		v.lastRowSeq = r.Seq
+		v.walked++
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("deepvueaudit: verifying: %w", err)
+		return false, fmt.Errorf("deepvueaudit: verifying: %w", err)
 	}
 	// Rows missing at the end, up to the head and the latest checkpoint.
 	end := h.size
@@ -269,6 +333,214 @@ func (v *verifier) run(tx *sql.Tx) error {
 	case v.f.size == h.size && v.f.root() != h.root && len(v.bad) == 0:
 		v.add(&ChainError{Seq: h.size, Kind: Changed, Reason: "the head's tree hash does not match the rows: the head was moved"})
 	}
+	if err := v.checkOrphans(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// resume starts the walk at checkpoint from, verified before: it must
+// still be stored, the stored hashes must still give its tree hash, and
+// the latest checkpoint must be consistent with it (a consistency proof
+// from the stored hashes). The walk's times start from its last row.
+func (v *verifier) resume(from *Checkpoint) (bool, error) {
+	cp := v.cps[from.Size]
+	if cp == nil || cp.Root != from.Root {
+		return false, nil
+	}
+	hr := &hashReader{ctx: v.ctx, l: v.l, q: v.tx, h: v.h}
+	f, err := v.l.frontierAt(v.ctx, hr, from.Size)
+	if err != nil || f.root() != from.Root {
+		return false, nil
+	}
+	var latest *Checkpoint
+	for _, c := range v.cps {
+		if latest == nil || c.Size > latest.Size {
+			latest = c
+		}
+	}
+	if latest.Size > from.Size {
+		p, err := tlog.ProveTree(latest.Size, from.Size, hr)
+		if err != nil || tlog.CheckTree(p, latest.Size, latest.Root, from.Size, from.Root) != nil {
+			return false, nil
+		}
+	}
+	v.f, v.fOK = f, true
+	var at, db time.Time
+	err = v.tx.QueryRowContext(v.ctx, `SELECT recorded_at, db_time FROM "`+v.l.name+`" WHERE tenant = $1 AND seq = $2`,
+		v.l.tenant, from.Size).Scan(&at, &db)
+	if err == nil {
+		v.prevAt, v.prevDB = at.UTC(), db.UTC()
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("deepvueaudit: verifying: %w", err)
+	}
+	return true, nil
+}
+
+// checkOrphans looks up, before the walk's start, the consent rows of the
+// outcome rows the walk found without one.
+func (v *verifier) checkOrphans() error {
+	if len(v.orphans) == 0 {
+		return nil
+	}
+	ids := make([]string, len(v.orphans))
+	for i, r := range v.orphans {
+		ids[i] = r.CallID
+	}
+	rs, err := v.tx.QueryContext(v.ctx, `SELECT DISTINCT call_id FROM "`+v.l.name+`" WHERE tenant = $1 AND seq <= $2
+		AND stage = 'consent' AND call_id = ANY($3)`, v.l.tenant, v.start, ids)
+	if err != nil {
+		return fmt.Errorf("deepvueaudit: verifying: %w", err)
+	}
+	defer rs.Close()
+	found := map[string]bool{}
+	for rs.Next() {
+		var id string
+		if err := rs.Scan(&id); err != nil {
+			return fmt.Errorf("deepvueaudit: verifying: %w", err)
+		}
+		found[id] = true
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("deepvueaudit: verifying: %w", err)
+	}
+	for _, r := range v.orphans {
+		if !found[r.CallID] {
+			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: NoConsent, Reason: "an outcome row without an earlier consent row of its call"})
+		}
+	}
+	return nil
+}
+
+// checkKept checks the rows at or below the anchor and the archive
+// manifests: each such row is one a signed manifest kept (and none it
+// kept is missing), is in the tree at the anchor (an inclusion proof from
+// the kept hashes), and the manifests follow one another from row 1 to
+// the anchor.
+func (v *verifier) checkKept() error {
+	l, h := v.l, v.h
+	// Two scans an index serves: the rows below the anchor (the primary
+	// key), and the manifests (the partial index of the kept stages).
+	rs, err := v.tx.QueryContext(v.ctx, `SELECT `+columns+` FROM "`+l.name+`" WHERE tenant = $1 AND seq <= $2
+		UNION ALL SELECT `+columns+` FROM "`+l.name+`" WHERE tenant = $1 AND seq > $2 AND stage = 'archive' ORDER BY seq`,
+		l.tenant, h.anchor)
+	if err != nil {
+		return fmt.Errorf("deepvueaudit: verifying: %w", err)
+	}
+	var below, manifests []*Row
+	for rs.Next() {
+		r, err := scanRow(rs)
+		if err != nil {
+			rs.Close()
+			return fmt.Errorf("deepvueaudit: verifying: %w", err)
+		}
+		if r.Seq <= h.anchor {
+			below = append(below, r)
+		}
+		if r.Stage == stageArchive {
+			manifests = append(manifests, r)
+		}
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("deepvueaudit: verifying: %w", err)
+	}
+	// The manifests, in the order of their segments.
+	type man struct {
+		row *Row
+		m   *Manifest
+	}
+	var ms []man
+	for _, r := range manifests {
+		var m *Manifest
+		var err error
+		if l.ck != nil {
+			m, err = openManifest([]byte(r.Detail), l.ck.r.verifier)
+		} else {
+			m, err = manifestUnsigned([]byte(r.Detail))
+		}
+		if err == nil && m.Origin != archiveOrigin(l.name, l.tenant) {
+			err = errors.New("a manifest of " + m.Origin)
+		}
+		if err != nil {
+			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: BadCheckpoint, Reason: "its archive manifest does not verify: " + err.Error()})
+			continue
+		}
+		ms = append(ms, man{r, m})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].m.First < ms[j].m.First })
+	kept := map[int64]bool{}
+	next := int64(1)
+	var prev *Manifest
+	for _, x := range ms {
+		m := x.m
+		switch {
+		case m.First > next:
+			v.add(&ChainError{Seq: next, Kind: AnchorMoved, Reason: fmt.Sprintf(
+				"rows %d to %d were deleted with no archive manifest in the trail", next, m.First-1)})
+		case m.First < next:
+			v.add(&ChainError{Seq: x.row.Seq, CallID: x.row.CallID, Kind: Inserted, Reason: fmt.Sprintf(
+				"an archive manifest of rows %d to %d, which another one covers", m.First, m.Last)})
+			continue
+		case prev != nil && (&frontier{size: m.First - 1, hashes: m.Start}).root() != prev.Tree:
+			v.add(&ChainError{Seq: x.row.Seq, CallID: x.row.CallID, Kind: Changed, Reason: fmt.Sprintf(
+				"its archive manifest does not start from the tree the one of rows %d to %d signed", prev.First, prev.Last)})
+		}
+		for _, s := range m.Kept {
+			kept[s] = true
+		}
+		for _, s := range m.Released {
+			delete(kept, s)
+		}
+		next, prev = m.Last+1, m
+	}
+	switch {
+	case prev == nil && h.anchor > 0:
+		v.add(&ChainError{Seq: 1, Kind: AnchorMoved, Reason: fmt.Sprintf(
+			"rows 1 to %d were deleted and the anchor moved to %d with no archive manifest in the trail", h.anchor, h.anchor)})
+	case prev != nil && prev.Last != h.anchor:
+		v.add(&ChainError{Seq: min(prev.Last, h.anchor) + 1, Kind: AnchorMoved, Reason: fmt.Sprintf(
+			"the anchor is at row %d but the archive manifests end at row %d", h.anchor, prev.Last)})
+	case prev != nil && prev.Tree != h.anchorFrontier.root():
+		v.add(&ChainError{Seq: h.anchor, Kind: Changed, Reason: "the anchor's frontier does not give the tree hash the last archive manifest signed"})
+	}
+	// The rows below the anchor.
+	var prove []*Row
+	present := map[int64]bool{}
+	for _, r := range below {
+		present[r.Seq] = true
+		if !kept[r.Seq] {
+			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Inserted, Reason: "at or below the anchor (" +
+				strconv.FormatInt(h.anchor, 10) + "): rows there were purged, and no archive manifest kept this one"})
+			continue
+		}
+		if sl, ok := r.storedLeaf(); !ok || sl != r.leafHash() {
+			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"})
+			continue
+		}
+		v.checkCall(r)
+		prove = append(prove, r)
+	}
+	var missing []int64
+	for s := range kept {
+		if !present[s] && s <= h.anchor {
+			missing = append(missing, s)
+		}
+	}
+	sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
+	for _, s := range missing {
+		v.add(&ChainError{Seq: s, Kind: Deleted, Reason: "a row a Purge kept (a held call's, a hold, a release or an archive manifest) is missing"})
+	}
+	if len(prove) > 0 && h.anchorFrontierOK {
+		hr := &hashReader{ctx: v.ctx, l: l, q: v.tx, h: h}
+		proofs, err := proveAll(h.anchor, prove, hr)
+		root := h.anchorFrontier.root()
+		for i, r := range prove {
+			if err != nil || tlog.CheckRecord(proofs[i], h.anchor, root, r.Seq-1, r.leafHash()) != nil {
+				v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "a row a Purge kept is not in the tree at the anchor (or the hashes kept for its proof were changed)"})
+			}
+		}
+	}
 	return nil
 }
 
@@ -282,14 +554,17 @@ func (v *verifier) loadCheckpoints() error {
 	if l.ck == nil {
 		return nil
 	}
-	keys, err := l.listCheckpoints(v.ctx, l.ck.store)
+	keys, err := l.listCheckpoints(v.ctx, l.ck.r.store)
 	if err != nil {
 		return err
 	}
 	var prev *Checkpoint
 	signedAnchor := int64(0)
 	for _, k := range keys {
-		cp, err := l.readCheckpoint(v.ctx, l.ck.store, l.ck.verifier, k)
+		if k.size < v.start && v.start > h.anchor {
+			continue // verified before (Verify from a checkpoint)
+		}
+		cp, err := l.readCheckpoint(v.ctx, l.ck.r.store, l.ck.r.verifier, k)
 		if err != nil {
 			v.add(&ChainError{Seq: k.size, Kind: BadCheckpoint, Reason: err.Error()})
 			continue
@@ -305,8 +580,11 @@ func (v *verifier) loadCheckpoints() error {
 		}
 		prev = cp
 		signedAnchor = max(signedAnchor, cp.Anchor)
-		if cp.Size >= h.anchor {
+		if cp.Size >= v.start {
 			v.cps[cp.Size] = cp
+			if v.latest == nil || cp.Size > v.latest.Size {
+				v.latest = cp
+			}
 		}
 	}
 	if h.anchor > signedAnchor {
@@ -329,7 +607,7 @@ func (v *verifier) startSegment(size int64) {
 	if v.segEnd == 0 || !v.fOK {
 		return
 	}
-	b, err := v.l.ck.store.Read(v.ctx, v.l.ckPrefix()+leavesName(v.segEnd))
+	b, err := v.l.ck.r.store.Read(v.ctx, v.l.ckPrefix()+leavesName(v.segEnd))
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			v.add(&ChainError{Seq: v.segEnd, Kind: BadCheckpoint, Reason: "its leaves file cannot be read: " + err.Error()})
@@ -360,7 +638,7 @@ func (v *verifier) startSegment(size int64) {
 		}
 	}
 	if next > 0 {
-		if b, err := v.l.ck.store.Read(v.ctx, v.l.ckPrefix()+leavesName(next)); err == nil {
+		if b, err := v.l.ck.r.store.Read(v.ctx, v.l.ckPrefix()+leavesName(next)); err == nil {
 			if from, leaves, err := decodeLeaves(b); err == nil && from <= v.segEnd && from+int64(len(leaves)) == next {
 				v.lookahead = leaves[v.segEnd-from:]
 			}
@@ -378,7 +656,7 @@ func (v *verifier) endSegment() {
 				v.segStart+1, v.segEnd, v.segEnd)})
 		}
 		// Resync from the stored hashes, if they still give the signed hash.
-		hr := &hashReader{ctx: v.ctx, l: v.l, q: v.l.db, h: v.h}
+		hr := &hashReader{ctx: v.ctx, l: v.l, q: v.tx, h: v.h}
 		if f, err := v.l.frontierAt(v.ctx, hr, cp.Size); err == nil && f.root() == cp.Root {
 			v.f, v.fOK = f, true
 		} else {
@@ -539,6 +817,10 @@ func (v *verifier) checkCall(r *Row) {
 	}
 	v.calls[r.CallID] = seen | bit
 	if r.Stage == "outcome" && seen&stageBit["consent"] == 0 {
+		if v.start > v.h.anchor && r.Seq > v.start {
+			v.orphans = append(v.orphans, r) // its consent may be before the walk
+			return
+		}
 		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: NoConsent, Reason: "an outcome row without an earlier consent row of its call"})
 	}
 }

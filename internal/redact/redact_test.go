@@ -214,3 +214,25 @@ func TestAadhaarLike(t *testing.T) {
 	v = values("234123412346")
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = AadhaarLike(v) }))
 }
+
+// TestLimitUnknownNumberWithDigitFormAndEscape shows the one spelling known
+// to pass the generic Aadhaar rule (SECURITY.md, "Another customer's Aadhaar
+// number, oddly spelled"): a compatibility digit form and a literal escape
+// in one number of a number the call does not know, alone in a text. The
+// call's own number is masked in it, and so is the unknown one once another
+// escape stands elsewhere in the text. If this test fails because the
+// number is now masked, the limit is gone: drop it from SECURITY.md.
+func TestLimitUnknownNumberWithDigitFormAndEscape(t *testing.T) {
+	const spelled = `2341 234¹  \t2346` // 234123412346, a valid number
+	var unknown *Secrets
+	if got := unknown.ScrubText(spelled); got != spelled {
+		t.Fatalf("the limit is gone (%q): update SECURITY.md and this test", got)
+	}
+	known := &Secrets{Number: "234123412346"}
+	if got := known.ScrubText(spelled); got != "XXXX XXXX 2346" {
+		t.Fatalf("the call's own number in that spelling: %q", got)
+	}
+	if got := unknown.ScrubText(`a\u0020b ` + spelled); got == `a\u0020b `+spelled {
+		t.Fatalf("with another escape in the text the number is masked: %q", got)
+	}
+}
