@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -280,4 +282,42 @@ func TestAttemptURLOfEveryQueryForm(t *testing.T) {
 		got = append(got, a.URL)
 	}
 	assert.Equal(t, want, got)
+}
+
+// TestObserverHeaderMapIsReusedEmpty: StartAttempt's header map is reused
+// from call to call, always empty when handed over: a header one attempt
+// sets reaches that attempt's request only, even after a panic in
+// StartAttempt (it reaches the caller) left the map half written.
+func TestObserverHeaderMapIsReusedEmpty(t *testing.T) {
+	var n atomic.Int32
+	obs := &Observer{StartAttempt: func(ctx context.Context, _ AttemptInfo, h http.Header) context.Context {
+		assert.Empty(t, h, "the map handed to StartAttempt is empty")
+		switch n.Add(1) {
+		case 1:
+			h.Set("X-Only-First", "1")
+		case 2:
+			h.Set("X-Half-Written", "1")
+			panic("observer bug")
+		}
+		return ctx
+	}}
+	c, mt := mockClient(t, WithObserver(obs))
+	var seen []http.Header
+	mt.RegisterResponder(http.MethodPost, genURL, func(r *http.Request) (*http.Response, error) {
+		seen = append(seen, r.Header.Clone())
+		return httpmock.NewStringResponse(200, successOTP), nil
+	})
+	for i := 0; i < 3; i++ {
+		func() {
+			defer func() { _ = recover() }()
+			_, _ = c.GenerateOTP(context.Background(), benchNumbers[i], ConsentYes, testPurpose)
+		}()
+	}
+	require.Len(t, seen, 2, "the call whose StartAttempt panicked sends nothing")
+	require.NotEmpty(t, seen)
+	assert.Equal(t, "1", seen[0].Get("X-Only-First"))
+	for _, h := range seen[1:] {
+		assert.Empty(t, h.Get("X-Only-First"), "a header of an earlier attempt")
+		assert.Empty(t, h.Get("X-Half-Written"), "a header of a StartAttempt that panicked")
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
@@ -204,7 +205,9 @@ func lenOf[K comparable, V any](m *map[K]*V) int {
 
 // NewObserver returns a *deepvue.Observer that records traces and metrics
 // (all four of its functions are set). Providers and propagators not given
-// are the global ones at this call.
+// are the global ones at this call. With trace/noop's and metric/noop's
+// providers, which record nothing, only StartAttempt is set: it puts the
+// caller's trace context into the request, as a no-op span would.
 func NewObserver(opts ...Option) *deepvue.Observer {
 	cfg := config{}
 	for _, o := range opts {
@@ -242,6 +245,14 @@ func NewObserver(opts ...Option) *deepvue.Observer {
 		metric.WithExplicitBucketBoundaries(callDurationBounds...))
 	o.calls, _ = meter.Int64Counter(CallsMetric, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls of the deepvue-go SDK, by operation and outcome."))
+	if o.noSpans {
+		switch meter.(type) {
+		case metricnoop.Meter, *metricnoop.Meter:
+			// Nothing records: the SDK skips what it would tell the
+			// other three (a call's result, each attempt's).
+			return &deepvue.Observer{StartAttempt: o.StartAttempt}
+		}
+	}
 	return &deepvue.Observer{StartCall: o.StartCall, StartAttempt: o.StartAttempt, EndAttempt: o.EndAttempt, EndCall: o.EndCall}
 }
 

@@ -383,14 +383,32 @@ func TestRecordedExample(t *testing.T) {
 }
 
 // TestNewObserverSetsEveryFunction: the Observer NewObserver builds sets all
-// of deepvue.Observer's functions (a nil one would silently record nothing).
+// of deepvue.Observer's functions (a nil one would silently record nothing),
+// unless both providers are the no-op ones: then only StartAttempt, which
+// carries the caller's trace context. A no-op tracer beside a real meter
+// provider (or the reverse) keeps all four.
 func TestNewObserverSetsEveryFunction(t *testing.T) {
-	o := deepvueotel.NewObserver()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()); _ = tp.Shutdown(context.Background()) })
+	for name, o := range map[string]*deepvue.Observer{
+		"global":                  deepvueotel.NewObserver(),
+		"no-op tracer, SDK meter": deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tracenoop.NewTracerProvider()), deepvueotel.WithMeterProvider(mp)),
+		"SDK tracer, no-op meter": deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tp), deepvueotel.WithMeterProvider(metricnoop.NewMeterProvider())),
+	} {
+		require.NotNil(t, o, name)
+		assert.NotNil(t, o.StartCall, name)
+		assert.NotNil(t, o.StartAttempt, name)
+		assert.NotNil(t, o.EndAttempt, name)
+		assert.NotNil(t, o.EndCall, name)
+	}
+	o := deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tracenoop.NewTracerProvider()),
+		deepvueotel.WithMeterProvider(metricnoop.NewMeterProvider()))
 	require.NotNil(t, o)
-	assert.NotNil(t, o.StartCall)
-	assert.NotNil(t, o.StartAttempt)
-	assert.NotNil(t, o.EndAttempt)
-	assert.NotNil(t, o.EndCall)
+	assert.NotNil(t, o.StartAttempt, "no-op providers: the caller's trace context still goes out")
+	assert.Nil(t, o.StartCall)
+	assert.Nil(t, o.EndAttempt)
+	assert.Nil(t, o.EndCall)
 }
 
 // TestTenantOnSpansAndMetrics: a Client made WithTenant puts deepvue.tenant
