@@ -256,9 +256,9 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 	}
 	o := &a.octx
 	o.values = ctx
-	c.flights.dl.add(deadlineOutcome, &o.dl, o, auditOutcomeTimeout)
+	c.deadlines.add(deadlineOutcome, &o.dl, o, auditOutcomeTimeout)
 	werr := callAudit(c.audit, o, rec)
-	c.flights.dl.remove(deadlineOutcome, &o.dl)
+	c.deadlines.remove(deadlineOutcome, &o.dl)
 	o.end(context.Canceled)
 	if werr == nil {
 		return

@@ -121,7 +121,8 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 	if err := cl.in.check(&cl.sec); err != nil {
 		return nil, err
 	}
-	if err := c.checkConsent(ctx, cl); err != nil {
+	purpose, _ := cl.in.auditFields()
+	if err := c.checkConsent(ctx, cl, purpose); err != nil {
 		return nil, err
 	}
 	// join: a call identical to one in flight waits for its result; any

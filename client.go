@@ -68,6 +68,7 @@ type Client struct {
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 
 	flights       *flights   // the calls in flight, for double submits (flight.go)
+	deadlines     *deadlines // the Client's one timer (deadline.go)
 	singleAttempt bool       // WithSingleAttemptTransport: the caller's transport makes one attempt per RoundTrip
 	sharedPool    bool       // the transport is the process's shared one (no WithHTTPClient)
 	life          *lifecycle // behind a pointer, so that a Client value can still be copied (and printed)
@@ -157,6 +158,7 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		life:         &lifecycle{drained: make(chan struct{})},
 		blindWarned:  new(atomic.Bool),
 		flights:      fl,
+		deadlines:    new(deadlines),
 		pending:      pending,
 
 		singleAttempt: s.singleAttempt,

@@ -95,7 +95,7 @@ func TestDefaultDeadlineMakesNoTimerPerCall(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
 		require.NoError(t, err)
-		dl := &c.flights.dl
+		dl := c.deadlines
 		dl.mu.Lock()
 		if i == 0 {
 			first = dl.timer

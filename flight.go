@@ -51,7 +51,6 @@ type flights struct {
 	seed maphash.Seed
 	mu   sync.Mutex
 	m    map[uint64]*flight
-	dl   deadlines
 }
 
 // newFlights returns the flights of a Client.
@@ -136,7 +135,7 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 	f.key, f.lead, f.parent = key, cl, ctx
 	d, ok := ctx.Deadline()
 	if !ok {
-		d, f.ownTimer = fs.dl.add(deadlineCall, &f.dl, f, c.timeout), true
+		d, f.ownTimer = c.deadlines.add(deadlineCall, &f.dl, f, c.timeout), true
 	}
 	f.deadline = d
 	if !f.unlisted {
@@ -369,7 +368,7 @@ func (c *Client) land(cl *call, result any, err error) {
 		delete(c.flights.m, f.key)
 	}
 	c.flights.mu.Unlock()
-	c.flights.dl.remove(deadlineCall, &f.dl)
+	c.deadlines.remove(deadlineCall, &f.dl)
 	if f.stopParent != nil {
 		f.stopParent()
 	}

@@ -285,7 +285,7 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 		// with the call's flight, whose AfterFunc it keeps (see callCtx).
 		// One per attempt: what net/http (or a mock) started for an
 		// attempt may still read its context when the next one begins.
-		rctx = &attemptCtx{rctx, cl}
+		rctx = &attemptCtx{rctx, cl.ctx.end}
 	}
 	r := req.WithContext(rctx)
 	if len(hdr) > 0 {
@@ -305,11 +305,11 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 // watch it.
 type attemptCtx struct {
 	context.Context
-	cl *call
+	end afterFuncer // the call's flight
 }
 
 // AfterFunc registers fn on the call's flight.
-func (a *attemptCtx) AfterFunc(fn func()) (stop func() bool) { return a.cl.fl.AfterFunc(fn) }
+func (a *attemptCtx) AfterFunc(fn func()) (stop func() bool) { return a.end.AfterFunc(fn) }
 
 // redactedURL returns u, the request's URL, with every query value
 // replaced by REDACTED: made once per form of query (observerInfo).

@@ -55,13 +55,20 @@ type callKey struct{}
 // and its AfterFunc is the flight's.
 type callCtx struct {
 	context.Context
-	cl *call
+	cl  *call
+	end afterFuncer // the call's flight (&cl.fl)
+}
+
+// afterFuncer is the end of a context that runs functions when it comes:
+// the call's flight (flight.go).
+type afterFuncer interface {
+	AfterFunc(fn func()) (stop func() bool)
 }
 
 // AfterFunc registers fn on the call's flight, whose end is this context's
 // (see callCtx): a context derived from this one (net/http's transport
 // derives one for every request) then needs no goroutine to watch it.
-func (c *callCtx) AfterFunc(fn func()) (stop func() bool) { return c.cl.fl.AfterFunc(fn) }
+func (c *callCtx) AfterFunc(fn func()) (stop func() bool) { return c.end.AfterFunc(fn) }
 
 // Value returns the call for callKey, and asks the context below otherwise.
 func (c *callCtx) Value(key any) any {
@@ -96,6 +103,6 @@ func (c *Client) newRequest(ctx context.Context, cl *call) (*retryablehttp.Reque
 			"Content-Type": contentTypeJSON,
 		},
 	}
-	cl.ctx = callCtx{ctx, cl}
+	cl.ctx = callCtx{ctx, cl, &cl.fl}
 	return retryablehttp.FromRequest(hr.WithContext(&cl.ctx))
 }
