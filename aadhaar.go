@@ -2,7 +2,7 @@ package deepvue
 
 import (
 	"context"
-	"crypto/sha256"
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -85,7 +85,15 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 	if !c.usable() {
 		return nil, errNilClient
 	}
-	gc := &generateCall{in: generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}}
+	var gc *generateCall
+	if c.observer != nil { // the record and the Observer's state, in one allocation
+		o := &observedGenerateCall{}
+		gc = &o.generateCall
+		gc.obs = &o.obs
+	} else {
+		gc = &generateCall{}
+	}
+	gc.in = generateInput{number: aadhaarNumber, consent: consent, purpose: purpose}
 	res, err := c.run(ctx, c.initCall(&gc.call, opGenerate, &gc.in))
 	r, _ := res.(*OTPResponse)
 	if r != nil && gc.joined { // the leader's result: a copy of one's own
@@ -99,6 +107,12 @@ func (c *Client) GenerateOTP(ctx context.Context, aadhaarNumber string, consent 
 type generateCall struct {
 	call
 	in generateInput
+}
+
+// observedGenerateCall is a generateCall with its Observer state.
+type observedGenerateCall struct {
+	generateCall
+	obs observed
 }
 
 // generateInput is GenerateOTP's input: the operation of a generate-otp call.
@@ -139,7 +153,7 @@ func (g *generateInput) query() string {
 }
 
 // flightKey hashes the number, consent and purpose.
-func (g *generateInput) flightKey(h *keyedHash) [sha256.Size]byte {
+func (g *generateInput) flightKey(seed maphash.Seed) uint64 {
 	var buf [64 + maxPurposeBytes]byte
 	b := append(buf[:0], opGenerate...)
 	b = append(b, 0)
@@ -147,7 +161,16 @@ func (g *generateInput) flightKey(h *keyedHash) [sha256.Size]byte {
 	b = append(b, 0)
 	b = append(b, g.consent...)
 	b = append(b, 0)
-	return h.sum(append(b, g.purpose...))
+	return maphash.Bytes(seed, append(b, g.purpose...))
+}
+
+// queryShape: generate-otp's query has one form.
+func (g *generateInput) queryShape() int { return 0 }
+
+// sameRequest compares what flightKey hashes.
+func (g *generateInput) sameRequest(other operation) bool {
+	o, ok := other.(*generateInput)
+	return ok && g.n == o.n && g.consent == o.consent && g.purpose == o.purpose
 }
 
 func (g *generateInput) auditFields() (purpose, ref string) { return g.purpose, "" }

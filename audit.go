@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deepvue-go/deepvue/internal/redact"
@@ -92,6 +93,60 @@ type auditCall struct {
 	ref    string       // generate-otp: the reference id of a success
 	kyc    *AadhaarData // verify-otp: the data of a success, kept out of the ids
 	failed bool         // the outcome record could not be written
+	octx   outcomeCtx   // the outcome record's context
+}
+
+// outcomeCtx is the context an outcome record is written on: the call's
+// values but not its cancel (an outcome is written whatever ended the call,
+// its deadline included), and a deadline auditOutcomeTimeout after the
+// call's end, which the Client's one timer enforces (deadline.go): no
+// context or timer of its own to allocate. It ends when the write returns.
+type outcomeCtx struct {
+	values context.Context
+	dl     deadlineNode
+	mu     sync.Mutex
+	err    error
+	done   chan struct{} // made when first asked for
+}
+
+// Deadline is auditOutcomeTimeout after the call's end.
+func (o *outcomeCtx) Deadline() (time.Time, bool) { return o.dl.at, true }
+
+// Value is the call's context's.
+func (o *outcomeCtx) Value(key any) any { return o.values.Value(key) }
+
+// Done is closed once the write returned or its deadline passed.
+func (o *outcomeCtx) Done() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done == nil {
+		o.done = make(chan struct{})
+		if o.err != nil {
+			close(o.done)
+		}
+	}
+	return o.done
+}
+
+// Err is context.DeadlineExceeded once the deadline passed, context.Canceled
+// once the write returned, and nil before.
+func (o *outcomeCtx) Err() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
+func (o *outcomeCtx) deadlinePassed() { o.end(context.DeadlineExceeded) }
+
+func (o *outcomeCtx) end(err error) {
+	o.mu.Lock()
+	if o.err == nil {
+		o.err = err
+		if o.done != nil {
+			close(o.done)
+		}
+	}
+	o.mu.Unlock()
 }
 
 // auditError is the error of a call whose consent record was not written.
@@ -186,20 +241,25 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 		rec.OTPState = OTPStateOf(err)
 		rec.ReferenceID = auditID(a.ref, &cl.sec)
 	}
-	var ae *APIError
-	if errors.As(err, &ae) && ae != nil {
-		txn = ae.TransactionID
-		if cl.op == opGenerate {
-			rec.ReferenceID = auditID(ae.ReferenceID, &cl.sec)
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae != nil {
+			txn = ae.TransactionID
+			if cl.op == opGenerate {
+				rec.ReferenceID = auditID(ae.ReferenceID, &cl.sec)
+			}
 		}
 	}
 	rec.TransactionID = auditID(txn, &cl.sec)
 	if a.kyc != nil && holdsKYC(rec.TransactionID, a.kyc) {
 		rec.TransactionID = ""
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditOutcomeTimeout)
-	defer cancel()
-	werr := callAudit(c.audit, wctx, rec)
+	o := &a.octx
+	o.values = ctx
+	c.deadlines.add(deadlineOutcome, &o.dl, o, auditOutcomeTimeout)
+	werr := callAudit(c.audit, o, rec)
+	c.deadlines.remove(deadlineOutcome, &o.dl)
+	o.end(context.Canceled)
 	if werr == nil {
 		return
 	}

@@ -14,9 +14,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deepvue-go/deepvue/internal/uid"
 )
 
 // handOTPResponse is what a hand-written integration decodes into.
@@ -123,18 +127,18 @@ func BenchmarkGenerateOTPTLS(b *testing.B) {
 	for _, hc := range []*http.Client{docStyle, h1, h2} {
 		b.Cleanup(hc.CloseIdleConnections)
 	}
-	hand := func(hc *http.Client) func() error {
-		return func() error {
-			_, err := handGenerateOTP(ctx, hc, srvURL, testID, testSecret, validNumber, testPurpose)
+	hand := func(hc *http.Client) func(string) error {
+		return func(number string) error {
+			_, err := handGenerateOTP(ctx, hc, srvURL, testID, testSecret, number, testPurpose)
 			return err
 		}
 	}
-	calls := []struct {
-		name string
-		call func() error
-	}{
-		{"SDK", func() error { _, err := sdk.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose); return err }},
-		{"SDKBeforeHTTP2", func() error { _, err := before.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose); return err }},
+	calls := []benchCall{
+		{"SDK", func(number string) error { _, err := sdk.GenerateOTP(ctx, number, ConsentYes, testPurpose); return err }},
+		{"SDKBeforeHTTP2", func(number string) error {
+			_, err := before.GenerateOTP(ctx, number, ConsentYes, testPurpose)
+			return err
+		}},
 		{"HandDocStyle", hand(docStyle)},
 		{"HandTunedHTTP1", hand(h1)},
 		{"HandTunedHTTP2", hand(h2)},
@@ -142,13 +146,33 @@ func BenchmarkGenerateOTPTLS(b *testing.B) {
 	runVariants(b, calls)
 }
 
-// runVariants runs each call serially and with 32 goroutines per CPU, in
+// benchCall is one variant of a benchmark: a generate-otp call for number.
+type benchCall struct {
+	name string
+	call func(number string) error
+}
+
+// benchNumbers are valid Aadhaar numbers, one per goroutine of a parallel
+// benchmark: identical calls made at the same time on one Client share one
+// request (double submits, flight.go), so concurrent calls for one number
+// would measure the join, not the call.
+var benchNumbers = func() []string {
+	var ns []string
+	for i := 0; len(ns) < 256; i++ {
+		body := "23412341" + strconv.Itoa(1000 + i)[1:]
+		n := body + string(uid.CheckDigit(body))
+		if _, r := uid.Check(n); r == uid.OK {
+			ns = append(ns, n)
+		}
+	}
+	return ns
+}()
+
+// runVariants runs each call serially (for validNumber) and with 32
+// goroutines per CPU (each for a number of its own: benchNumbers), in
 // reverse order when DEEPVUE_BENCH_REVERSE=1 (so that no variant always
 // runs first, on a cold server, or last).
-func runVariants(b *testing.B, calls []struct {
-	name string
-	call func() error
-}) {
+func runVariants(b *testing.B, calls []benchCall) {
 	if os.Getenv("DEEPVUE_BENCH_REVERSE") == "1" {
 		for i, j := 0, len(calls)-1; i < j; i, j = i+1, j-1 {
 			calls[i], calls[j] = calls[j], calls[i]
@@ -158,7 +182,7 @@ func runVariants(b *testing.B, calls []struct {
 		b.Run(c.name+"/serial", func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if err := c.call(); err != nil {
+				if err := c.call(validNumber); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -166,9 +190,11 @@ func runVariants(b *testing.B, calls []struct {
 		b.Run(c.name+"/parallel32", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(32)
+			var next atomic.Int32
 			b.RunParallel(func(pb *testing.PB) {
+				number := benchNumbers[int(next.Add(1)-1)%len(benchNumbers)]
 				for pb.Next() {
-					if err := c.call(); err != nil {
+					if err := c.call(number); err != nil {
 						b.Error(err)
 						return
 					}
@@ -186,20 +212,17 @@ func BenchmarkGenerateOTP(b *testing.B) {
 	tuned := &http.Client{Transport: tunedTransport()}
 	b.Cleanup(tuned.CloseIdleConnections)
 
-	calls := []struct {
-		name string
-		call func() error
-	}{
-		{"SDK", func() error {
-			_, err := sdk.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+	calls := []benchCall{
+		{"SDK", func(number string) error {
+			_, err := sdk.GenerateOTP(ctx, number, ConsentYes, testPurpose)
 			return err
 		}},
-		{"HandDocStyle", func() error {
-			_, err := handGenerateOTP(ctx, docStyle, srvURL, testID, testSecret, validNumber, testPurpose)
+		{"HandDocStyle", func(number string) error {
+			_, err := handGenerateOTP(ctx, docStyle, srvURL, testID, testSecret, number, testPurpose)
 			return err
 		}},
-		{"HandTuned", func() error {
-			_, err := handGenerateOTP(ctx, tuned, srvURL, testID, testSecret, validNumber, testPurpose)
+		{"HandTuned", func(number string) error {
+			_, err := handGenerateOTP(ctx, tuned, srvURL, testID, testSecret, number, testPurpose)
 			return err
 		}},
 	}

@@ -19,8 +19,9 @@ import (
 //	          declared purposes and the consent evidence (consent.go)
 //	join      a call identical to one in flight waits for that one's result
 //	          instead of sending; any other leads a flight, the call's
-//	          context: the caller's deadline or the Client's default
-//	          (flight.go; run hands the result on)
+//	          context: the caller's deadline or the Client's default, which
+//	          the Client's one timer enforces (flight.go, deadline.go; run
+//	          hands the result on)
 //	audit     the consent record, before anything is sent (audit.go)
 //	limit     the rate limiter's slot (ratelimit.go)
 //	guard     the send-once guard on the call's context (guard.go)
@@ -33,8 +34,9 @@ import (
 //	          verify_decode.go, errors.go, internal/redact)
 //	settle    generate-otp remembers the OTP it sent; a 409 gets the
 //	          pending one (pending.go)
-//	end       the Observer, the outcome audit record, the Debug record
-//	          (observe.go, audit.go, here)
+//	end       the Observer, the outcome audit record (on a context of the
+//	          audit state: the call's values, not its cancel, bounded by the
+//	          Client's timer), the Debug record (observe.go, audit.go, here)
 //
 // Per-attempt state travels explicitly: the guard's hooks and the
 // Observer's attempt live in the call record and are reset at each
@@ -119,7 +121,8 @@ func (c *Client) do(ctx context.Context, cl *call) (any, error) {
 	if err := cl.in.check(&cl.sec); err != nil {
 		return nil, err
 	}
-	if err := c.checkConsent(ctx, cl); err != nil {
+	purpose, _ := cl.in.auditFields()
+	if err := c.checkConsent(ctx, cl, purpose); err != nil {
 		return nil, err
 	}
 	// join: a call identical to one in flight waits for its result; any

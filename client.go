@@ -55,6 +55,7 @@ type Client struct {
 	logger       *slog.Logger
 	limiter      Limiter
 	observer     *Observer
+	obsInfo      *observerInfo // with an Observer: what it is told of every call
 	audit        AuditFunc
 	tenant       string         // WithTenant
 	pending      *pendingConfig // the OTPs sent (pending.go); nil: none remembered
@@ -67,6 +68,7 @@ type Client struct {
 	noGuard bool // tests only: send without the send-once guard, to show what it prevents
 
 	flights       *flights   // the calls in flight, for double submits (flight.go)
+	deadlines     *deadlines // the Client's one timer (deadline.go)
 	singleAttempt bool       // WithSingleAttemptTransport: the caller's transport makes one attempt per RoundTrip
 	sharedPool    bool       // the transport is the process's shared one (no WithHTTPClient)
 	life          *lifecycle // behind a pointer, so that a Client value can still be copied (and printed)
@@ -156,12 +158,16 @@ func NewClient(clientID, clientSecret string, opts ...Option) (*Client, error) {
 		life:         &lifecycle{drained: make(chan struct{})},
 		blindWarned:  new(atomic.Bool),
 		flights:      fl,
+		deadlines:    new(deadlines),
 		pending:      pending,
 
 		singleAttempt: s.singleAttempt,
 	}
 	if s.maxBuffered > 0 {
 		c.budget = newBudget(s.maxBuffered) // WithMaxBufferedBytes: a budget of its own
+	}
+	if c.observer != nil {
+		c.obsInfo = newObserverInfo(c.generateURL, c.verifyURL, c.tenant)
 	}
 
 	// The caller's client is a copy (WithHTTPClient); a nil Transport stays

@@ -523,10 +523,9 @@ func (e ConsentEvidence) LogValue() slog.Value {
 // operation's own checks: the declared purposes (WithPurposes) and the
 // evidence the call carries (WithConsentEvidence; required with
 // RequireConsentEvidence). It keeps the evidence for the audit records.
-func (c *Client) checkConsent(ctx context.Context, cl *call) error {
+func (c *Client) checkConsent(ctx context.Context, cl *call, purpose string) error {
 	p := &c.consent
 	if p.purposes != nil {
-		purpose, _ := cl.in.auditFields()
 		if _, ok := p.purposes[purpose]; !ok {
 			return invalid(FieldPurpose, "is not one of the purposes declared with WithPurposes (a purpose is a fixed text, never customer data)")
 		}
@@ -544,7 +543,8 @@ func (c *Client) checkConsent(ctx context.Context, cl *call) error {
 	if err := checkEvidence(&e, p.requireEvidence, time.Now(), &cl.sec); err != nil {
 		return err
 	}
-	cl.evidence = &e
+	cl.evidence = new(ConsentEvidence) // only a call that carries evidence allocates it
+	*cl.evidence = e
 	return nil
 }
 

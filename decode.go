@@ -29,9 +29,227 @@ type envelope struct {
 }
 
 // decodeEnvelope decodes body; ok is false only if it is not a JSON object
-// (every field is lenient).
+// (every field is lenient). The common answer takes decodeEnvelopeFast;
+// anything else encoding/json.
 func decodeEnvelope(body []byte) (env envelope, ok bool) {
+	if decodeEnvelopeFast(body, &env) {
+		return env, true
+	}
+	env = envelope{}
 	return env, looksLikeObject(body) && json.Unmarshal(body, &env) == nil
+}
+
+// decodeEnvelopeFast decodes the common form of an answer, and reports
+// false for any other, which it leaves to encoding/json: a JSON object whose
+// names are ASCII strings without escapes, whose values are strings of
+// ASCII without escapes or control characters, numbers, true, false or (for
+// a name that is not the envelope's) null, with each of the envelope's
+// names at most once. Its names are matched as encoding/json matches them
+// (an exact name, else one that differs in ASCII case), and each field is
+// decoded by its own UnmarshalJSON from the bytes encoding/json would hand
+// it, so the result is encoding/json's (TestDecodeEnvelopeFastIsEncodingJSON,
+// FuzzGenerateAnswer), without its reflection and its scan of the whole
+// answer before the decoding.
+func decodeEnvelopeFast(body []byte, env *envelope) bool {
+	i := skipJSONSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return false
+	}
+	i = skipJSONSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return skipJSONSpace(body, i+1) == len(body)
+	}
+	var seen uint8
+	for {
+		if i >= len(body) || body[i] != '"' {
+			return false
+		}
+		end, ok := plainStringEnd(body, i)
+		if !ok {
+			return false
+		}
+		name := body[i+1 : end-1]
+		i = skipJSONSpace(body, end)
+		if i >= len(body) || body[i] != ':' {
+			return false
+		}
+		i = skipJSONSpace(body, i+1)
+		start := i
+		end, null, ok := simpleValueEnd(body, i)
+		if !ok {
+			return false
+		}
+		if f := envelopeField(name); f >= 0 {
+			if null || seen&(1<<f) != 0 {
+				return false // null, or a name twice: encoding/json's rules, not these
+			}
+			seen |= 1 << f
+			v := body[start:end]
+			var fs *flexString
+			switch f { // the methods never fail (see each)
+			case 0:
+				_ = env.Code.UnmarshalJSON(v)
+			case 1:
+				_ = env.Timestamp.UnmarshalJSON(v)
+			case 2:
+				fs = &env.TransactionID
+			case 3:
+				fs = &env.SubCode
+			case 4:
+				fs = &env.Message
+			case 5:
+				fs = &env.ReferenceID
+			default:
+				_ = env.Detail.UnmarshalJSON(v)
+			}
+			if fs != nil {
+				if v[0] == '"' {
+					*fs = flexString{s: string(v[1 : len(v)-1])} // plain ASCII: what UnmarshalJSON makes of it
+				} else {
+					_ = fs.UnmarshalJSON(v)
+				}
+			}
+		}
+		i = skipJSONSpace(body, end)
+		if i >= len(body) {
+			return false
+		}
+		switch body[i] {
+		case ',':
+			i = skipJSONSpace(body, i+1)
+		case '}':
+			return skipJSONSpace(body, i+1) == len(body)
+		default:
+			return false
+		}
+	}
+}
+
+// envelopeNames are the envelope's JSON names, in decodeEnvelopeFast's order.
+var envelopeNames = [...]string{"code", "timestamp", "transaction_id", "sub_code", "message", "reference_id", "detail"}
+
+// envelopeField returns the index in envelopeNames of name, matched in any
+// ASCII case, or -1.
+func envelopeField(name []byte) int {
+	for f, n := range envelopeNames {
+		if len(n) == len(name) && equalFoldASCIIBytes(name, n) {
+			return f
+		}
+	}
+	return -1
+}
+
+// equalFoldASCIIBytes reports whether b and s (of one length, s lower-case
+// ASCII) differ only in ASCII case.
+func equalFoldASCIIBytes(b []byte, s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// skipJSONSpace returns the index of the first byte at or after i that is
+// not JSON whitespace.
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainStringEnd returns the index after the closing quote of the string
+// that opens at b[i], if it holds only ASCII bytes from the space on, and no
+// escape.
+func plainStringEnd(b []byte, i int) (int, bool) {
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, true
+		case c < ' ' || c >= 0x80 || c == '\\':
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// simpleValueEnd returns the index after the value at b[i] if it is a plain
+// string (plainStringEnd), a number, true, false or null (null reported).
+// An object or an array is not simple.
+func simpleValueEnd(b []byte, i int) (end int, null, ok bool) {
+	if i >= len(b) {
+		return 0, false, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, ok = plainStringEnd(b, i)
+		return end, false, ok
+	case c == 't':
+		return literalEnd(b, i, "true")
+	case c == 'f':
+		return literalEnd(b, i, "false")
+	case c == 'n':
+		end, _, ok = literalEnd(b, i, "null")
+		return end, true, ok
+	case c == '-' || ('0' <= c && c <= '9'):
+		end, ok = numberEnd(b, i)
+		return end, false, ok
+	}
+	return 0, false, false
+}
+
+func literalEnd(b []byte, i int, lit string) (int, bool, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, false, false
+	}
+	return i + len(lit), false, true
+}
+
+// numberEnd returns the index after the JSON number at b[i]: -?(0|[1-9]d*)
+// (.d+)?([eE][+-]?d+)?
+func numberEnd(b []byte, i int) (int, bool) {
+	digits := func(j int) int {
+		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	j := i
+	if b[j] == '-' {
+		j++
+	}
+	switch {
+	case j >= len(b) || b[j] < '0' || b[j] > '9':
+		return 0, false
+	case b[j] == '0':
+		j++
+	default:
+		j = digits(j)
+	}
+	if j < len(b) && b[j] == '.' {
+		k := digits(j + 1)
+		if k == j+1 {
+			return 0, false
+		}
+		j = k
+	}
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		j++
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		k := digits(j)
+		if k == j {
+			return 0, false
+		}
+		j = k
+	}
+	return j, true
 }
 
 func looksLikeObject(body []byte) bool {

@@ -3,6 +3,7 @@ package deepvue
 import (
 	"encoding/base64"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -118,4 +119,82 @@ func TestDetailFieldForms(t *testing.T) {
 		require.NoError(t, d.UnmarshalJSON([]byte(raw)))
 		assert.Equal(t, want, d, raw)
 	}
+}
+
+// decodeEnvelopeJSON is decodeEnvelope without its fast path: encoding/json.
+func decodeEnvelopeJSON(body []byte) (env envelope, ok bool) {
+	return env, looksLikeObject(body) && json.Unmarshal(body, &env) == nil
+}
+
+// TestDecodeEnvelopeFastIsEncodingJSON: whatever decodeEnvelopeFast
+// accepts, encoding/json decodes to the same envelope: the documented
+// answers, names in other cases, unknown names of every kind, numbers of
+// every form, and 20,000 answers made of members of every kind (known
+// names in any case, twice, null, escapes, non-ASCII, nested values), a
+// third of them then cut, or with a byte removed, doubled or changed. It must accept the documented answers
+// (else it saves nothing).
+func TestDecodeEnvelopeFastIsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	check := func(body string) bool {
+		var fast envelope
+		if !decodeEnvelopeFast([]byte(body), &fast) {
+			return false
+		}
+		want, ok := decodeEnvelopeJSON([]byte(body))
+		require.True(t, ok, "%q: the fast path accepted what encoding/json refuses", body)
+		require.Equal(t, want, fast, "%q", body)
+		return true
+	}
+	for _, body := range []string{successOTP, sourceFailBd, `{}`, " {\n} ",
+		`{"code":409,"timestamp":1738332826135,"transaction_id":"t","sub_code":"VERIFICATION_PENDING","message":"Otp already generated for this aadhaar, please try after some time.","reference_id":""}`,
+		`{"detail":"Invalid client_id or client_secret, access Denied"}`, `{"detail":"Not authenticated"}`,
+		`{"Code":"200","TIMESTAMP":"1738332826135","Transaction_ID":12815,"SUB_code":"success","Reference_Id":2.9756208e7}`,
+		`{"x":null,"y":true,"z":-0.5e+3,"sub_code":"SUCCESS","w":"","reference_id":"1"}`,
+		`{"code":1e400,"timestamp":-1,"message":false,"reference_id":true}`} {
+		require.True(t, check(body), "%q: not taken by the fast path", body)
+	}
+	members := []string{`"sub_code":"SUCCESS"`, `"Sub_Code":"VERIFICATION_PENDING"`, `"reference_id":"29756208"`,
+		`"reference_id":29756208`, `"REFERENCE_ID":""`, `"code":200`, `"code":"409"`, `"code":-1.5e2`, `"code":true`,
+		`"timestamp":1738332826135`, `"timestamp":"2025-01-31T10:00:00Z"`, `"timestamp":0`, `"message":"OTP sent. 1234"`,
+		`"message":""`, `"transaction_id":"12815fb81c084fb7a35eedc0ef1c5a84"`, `"transaction_id":12815`,
+		`"detail":"Not authenticated"`, `"detail":false`, `"x":null`, `"y":true`, `"z":"\u00e9"`, `"z2":"é"`, `"w":01`,
+		`"code":null`, `"message":"a\"b"`, `"a":{"b":1}`, `"a":[1]`, `"subcode":"SUCCESS"`, `"sub-code":"SUCCESS"`,
+		`"transaction_id":"x` + "\x7f" + `"`, `"message":"é"`, `"message":"` + "\t" + `"`, `"n":-0`, `"n":1E+2`}
+	spaces := []string{"", " ", "\t", "\n", "\r\n  "}
+	rng := rand.New(rand.NewPCG(26, 3))
+	accepted := 0
+	for n := 0; n < 20000; n++ {
+		b := []byte(spaces[rng.IntN(len(spaces))] + "{")
+		for k := rng.IntN(7); k > 0; k-- {
+			b = append(b, spaces[rng.IntN(len(spaces))]...)
+			b = append(b, members[rng.IntN(len(members))]...)
+			b = append(b, spaces[rng.IntN(len(spaces))]...)
+			if k > 1 {
+				b = append(b, ',')
+			}
+		}
+		b = append(b, '}')
+		b = append(b, spaces[rng.IntN(len(spaces))]...)
+		if rng.IntN(3) == 0 {
+			for k := 1 + rng.IntN(2); k > 0 && len(b) > 0; k-- { // mutate
+				i := rng.IntN(len(b))
+				switch rng.IntN(4) {
+				case 0:
+					b = append(b[:i:i], b[i+1:]...)
+				case 1:
+					b = append(b[:i+1:i+1], b[i:]...)
+				case 2:
+					const bytes = `{}[]:,"\ 0-e.tn`
+					b[i] = bytes[rng.IntN(len(bytes))]
+				default:
+					b = b[:i]
+				}
+			}
+		}
+		if check(string(b)) {
+			accepted++
+		}
+	}
+	t.Logf("accepted %d", accepted)
+	assert.Greater(t, accepted, 2000, "the random answers reach the fast path")
 }

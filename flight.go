@@ -2,7 +2,8 @@ package deepvue
 
 import (
 	"context"
-	"crypto/sha256"
+	"encoding/binary"
+	"hash/maphash"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,9 +22,13 @@ import (
 // the number, consent and purpose; for VerifyOTP the reference id, OTP,
 // consent, purpose, mobile number and GeneratePDF; and the consent evidence
 // the call carries (WithConsentEvidence), if any. A call with another
-// purpose or other evidence for the same number is a call of its own. Calls are found by a
-// keyed hash of what they send (HMAC-SHA256 under a random key of the
-// Client's), never by the number or the OTP.
+// purpose or other evidence for the same number is a call of its own. Calls
+// are found by a keyed hash of what they send (hash/maphash under a random
+// seed of the Client's), never by the number or the OTP, and a call joins
+// only after comparing what it sends with what the call in flight sends
+// (which that call's record holds anyway): the hash finds, the comparison
+// decides, so two different calls whose hashes collide never share a
+// request (the second sends its own, not found by later double submits).
 //
 // The first call (the leader) runs the story; the others (joiners) wait for
 // its end and get its result: the same error, or a copy of the same result
@@ -39,20 +44,18 @@ import (
 // cancelled only when every caller waiting for it has left.
 
 // flights are the calls in flight on one Client, by the keyed hash of what
-// they send.
+// they send. A flight whose leader's context has no deadline gets the
+// Client's default (WithTimeout), which the Client's one timer enforces
+// (deadline.go): no timer per call.
 type flights struct {
-	hash *keyedHash
+	seed maphash.Seed
 	mu   sync.Mutex
-	m    map[[sha256.Size]byte]*flight
+	m    map[uint64]*flight
 }
 
 // newFlights returns the flights of a Client.
 func newFlights() (*flights, error) {
-	h, err := randomKeyedHash()
-	if err != nil {
-		return nil, err
-	}
-	return &flights{hash: h, m: map[[sha256.Size]byte]*flight{}}, nil
+	return &flights{seed: maphash.MakeSeed(), m: map[uint64]*flight{}}, nil
 }
 
 // flight is one request, the calls waiting for it, and the context it runs
@@ -62,41 +65,55 @@ func newFlights() (*flights, error) {
 // caller waits for the request any more: the leader leaves when its own
 // context ends, but while a joiner waits, that ends nothing. Err and Done
 // decide when asked, so a leader alone sees its own cancel at once, as it
-// would on its own context. It lives in the leader's call record.
+// would on its own context (a default deadline ends it when the Client's
+// timer fires, as a context.WithDeadline's timer would). It lives in the
+// leader's call record.
 type flight struct {
-	key    [sha256.Size]byte
-	result any // set before landed is closed
+	key    uint64
+	lead   *call // the leader's record: what it sends (sameRequest)
+	result any   // set before landed is closed
 	err    error
 
 	parent     context.Context // the leader's
 	deadline   time.Time
-	ownTimer   bool        // the deadline is not the parent's: a timer of the flight's enforces it
-	stopParent func() bool // unregisters the context.AfterFunc on parent (nil if parent never ends)
+	ownTimer   bool         // the deadline is the Client's default: the Client's timer enforces it (deadline.go)
+	dl         deadlineNode // its place in the Client's list of default deadlines
+	stopParent func() bool  // unregisters the context.AfterFunc on parent (nil if parent never ends)
 
-	mu      sync.Mutex
-	timer   *time.Timer   // ends the flight at its deadline
-	timerOf *flightRef    // what the timer's function holds: cut at the end
-	joiners int           // joiners still waiting
-	landed  chan struct{} // made by the first joiner; closed once result and err are set
-	isDone  bool          // land was called
-	ended   error         // why the flight's context ended, once it has
-	endCh   chan struct{} // closed when ended is set; made when first asked for
-	afters  map[*func()]struct{}
+	mu       sync.Mutex
+	timer    *time.Timer   // ends the flight at its deadline
+	timerOf  *flightRef    // what the timer's function holds: cut at the end
+	joiners  int           // joiners still waiting
+	landed   chan struct{} // made by the first joiner; closed once result and err are set
+	isDone   bool          // land was called
+	unlisted bool          // not in the Client's map: another request has its key
+	ended    error         // why the flight's context ended, once it has
+	endCh    chan struct{} // closed when ended is set; made when first asked for
+	after1   func()        // the first function AfterFunc registered (net/http's, for the request), until stopped
+	used1    bool          // after1's place was taken once: later ones go to afters
+	afters   map[*func()]struct{}
 }
 
 // join is the story's join step, after the input was checked. A call
 // identical to one in flight joins it and reports true; any other call
 // leads a new flight (cl.fl, its context from now on) and reports false.
 func (c *Client) join(ctx context.Context, cl *call) bool {
-	key := cl.in.flightKey(c.flights.hash)
+	fs := c.flights
+	key := cl.in.flightKey(fs.seed)
 	if cl.evidence != nil {
 		// Only calls with the same consent evidence share a request: the
 		// leader's audit records carry its evidence alone.
-		key = c.flights.hash.sum(flightEvidence(key, cl.evidence))
+		key = maphash.Bytes(fs.seed, flightEvidence(key, cl.evidence))
 	}
-	fs := c.flights
 	fs.mu.Lock()
-	if f := fs.m[key]; f != nil {
+	f := fs.m[key]
+	if f != nil && !f.lead.sameRequestAs(cl) {
+		// Another request with the same hash: this call sends its own,
+		// which the map cannot hold beside the other.
+		f = nil
+		key, cl.fl.unlisted = 0, true
+	}
+	if f != nil {
 		f.mu.Lock()
 		alive := f.endLocked() == nil // else every caller left, or its deadline passed
 		if alive {
@@ -114,31 +131,44 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 		}
 	}
 	// A new flight, set up before others can find it.
-	f := &cl.fl
-	f.key, f.parent = key, ctx
+	f = &cl.fl
+	f.key, f.lead, f.parent = key, cl, ctx
 	d, ok := ctx.Deadline()
 	if !ok {
-		d, f.ownTimer = time.Now().Add(c.timeout), true
+		d, f.ownTimer = c.deadlines.add(deadlineCall, &f.dl, f, c.timeout), true
 	}
 	f.deadline = d
-	fs.m[key] = f
+	if !f.unlisted {
+		fs.m[key] = f
+	}
 	fs.mu.Unlock()
 	cl.flight = f
-	if f.ownTimer {
-		f.mu.Lock()
-		f.startTimerLocked()
-		f.mu.Unlock()
-	}
 	if ctx.Done() != nil {
 		f.stopParent = context.AfterFunc(ctx, f.check)
 	}
 	return false
 }
 
+// sameRequestAs reports whether other sends what cl sends, with the same
+// consent evidence (what join's key hashes).
+func (cl *call) sameRequestAs(other *call) bool {
+	if !cl.in.sameRequest(other.in) {
+		return false
+	}
+	a, b := cl.evidence, other.evidence
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.NoticeID == b.NoticeID && a.NoticeVersion == b.NoticeVersion && a.NoticeSHA256 == b.NoticeSHA256 &&
+		a.Language == b.Language && a.Channel == b.Channel && a.Operator == b.Operator &&
+		a.CustomerRef == b.CustomerRef && a.AlternativesOffered == b.AlternativesOffered &&
+		a.DecidedAt.UnixNano() == b.DecidedAt.UnixNano()
+}
+
 // flightEvidence is what identifies the consent evidence of a call, after the
 // hash of its request.
-func flightEvidence(key [sha256.Size]byte, e *ConsentEvidence) []byte {
-	b := append(make([]byte, 0, 256), key[:]...)
+func flightEvidence(key uint64, e *ConsentEvidence) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 256), key)
 	for _, f := range [...]string{e.NoticeID, e.NoticeVersion, e.NoticeSHA256, e.Language, e.Channel, e.Operator, e.CustomerRef} {
 		b = append(b, 0)
 		b = append(b, f...)
@@ -186,6 +216,12 @@ func (f *flight) AfterFunc(fn func()) (stop func() bool) {
 		go fn()
 		return func() bool { return false }
 	}
+	if !f.used1 {
+		// The common case, net/http's one registration for the request:
+		// no map, no pointer of its own.
+		f.after1, f.used1 = fn, true
+		return f.stop1
+	}
 	if f.afters == nil {
 		f.afters = map[*func()]struct{}{}
 	}
@@ -198,6 +234,23 @@ func (f *flight) AfterFunc(fn func()) (stop func() bool) {
 		delete(f.afters, p)
 		return ok
 	}
+}
+
+// deadlinePassed ends the flight at its default deadline (the Client's
+// timer, deadline.go).
+func (f *flight) deadlinePassed() {
+	f.mu.Lock()
+	f.endWithLocked(context.DeadlineExceeded)
+	f.mu.Unlock()
+}
+
+// stop1 unregisters the function in after1.
+func (f *flight) stop1() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ok := f.after1 != nil
+	f.after1 = nil
+	return ok
 }
 
 // check ends the flight's context if it must end now (the parent's end, the
@@ -237,16 +290,20 @@ func (f *flight) startTimerLocked() {
 // deadline passed, or no one waits for it (the leader's context ended with
 // no joiner waiting). A leader that left while joiners wait no longer
 // watches its own deadline: the flight's timer takes over.
+//
+// A default deadline is the Client's timer's to enforce (deadline.go),
+// without a clock read here: the flight ends at it as a context.WithDeadline
+// does, when the timer fires.
 func (f *flight) endLocked() error {
 	if f.ended != nil {
 		return f.ended
 	}
-	if !time.Now().Before(f.deadline) {
+	if !f.ownTimer && !time.Now().Before(f.deadline) {
 		f.endWithLocked(context.DeadlineExceeded)
 	} else if err := f.parent.Err(); err != nil {
 		if f.joiners == 0 {
 			f.endWithLocked(err)
-		} else if f.timer == nil {
+		} else if !f.ownTimer && f.timer == nil {
 			f.startTimerLocked()
 		}
 	}
@@ -266,6 +323,10 @@ func (f *flight) endWithLocked(err error) {
 	if f.timer != nil {
 		f.timer.Stop()
 		f.timerOf.f.Store(nil)
+	}
+	if f.after1 != nil {
+		go f.after1()
+		f.after1 = nil
 	}
 	for fn := range f.afters {
 		go (*fn)()
@@ -307,6 +368,7 @@ func (c *Client) land(cl *call, result any, err error) {
 		delete(c.flights.m, f.key)
 	}
 	c.flights.mu.Unlock()
+	c.deadlines.remove(deadlineCall, &f.dl)
 	if f.stopParent != nil {
 		f.stopParent()
 	}

@@ -3,8 +3,10 @@ package deepvue
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -328,9 +330,8 @@ func TestDoubleSubmitSharesTheLeadersDeadline(t *testing.T) {
 }
 
 // TestFlightKeysAreKeyedHashes: the flights are found by a keyed hash of
-// what the call sends: the map's keys hold no number, differ between two
-// Clients for the same call (each Client has a key of its own), and are
-// HMAC-SHA256.
+// what the call sends: the map's keys hold no number, and differ between
+// two Clients for the same call (each Client has a seed of its own).
 func TestFlightKeysAreKeyedHashes(t *testing.T) {
 	g := newGatedFake(t)
 	a, b := g.client(t), g.client(t)
@@ -343,13 +344,16 @@ func TestFlightKeysAreKeyedHashes(t *testing.T) {
 		}()
 		waitJoined(t, c, 1)
 	}
-	var keys [][32]byte
+	var keys []uint64
 	for _, c := range []*Client{a, b} {
 		c.flights.mu.Lock()
 		for k := range c.flights.m {
 			keys = append(keys, k)
-			assert.False(t, bytes.Contains(k[:], []byte(validNumber)))
-			assert.False(t, bytes.Contains(k[:], []byte("2346")))
+			for _, kb := range [][]byte{binary.BigEndian.AppendUint64(nil, k), binary.LittleEndian.AppendUint64(nil, k),
+				strconv.AppendUint(nil, k, 10)} {
+				assert.False(t, bytes.Contains(kb, []byte(validNumber)))
+				assert.False(t, bytes.Contains(kb, []byte("2346")))
+			}
 		}
 		c.flights.mu.Unlock()
 	}
@@ -402,4 +406,38 @@ func TestDoubleSubmitWithOtherConsentEvidence(t *testing.T) {
 	assert.Equal(t, int32(2), g.arrived.Load())
 	require.Len(t, consents, 2)
 	assert.NotEqual(t, consents[0].DecidedAt, consents[1].DecidedAt, "each request audited with its own evidence")
+}
+
+// TestDoubleSubmitHashCollisionSendsItsOwn: a call whose flight key equals
+// that of a different call in flight (a hash collision, forced here by
+// listing the flight in flight under the second call's key) does not join
+// it: the key finds, the comparison of what each call sends decides.
+func TestDoubleSubmitHashCollisionSendsItsOwn(t *testing.T) {
+	g := newGatedFake(t)
+	c := g.client(t)
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		first <- err
+	}()
+	waitJoined(t, c, 1)
+	other := generateInput{number: otherNumber, consent: ConsentYes, purpose: testPurpose}
+	require.NoError(t, other.check(&secrets{}))
+	c.flights.mu.Lock()
+	for k, f := range c.flights.m {
+		delete(c.flights.m, k)
+		f.key = other.flightKey(c.flights.seed)
+		c.flights.m[f.key] = f
+	}
+	c.flights.mu.Unlock()
+	second := make(chan error, 1)
+	go func() {
+		_, err := c.GenerateOTP(context.Background(), otherNumber, ConsentYes, testPurpose)
+		second <- err
+	}()
+	waitFor(t, "both requests at the server", func() bool { return g.arrived.Load() == 2 })
+	g.open()
+	require.NoError(t, <-first)
+	require.NoError(t, <-second)
+	assert.Equal(t, int32(2), g.arrived.Load())
 }

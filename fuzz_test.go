@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -166,6 +167,13 @@ func FuzzGenerateAnswer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status int, body string) {
 		if status < 100 || status > 599 {
 			return
+		}
+		var fast envelope
+		if decodeEnvelopeFast([]byte(body), &fast) {
+			// The fast path decodes as encoding/json does.
+			if want, ok := decodeEnvelopeJSON([]byte(body)); !ok || !reflect.DeepEqual(want, fast) {
+				t.Fatalf("%q: the fast path decodes %+v, encoding/json %+v (ok %v)", body, fast, want, ok)
+			}
 		}
 		a := &answer{status: status, body: []byte(body), contentType: "application/json"}
 		res, err := generateResult(a, &secrets{Number: validNumber, Secret: testSecret})

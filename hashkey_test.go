@@ -21,9 +21,21 @@ func TestKeyedHashIsHMACSHA256(t *testing.T) {
 			assert.Equal(t, m.Sum(nil), got[:], "key %d bytes, message %d bytes", len(key), len(msg))
 		}
 	}
-	a, err := randomKeyedHash()
+	a, b := newKeyedHash([]byte("one key")), newKeyedHash([]byte("another key"))
+	assert.NotEqual(t, a.sum([]byte(validNumber)), b.sum([]byte(validNumber)), "keys")
+}
+
+// TestDefaultPendingKeys: the process's default store is keyed by a
+// 128-bit keyed hash in hex (32 digits) of the client id and the number:
+// no number in it, one key per client id and number, the same each time.
+func TestDefaultPendingKeys(t *testing.T) {
+	d, err := defaultPending()
 	assert.NoError(t, err)
-	b, err := randomKeyedHash()
-	assert.NoError(t, err)
-	assert.NotEqual(t, a.sum([]byte(validNumber)), b.sum([]byte(validNumber)), "random keys")
+	n1, n2 := []byte(validNumber), []byte(otherNumber)
+	k := d.key(testID, n1)
+	assert.Regexp(t, `^[0-9a-f]{32}$`, k)
+	assert.NotContains(t, k, validNumber)
+	assert.Equal(t, k, d.key(testID, n1))
+	assert.NotEqual(t, k, d.key(testID, n2))
+	assert.NotEqual(t, k, d.key(testID+"2", n1))
 }

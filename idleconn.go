@@ -223,19 +223,25 @@ func (f *respFramer) feed(p []byte) int {
 				}
 			}
 		default: // a line: head, chunk size, chunk end, trailer
-			c := p[i]
-			i++
-			if c != '\n' {
-				if f.n < len(f.line) {
-					f.line[f.n] = c
-				}
-				f.n++
-				if f.state != frameHead && f.n > maxFrameLine {
-					f.state = framePass
-				}
+			// The line's bytes up to its "\n" (or all of p) at once: what
+			// fits is kept, the rest counted.
+			end := len(p)
+			if j := bytes.IndexByte(p[i:], '\n'); j >= 0 {
+				end = i + j
+			}
+			if f.n < len(f.line) {
+				copy(f.line[f.n:], p[i:end])
+			}
+			f.n += end - i
+			if f.state != frameHead && f.n > maxFrameLine {
+				f.state = framePass // the rest of p passes
 				continue
 			}
-			f.endLine()
+			i = end
+			if i < len(p) { // the "\n"
+				i++
+				f.endLine()
+			}
 		}
 	}
 	return i
@@ -339,15 +345,16 @@ func (f *respFramer) headLine(line []byte, long bool) {
 		if !ok {
 			return
 		}
-		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
+		name = bytes.TrimSpace(name) // the value only for the two headers that frame
 		switch {
 		case len(name) == len("Content-Length") && hasPrefixFold(name, "content-length"):
-			v, ok := parseUint(value, 10)
+			v, ok := parseUint(bytes.TrimSpace(value), 10)
 			if !ok || (f.clen >= 0 && f.clen != v) {
 				f.bad = true
 			}
 			f.clen = v
 		case len(name) == len("Transfer-Encoding") && hasPrefixFold(name, "transfer-encoding"):
+			value = bytes.TrimSpace(value)
 			if f.chunked || len(value) != len("chunked") || !hasPrefixFold(value, "chunked") {
 				f.bad = true
 			}

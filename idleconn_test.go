@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -209,6 +210,99 @@ func TestFramerFollowsEveryAnswerShape(t *testing.T) {
 			// byte past its end in the same read.
 			f.request([]byte(tt.req))
 			assert.Equal(t, len(tt.resp), f.feed([]byte(stream[len(tt.resp):]+"!")), "%s: stops at the end", tt.name)
+		}
+	}
+}
+
+// feedByteWise is feed as it was first written, a byte at a time: the
+// reference the line-at-a-time feed is held to.
+func (f *respFramer) feedByteWise(p []byte) int {
+	i := 0
+	for i < len(p) {
+		switch f.state {
+		case framePass:
+			return len(p)
+		case frameIdle:
+			return i
+		case frameBody, frameChunkData:
+			take := min(int64(len(p)-i), f.remain)
+			i += int(take)
+			f.remain -= take
+			if f.remain == 0 {
+				if f.state == frameBody {
+					f.state = frameIdle
+				} else {
+					f.state, f.n = frameChunkEnd, 0
+				}
+			}
+		default:
+			c := p[i]
+			i++
+			if c != '\n' {
+				if f.n < len(f.line) {
+					f.line[f.n] = c
+				}
+				f.n++
+				if f.state != frameHead && f.n > maxFrameLine {
+					f.state = framePass
+				}
+				continue
+			}
+			f.endLine()
+		}
+	}
+	return i
+}
+
+// TestFramerMatchesByteWise: feed, which takes a line's bytes at once,
+// frames as the byte-at-a-time reference does: 500 random answers (the
+// shapes above, with long head lines, long and malformed chunk lines,
+// bytes removed, doubled or changed, and extra bytes after), each read in
+// random pieces, give the same counts and the same state after each read.
+func TestFramerMatchesByteWise(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(26, 1))
+	shapes := []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nT: 1\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+		"HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("a", 300) + "\r\nContent-Length: 2\r\n\r\nhi",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("0", 5000) + "5\r\nhello\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n" + strings.Repeat("t", 4100) + "\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n",
+		"HTTP/1.1 200 OK\nContent-Length: 2\n\nhi",
+	}
+	reqs := []string{"POST /x HTTP/1.1\r\n", "HEAD /x HTTP/1.1\r\n"}
+	for n := 0; n < 500; n++ {
+		b := []byte(shapes[rng.IntN(len(shapes))])
+		for k := rng.IntN(3); k > 0; k-- { // mutate
+			i := rng.IntN(len(b))
+			switch rng.IntN(3) {
+			case 0:
+				b = append(b[:i:i], b[i+1:]...)
+			case 1:
+				b = append(b[:i+1:i+1], b[i:]...)
+			default:
+				b[i] = "\r\n:0a9 xH;"[rng.IntN(10)]
+			}
+		}
+		b = append(b, "HTTP/1.1 200"[:rng.IntN(12)]...)
+		req := []byte(reqs[rng.IntN(len(reqs))])
+		var got, want respFramer
+		got.request(req)
+		want.request(req)
+		for i := 0; i < len(b); {
+			j := min(len(b), i+1+rng.IntN(64))
+			g, w := got.feed(b[i:j]), want.feedByteWise(b[i:j])
+			require.Equal(t, w, g, "answer %q, read [%d:%d]", b, i, j)
+			if got.state == framePass && want.state == framePass {
+				got.n, want.n = 0, 0 // passing everything, a line's count no longer matters
+			}
+			require.Equal(t, want, got, "answer %q, read [%d:%d]", b, i, j)
+			if g < j-i {
+				break
+			}
+			i = j
 		}
 	}
 }

@@ -26,7 +26,7 @@ var floors = [][]string{
 	{"read.go", "hashkey.go"},                                                                 // a bounded answer, keyed hashes
 	{"action.go", "errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
 	{"input.go", "kyc.go", "verify_decode.go", "consent.go", "nextstep.go"},                   // input rules, results, the advice
-	{"observe.go", "audit.go", "ratelimit.go", "request.go", "misuse.go"},                     // the steps around the send
+	{"observe.go", "audit.go", "ratelimit.go", "request.go", "misuse.go", "deadline.go"},      // the steps around the send, their timer
 	{"guard.go", "retry.go"},                                                                  // each attempt
 	{"transport.go", "options.go", "singleattempt.go", "pending.go"},                          // what a Client is made of
 	{"tenant.go", "flight.go"},                                                                // the tenant label, double submits

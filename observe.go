@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,7 +41,8 @@ type Observer struct {
 	// StartAttempt is called before an HTTP request is sent. Headers set in
 	// header (a trace context, say) are added to the request; it never holds
 	// the request's own headers, and client-id, x-api-key, Content-Type,
-	// User-Agent and Host cannot be set.
+	// User-Agent and Host cannot be set. header is StartAttempt's only until
+	// it returns (the SDK reuses the map): keep a copy, never the map.
 	StartAttempt func(ctx context.Context, attempt AttemptInfo, header http.Header) context.Context
 	// EndAttempt is called once the attempt's outcome is known: after its
 	// answer was read and decoded, or when it failed.
@@ -129,6 +132,31 @@ type CallResult struct {
 	Joined bool
 }
 
+// maxQueryShapes bounds operation.queryShape: generate-otp's one form and
+// verify-otp's four.
+const maxQueryShapes = 5
+
+// observerInfo is what a Client with an Observer tells it of every call,
+// made once: the CallInfo of each operation, and the redacted URL of each
+// form of query (made at the first attempt of that form, from its URL).
+type observerInfo struct {
+	generate, verify CallInfo
+	urls             [maxQueryShapes]atomic.Pointer[string]
+	// headers are the empty maps handed to StartAttempt: its header is
+	// read when it returns and then emptied and put back (a map a call is
+	// about 450 instructions and an allocation; the Observer's doc says it
+	// is not to be kept).
+	headers sync.Pool
+}
+
+// newObserverInfo returns the observerInfo of a Client whose endpoints are
+// generate and verify, with the tenant label tenant.
+func newObserverInfo(generate, verify *url.URL, tenant string) *observerInfo {
+	oi := &observerInfo{generate: callInfo(opGenerate, generate), verify: callInfo(opVerify, verify)}
+	oi.generate.Tenant, oi.verify.Tenant = tenant, tenant
+	return oi
+}
+
 // callInfo describes a call to endpoint.
 func callInfo(op string, endpoint *url.URL) CallInfo {
 	host, port := endpoint.Hostname(), endpoint.Port()
@@ -178,8 +206,14 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 	if c.observer == nil {
 		return ctx
 	}
-	cl.obs = &observed{info: callInfo(cl.op, cl.endpoint)}
-	cl.obs.info.Tenant = c.tenant
+	info := c.obsInfo.generate
+	if cl.op != opGenerate {
+		info = c.obsInfo.verify
+	}
+	if cl.obs == nil { // else allocated with the call record
+		cl.obs = new(observed)
+	}
+	cl.obs.info = info
 	base := ctx
 	if base == nil {
 		base = context.Background()
@@ -198,14 +232,15 @@ func (c *Client) startCall(ctx context.Context, cl *call) context.Context {
 
 // endCall ends the open attempt, if any, and the call.
 func (c *Client) endCall(cl *call, status int, subCode, txn string, err error, lastMaybeSent bool) {
-	if c.observer == nil {
+	if c.observer == nil || c.observer.EndCall == nil && c.observer.EndAttempt == nil {
 		return
 	}
 	outcome := Outcome(err)
-	c.endAttempt(cl, status, subCode, txn, outcome, cl.ans.size, lastMaybeSent)
+	now := time.Now() // the open attempt and the call end together: one clock read
+	c.endAttemptAt(cl, status, subCode, txn, outcome, cl.ans.size, lastMaybeSent, now)
 	res := CallResult{
 		Outcome: outcome, StatusCode: status, SubCode: subCode, TransactionID: txn, Attempts: cl.attempts,
-		MaybeSent: !errors.Is(err, ErrNotSent), Duration: time.Since(cl.start), LimiterWait: cl.limiterWait,
+		MaybeSent: !errors.Is(err, ErrNotSent), Duration: now.Sub(cl.start), LimiterWait: cl.limiterWait,
 		AuditFailed: cl.audit != nil && cl.audit.failed, Joined: cl.joined,
 	}
 	if cl.op == opGenerate {
@@ -220,12 +255,22 @@ func (c *Client) endCall(cl *call, status int, subCode, txn string, err error, l
 // request to send (a copy with the Observer's headers and context, if any).
 func (cl *call) startAttempt(req *http.Request) *http.Request {
 	o := cl.obs
-	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: redactedURL(req.URL),
+	if cl.client.observer.StartAttempt == nil && cl.client.observer.EndAttempt == nil {
+		return req // nothing to tell of attempts
+	}
+	o.att = AttemptInfo{CallInfo: o.info, Attempt: cl.attempts + 1, Method: req.Method, URL: cl.redactedURL(req.URL),
 		ResendCount: cl.attempts}
 	var hdr http.Header
 	o.attCtx = req.Context()
 	if f := cl.client.observer.StartAttempt; f != nil {
-		hdr = http.Header{}
+		hdr, _ = cl.client.obsInfo.headers.Get().(http.Header)
+		if hdr == nil {
+			hdr = http.Header{}
+		}
+		defer func() { // after the copy below; on a panic too, the map emptied
+			clear(hdr)
+			cl.client.obsInfo.headers.Put(hdr)
+		}()
 		if actx := f(req.Context(), o.att, hdr); actx != nil { // a nil context keeps the request's
 			o.attCtx = actx
 		}
@@ -234,20 +279,60 @@ func (cl *call) startAttempt(req *http.Request) *http.Request {
 	if len(hdr) == 0 && o.attCtx == req.Context() {
 		return req
 	}
-	r := req.WithContext(o.attCtx)
+	rctx := o.attCtx
+	if rctx != req.Context() && rctx.Done() == req.Context().Done() {
+		// Values added to the request's context (a span): it still ends
+		// with the call's flight, whose AfterFunc it keeps (see callCtx).
+		// One per attempt: what net/http (or a mock) started for an
+		// attempt may still read its context when the next one begins.
+		rctx = &attemptCtx{rctx, cl.ctx.end}
+	}
+	r := req.WithContext(rctx)
 	if len(hdr) > 0 {
 		r.Header = req.Header.Clone()
 		for k, vs := range hdr {
 			if k = http.CanonicalHeaderKey(k); !reservedHeaders[k] {
-				r.Header[k] = vs
+				r.Header[k] = vs // the slice, not the map, is kept
 			}
 		}
 	}
 	return r
 }
 
+// attemptCtx is the request's context when the Observer's StartAttempt
+// added values to it (a span): it ends with the call's flight, so its
+// AfterFunc is the flight's, and net/http's transport needs no goroutine to
+// watch it.
+type attemptCtx struct {
+	context.Context
+	end afterFuncer // the call's flight
+}
+
+// AfterFunc registers fn on the call's flight.
+func (a *attemptCtx) AfterFunc(fn func()) (stop func() bool) { return a.end.AfterFunc(fn) }
+
+// redactedURL returns u, the request's URL, with every query value
+// replaced by REDACTED: made once per form of query (observerInfo).
+func (cl *call) redactedURL(u *url.URL) string {
+	slot := &cl.client.obsInfo.urls[cl.in.queryShape()]
+	if p := slot.Load(); p != nil {
+		return *p
+	}
+	r := redactedURL(u)
+	slot.Store(&r)
+	return r
+}
+
 // endAttempt ends the open attempt, if any.
 func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, size int64, maybeSent bool) {
+	if o := cl.obs; o == nil || !o.attOpen {
+		return
+	}
+	c.endAttemptAt(cl, status, subCode, txn, outcome, size, maybeSent, time.Now())
+}
+
+// endAttemptAt ends the open attempt, if any, at now.
+func (c *Client) endAttemptAt(cl *call, status int, subCode, txn, outcome string, size int64, maybeSent bool, now time.Time) {
 	o := cl.obs
 	if o == nil || !o.attOpen {
 		return
@@ -263,6 +348,6 @@ func (c *Client) endAttempt(cl *call, status int, subCode, txn, outcome string, 
 	f(o.attCtx, o.att, AttemptResult{
 		StatusCode: status, SubCode: subCode, TransactionID: txn, Outcome: outcome,
 		MaybeSent: status != 0 || maybeSent, ResponseBytes: size,
-		Duration: time.Since(o.attStart),
+		Duration: now.Sub(o.attStart),
 	})
 }

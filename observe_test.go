@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -244,4 +246,78 @@ func TestNilObserverIsNoObserver(t *testing.T) {
 	//lint:ignore SA1012 a nil context is observed with Background, then refused
 	_, err = c.GenerateOTP(nil, validNumber, ConsentYes, testPurpose) //nolint:staticcheck
 	assert.Equal(t, errNilContext, err)
+}
+
+// TestAttemptURLOfEveryQueryForm: the redacted URL an Observer is given,
+// made once per form of query and Client, is each call's own: for every
+// form of verify-otp's query (with and without mobile_number and
+// generate_pdf) and generate-otp's, in any order, every value REDACTED.
+func TestAttemptURLOfEveryQueryForm(t *testing.T) {
+	rec := &recorder{}
+	c, mt := mockClient(t, WithObserver(rec.observer()))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successOTP))
+	mt.RegisterResponder(http.MethodPost, verURL, jsonResponder(200, verifySuccessBody(`,"aadhaar_linked_mobile_match":"Yes"`)))
+	base := verURL + "?otp=REDACTED&reference_id=REDACTED&consent=REDACTED&purpose=REDACTED"
+	var want []string
+	for round := 0; round < 2; round++ {
+		for _, form := range []struct {
+			mobile string
+			pdf    bool
+			query  string
+		}{{"", true, "&generate_pdf=REDACTED"}, {testMobile, false, "&mobile_number=REDACTED"},
+			{"", false, ""}, {testMobile, true, "&mobile_number=REDACTED&generate_pdf=REDACTED"}} {
+			req := validVerifyRequest()
+			req.MobileNumber, req.GeneratePDF = form.mobile, form.pdf
+			req.Purpose += fmt.Sprint(" ", round) // its own call
+			_, err := c.VerifyOTP(context.Background(), req)
+			require.NoError(t, err)
+			want = append(want, base+form.query)
+		}
+		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		require.NoError(t, err)
+		want = append(want, genURL+"?aadhaar_number=REDACTED&consent=REDACTED&purpose=REDACTED")
+	}
+	var got []string
+	for _, a := range rec.infos {
+		got = append(got, a.URL)
+	}
+	assert.Equal(t, want, got)
+}
+
+// TestObserverHeaderMapIsReusedEmpty: StartAttempt's header map is reused
+// from call to call, always empty when handed over: a header one attempt
+// sets reaches that attempt's request only, even after a panic in
+// StartAttempt (it reaches the caller) left the map half written.
+func TestObserverHeaderMapIsReusedEmpty(t *testing.T) {
+	var n atomic.Int32
+	obs := &Observer{StartAttempt: func(ctx context.Context, _ AttemptInfo, h http.Header) context.Context {
+		assert.Empty(t, h, "the map handed to StartAttempt is empty")
+		switch n.Add(1) {
+		case 1:
+			h.Set("X-Only-First", "1")
+		case 2:
+			h.Set("X-Half-Written", "1")
+			panic("observer bug")
+		}
+		return ctx
+	}}
+	c, mt := mockClient(t, WithObserver(obs))
+	var seen []http.Header
+	mt.RegisterResponder(http.MethodPost, genURL, func(r *http.Request) (*http.Response, error) {
+		seen = append(seen, r.Header.Clone())
+		return httpmock.NewStringResponse(200, successOTP), nil
+	})
+	for i := 0; i < 3; i++ {
+		func() {
+			defer func() { _ = recover() }()
+			_, _ = c.GenerateOTP(context.Background(), benchNumbers[i], ConsentYes, testPurpose)
+		}()
+	}
+	require.Len(t, seen, 2, "the call whose StartAttempt panicked sends nothing")
+	require.NotEmpty(t, seen)
+	assert.Equal(t, "1", seen[0].Get("X-Only-First"))
+	for _, h := range seen[1:] {
+		assert.Empty(t, h.Get("X-Only-First"), "a header of an earlier attempt")
+		assert.Empty(t, h.Get("X-Half-Written"), "a header of a StartAttempt that panicked")
+	}
 }

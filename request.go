@@ -2,7 +2,7 @@ package deepvue
 
 import (
 	"context"
-	"crypto/sha256"
+	"hash/maphash"
 	"net/http"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -18,7 +18,14 @@ type operation interface {
 	query() string
 	// flightKey is the keyed hash of what makes two calls of the operation
 	// the same request (for the join step, flight.go); called after check.
-	flightKey(h *keyedHash) [sha256.Size]byte
+	flightKey(seed maphash.Seed) uint64
+	// sameRequest reports whether other (checked too) sends the same
+	// request: what flightKey hashes, compared.
+	sameRequest(other operation) bool
+	// queryShape tells apart the forms of the operation's query (which
+	// keys it has, whatever their values), 0 to maxQueryShapes-1: calls of
+	// one shape share one redacted URL (observe.go).
+	queryShape() int
 	// auditFields returns the purpose and the reference id (verify-otp)
 	// for the consent record.
 	auditFields() (purpose, ref string)
@@ -43,11 +50,25 @@ type callKey struct{}
 // also answers callKey with the call. It lives inside the call record (as
 // context.WithValue would, at the cost of an allocation of its own);
 // contexts derived from it still find the cancelable context below it
-// through Value, as net/http's do.
+// through Value, as net/http's do. Below it lie only the call's flight and
+// values added to it (the guard's trace), so it ends when the flight does,
+// and its AfterFunc is the flight's.
 type callCtx struct {
 	context.Context
-	cl *call
+	cl  *call
+	end afterFuncer // the call's flight (&cl.fl)
 }
+
+// afterFuncer is the end of a context that runs functions when it comes:
+// the call's flight (flight.go).
+type afterFuncer interface {
+	AfterFunc(fn func()) (stop func() bool)
+}
+
+// AfterFunc registers fn on the call's flight, whose end is this context's
+// (see callCtx): a context derived from this one (net/http's transport
+// derives one for every request) then needs no goroutine to watch it.
+func (c *callCtx) AfterFunc(fn func()) (stop func() bool) { return c.end.AfterFunc(fn) }
 
 // Value returns the call for callKey, and asks the context below otherwise.
 func (c *callCtx) Value(key any) any {
@@ -82,6 +103,6 @@ func (c *Client) newRequest(ctx context.Context, cl *call) (*retryablehttp.Reque
 			"Content-Type": contentTypeJSON,
 		},
 	}
-	cl.ctx = callCtx{ctx, cl}
+	cl.ctx = callCtx{ctx, cl, &cl.fl}
 	return retryablehttp.FromRequest(hr.WithContext(&cl.ctx))
 }

@@ -2,9 +2,9 @@ package deepvue
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -123,7 +123,15 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 	if !c.usable() {
 		return nil, errNilClient
 	}
-	vc := &verifyCall{in: verifyInput{req: req}}
+	var vc *verifyCall
+	if c.observer != nil { // the record and the Observer's state, in one allocation
+		o := &observedVerifyCall{}
+		vc = &o.verifyCall
+		vc.obs = &o.obs
+	} else {
+		vc = &verifyCall{}
+	}
+	vc.in = verifyInput{req: req}
 	res, err := c.run(ctx, c.initCall(&vc.call, opVerify, &vc.in))
 	d, _ := res.(*AadhaarData)
 	if d != nil && vc.joined { // the leader's result: a copy of one's own (the byte slices shared)
@@ -137,6 +145,12 @@ func (c *Client) VerifyOTP(ctx context.Context, req VerifyOTPRequest) (*AadhaarD
 type verifyCall struct {
 	call
 	in verifyInput
+}
+
+// observedVerifyCall is a verifyCall with its Observer state.
+type observedVerifyCall struct {
+	verifyCall
+	obs observed
 }
 
 // verifyInput is VerifyOTP's input: the operation of a verify-otp call.
@@ -193,7 +207,7 @@ func (v *verifyInput) query() string {
 
 // flightKey hashes the whole query: reference id, OTP, consent, purpose,
 // mobile number and GeneratePDF.
-func (v *verifyInput) flightKey(h *keyedHash) [sha256.Size]byte {
+func (v *verifyInput) flightKey(seed maphash.Seed) uint64 {
 	var buf [160 + maxPurposeBytes]byte
 	b := append(buf[:0], opVerify...)
 	for _, f := range [...]string{v.ref, v.otp, string(v.req.Consent), v.req.Purpose, v.mobile} {
@@ -204,7 +218,27 @@ func (v *verifyInput) flightKey(h *keyedHash) [sha256.Size]byte {
 	if v.req.GeneratePDF {
 		pdf = 1
 	}
-	return h.sum(append(b, 0, pdf))
+	return maphash.Bytes(seed, append(b, 0, pdf))
+}
+
+// queryShape: verify-otp's query has four forms, with or without
+// mobile_number and generate_pdf.
+func (v *verifyInput) queryShape() int {
+	s := 1
+	if v.mobile != "" {
+		s++
+	}
+	if v.req.GeneratePDF {
+		s += 2
+	}
+	return s
+}
+
+// sameRequest compares what flightKey hashes.
+func (v *verifyInput) sameRequest(other operation) bool {
+	o, ok := other.(*verifyInput)
+	return ok && v.ref == o.ref && v.otp == o.otp && v.req.Consent == o.req.Consent &&
+		v.req.Purpose == o.req.Purpose && v.mobile == o.mobile && v.req.GeneratePDF == o.req.GeneratePDF
 }
 
 func (v *verifyInput) auditFields() (purpose, ref string) { return v.req.Purpose, v.ref }

@@ -20,16 +20,20 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/deepvue-go/deepvue"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // ScopeName is the instrumentation scope of the tracer and meter.
@@ -97,15 +101,113 @@ func WithPropagators(p propagation.TextMapPropagator) Option { return func(c *co
 
 type observer struct {
 	tracer   trace.Tracer
+	noSpans  bool // tracer is trace/noop's: no span is started, none ended
 	props    propagation.TextMapPropagator
 	duration httpconv.ClientRequestDuration
 	callDur  metric.Float64Histogram
 	calls    metric.Int64Counter
+
+	// What each call builds of the same few values (its operation, server,
+	// tenant, outcome) is built once per observer and kept here.
+	callStarts    cache[deepvue.CallInfo, spanStart]
+	attemptStarts cache[attemptKey, attemptStart]
+	attemptRecs   cache[attemptRecKey, []metric.RecordOption]
+	callRecs      cache[callRecKey, callMeasure]
+}
+
+// spanStart is a span's name and start options, built once.
+type spanStart struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+// attemptStart is an attempt's span start and url.template.
+type attemptStart struct {
+	spanStart
+	template string
+}
+
+type attemptKey struct {
+	info    deepvue.CallInfo
+	method  string
+	url     string
+	attempt int
+}
+
+type attemptRecKey struct {
+	info        deepvue.CallInfo
+	method, url string
+	status      int
+	errType     string
+}
+
+type callRecKey struct {
+	info     deepvue.CallInfo
+	outcome  string
+	joined   bool
+	otpState string
+}
+
+// callMeasure is the options of a call's count and duration (slices, so
+// that passing them allocates nothing).
+type callMeasure struct {
+	count []metric.AddOption
+	dur   []metric.RecordOption
+}
+
+// maxCached bounds each cache: beyond it (many tenants, say), the options
+// are built per call, as without a cache.
+const maxCached = 512
+
+// cache is a map read without a lock (a new copy is stored for each entry
+// added): its keys are few, and read on every call.
+type cache[K comparable, V any] struct {
+	m  atomic.Pointer[map[K]*V]
+	mu sync.Mutex
+}
+
+// get returns the value of k, building it with build the first time.
+func (c *cache[K, V]) get(k K, build func() V) *V {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	v := build()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil {
+		if have, ok := (*old)[k]; ok {
+			return have
+		}
+		if len(*old) >= maxCached {
+			return &v
+		}
+	}
+	m := make(map[K]*V, 1+lenOf(old))
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[k] = &v
+	c.m.Store(&m)
+	return &v
+}
+
+func lenOf[K comparable, V any](m *map[K]*V) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // NewObserver returns a *deepvue.Observer that records traces and metrics
 // (all four of its functions are set). Providers and propagators not given
-// are the global ones at this call.
+// are the global ones at this call. With trace/noop's and metric/noop's
+// providers, which record nothing, only StartAttempt is set: it puts the
+// caller's trace context into the request, as a no-op span would.
 func NewObserver(opts ...Option) *deepvue.Observer {
 	cfg := config{}
 	for _, o := range opts {
@@ -129,6 +231,12 @@ func NewObserver(opts ...Option) *deepvue.Observer {
 			trace.WithSchemaURL(semconv.SchemaURL)),
 		props: cfg.props,
 	}
+	// trace/noop's tracer makes spans that record nothing and carry their
+	// parent's span context: starting none is the same, for nothing.
+	switch o.tracer.(type) {
+	case tracenoop.Tracer, *tracenoop.Tracer:
+		o.noSpans = true
+	}
 	// A failure to create an instrument leaves a no-op one: recording must
 	// never fail a KYC call.
 	o.duration, _ = httpconv.NewClientRequestDuration(meter)
@@ -137,47 +245,91 @@ func NewObserver(opts ...Option) *deepvue.Observer {
 		metric.WithExplicitBucketBoundaries(callDurationBounds...))
 	o.calls, _ = meter.Int64Counter(CallsMetric, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls of the deepvue-go SDK, by operation and outcome."))
+	if o.noSpans {
+		switch meter.(type) {
+		case metricnoop.Meter, *metricnoop.Meter:
+			// Nothing records: the SDK skips what it would tell the
+			// other three (a call's result, each attempt's).
+			return &deepvue.Observer{StartAttempt: o.StartAttempt}
+		}
+	}
 	return &deepvue.Observer{StartCall: o.StartCall, StartAttempt: o.StartAttempt, EndAttempt: o.EndAttempt, EndCall: o.EndCall}
 }
 
 // StartCall starts the call's span, a child of the caller's.
 func (o *observer) StartCall(ctx context.Context, c deepvue.CallInfo) context.Context {
-	attrs := []attribute.KeyValue{OperationKey.String(c.Operation),
-		semconv.ServerAddress(c.ServerAddress), semconv.ServerPort(c.ServerPort)}
-	if c.Tenant != "" {
-		attrs = append(attrs, TenantKey.String(c.Tenant))
+	if o.noSpans {
+		return ctx
 	}
-	ctx, _ = o.tracer.Start(ctx, "deepvue "+c.Operation, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrs...))
+	st := o.callStarts.get(c, func() spanStart {
+		attrs := []attribute.KeyValue{OperationKey.String(c.Operation),
+			semconv.ServerAddress(c.ServerAddress), semconv.ServerPort(c.ServerPort)}
+		if c.Tenant != "" {
+			attrs = append(attrs, TenantKey.String(c.Tenant))
+		}
+		return spanStart{name: "deepvue " + c.Operation,
+			opts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}}
+	})
+	ctx, _ = o.tracer.Start(ctx, st.name, st.opts...)
 	return ctx
 }
 
 // StartAttempt starts the attempt's span and puts its trace context into
 // the request's headers.
 func (o *observer) StartAttempt(ctx context.Context, a deepvue.AttemptInfo, header http.Header) context.Context {
-	path := urlTemplate(a.URL)
-	attrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(a.Method),
-		semconv.ServerAddress(a.ServerAddress),
-		semconv.ServerPort(a.ServerPort),
-		semconv.URLFull(a.URL), // every query value is REDACTED
-		semconv.URLTemplate(path),
-		OperationKey.String(a.Operation),
+	if o.noSpans {
+		o.props.Inject(ctx, propagation.HeaderCarrier(header)) // the caller's trace context, as a no-op span carries it
+		return ctx
 	}
-	if a.Tenant != "" {
-		attrs = append(attrs, TenantKey.String(a.Tenant))
+	st := o.attemptStart(a)
+	sctx, span := o.tracer.Start(ctx, st.name, st.opts...)
+	if !span.IsRecording() {
+		if parent := trace.SpanFromContext(ctx); !parent.IsRecording() && sameSpan(span.SpanContext(), parent.SpanContext()) {
+			// A span that records nothing and carries the call's span
+			// context (no-op providers): the request keeps the call's
+			// context, which propagates the same trace context.
+			sctx = ctx
+		}
 	}
-	if a.Attempt > 1 {
-		// The SDK resends only after a 500 SOURCE_FAILURE: attempt n is resend n-1.
-		attrs = append(attrs, semconv.HTTPRequestResendCount(a.Attempt-1))
-	}
-	ctx, _ = o.tracer.Start(ctx, a.Method+" "+path, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	o.props.Inject(ctx, propagation.HeaderCarrier(header))
-	return ctx
+	o.props.Inject(sctx, propagation.HeaderCarrier(header))
+	return sctx
+}
+
+// sameSpan reports whether a and b identify the same span (or are both
+// invalid): a tracer that returns its parent's span context made no span.
+func sameSpan(a, b trace.SpanContext) bool {
+	return a.SpanID() == b.SpanID() && a.TraceID() == b.TraceID()
+}
+
+// attemptStart returns the span name, start options and url.template of
+// an attempt.
+func (o *observer) attemptStart(a deepvue.AttemptInfo) *attemptStart {
+	return o.attemptStarts.get(attemptKey{a.CallInfo, a.Method, a.URL, a.Attempt}, func() attemptStart {
+		path := urlTemplate(a.URL)
+		attrs := []attribute.KeyValue{
+			semconv.HTTPRequestMethodKey.String(a.Method),
+			semconv.ServerAddress(a.ServerAddress),
+			semconv.ServerPort(a.ServerPort),
+			semconv.URLFull(a.URL), // every query value is REDACTED
+			semconv.URLTemplate(path),
+			OperationKey.String(a.Operation),
+		}
+		if a.Tenant != "" {
+			attrs = append(attrs, TenantKey.String(a.Tenant))
+		}
+		if a.Attempt > 1 {
+			// The SDK resends only after a 500 SOURCE_FAILURE: attempt n is resend n-1.
+			attrs = append(attrs, semconv.HTTPRequestResendCount(a.Attempt-1))
+		}
+		return attemptStart{spanStart: spanStart{name: a.Method + " " + path,
+			opts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}},
+			template: path}
+	})
 }
 
 // urlTemplate is the path of a redacted URL: the endpoint's fixed path
-// (with the base URL's prefix, if any), never a query.
+// (with the base URL's prefix, if any), never a query. It is parsed once
+// per URL (attemptStart's cache).
 func urlTemplate(rawURL string) string {
 	if u, err := url.Parse(rawURL); err == nil && u.Path != "" {
 		return u.Path
@@ -186,9 +338,9 @@ func urlTemplate(rawURL string) string {
 }
 
 // EndAttempt ends the attempt's span and records its duration, with
-// url.template (the endpoint's path) among the metric's attributes.
+// url.template (the endpoint's path) among the metric's attributes. A span
+// that does not record gets no attributes.
 func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deepvue.AttemptResult) {
-	span := trace.SpanFromContext(ctx)
 	var errType string
 	switch {
 	case r.StatusCode >= 400:
@@ -196,78 +348,129 @@ func (o *observer) EndAttempt(ctx context.Context, a deepvue.AttemptInfo, r deep
 	case r.Outcome != "ok":
 		errType = r.Outcome
 	}
-	metricAttrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(a.Method),
-		semconv.ServerAddress(a.ServerAddress),
-		semconv.ServerPort(a.ServerPort),
-		semconv.URLTemplate(urlTemplate(a.URL)),
+	if !o.noSpans {
+		o.endAttemptSpan(trace.SpanFromContext(ctx), r, errType)
 	}
-	if a.Tenant != "" {
-		metricAttrs = append(metricAttrs, TenantKey.String(a.Tenant))
+	h := o.duration.Inst()
+	if !h.Enabled(ctx) {
+		return
 	}
-	common := len(metricAttrs) // the attributes above, already on the span
-	if r.StatusCode != 0 {
-		metricAttrs = append(metricAttrs, semconv.HTTPResponseStatusCode(r.StatusCode))
-	}
-	if errType != "" {
-		metricAttrs = append(metricAttrs, semconv.ErrorTypeKey.String(errType))
-	}
-	spanAttrs := append(metricAttrs[common:len(metricAttrs):len(metricAttrs)],
-		OutcomeKey.String(r.Outcome), MaybeSentKey.Bool(r.MaybeSent), ResponseSizeKey.Int64(r.ResponseBytes))
-	if r.SubCode != "" {
-		spanAttrs = append(spanAttrs, SubCodeKey.String(r.SubCode))
-	}
-	if r.TransactionID != "" {
-		spanAttrs = append(spanAttrs, TransactionIDKey.String(r.TransactionID))
-	}
-	span.SetAttributes(spanAttrs...)
-	if errType != "" {
-		span.SetStatus(codes.Error, r.Outcome) // a fixed name, never an error's text
+	opt := o.attemptRecs.get(attemptRecKey{info: a.CallInfo, method: a.Method, url: a.URL, status: r.StatusCode, errType: errType},
+		func() []metric.RecordOption {
+			attrs := []attribute.KeyValue{
+				semconv.HTTPRequestMethodKey.String(a.Method),
+				semconv.ServerAddress(a.ServerAddress),
+				semconv.ServerPort(a.ServerPort),
+				semconv.URLTemplate(o.attemptStart(a).template),
+			}
+			if a.Tenant != "" {
+				attrs = append(attrs, TenantKey.String(a.Tenant))
+			}
+			if r.StatusCode != 0 {
+				attrs = append(attrs, semconv.HTTPResponseStatusCode(r.StatusCode))
+			}
+			if errType != "" {
+				attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+			}
+			return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
+		})
+	h.Record(ctx, r.Duration.Seconds(), *opt...)
+}
+
+// endAttemptSpan sets the attempt's result on its span, if it records, and
+// ends it.
+func (o *observer) endAttemptSpan(span trace.Span, r deepvue.AttemptResult, errType string) {
+	if span.IsRecording() {
+		spanAttrs := make([]attribute.KeyValue, 0, 7)
+		if r.StatusCode != 0 {
+			spanAttrs = append(spanAttrs, semconv.HTTPResponseStatusCode(r.StatusCode))
+		}
+		if errType != "" {
+			spanAttrs = append(spanAttrs, semconv.ErrorTypeKey.String(errType))
+		}
+		spanAttrs = append(spanAttrs, OutcomeKey.String(r.Outcome), MaybeSentKey.Bool(r.MaybeSent), ResponseSizeKey.Int64(r.ResponseBytes))
+		if r.SubCode != "" {
+			spanAttrs = append(spanAttrs, SubCodeKey.String(r.SubCode))
+		}
+		if r.TransactionID != "" {
+			spanAttrs = append(spanAttrs, TransactionIDKey.String(r.TransactionID))
+		}
+		span.SetAttributes(spanAttrs...)
+		if errType != "" {
+			span.SetStatus(codes.Error, r.Outcome) // a fixed name, never an error's text
+		}
 	}
 	span.End()
-	o.duration.Inst().Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(metricAttrs...)))
 }
 
 // EndCall ends the call's span, counts the call and records its duration.
+// A span that does not record gets no attributes.
 func (o *observer) EndCall(ctx context.Context, c deepvue.CallInfo, r deepvue.CallResult) {
-	span := trace.SpanFromContext(ctx)
-	attrs := []attribute.KeyValue{
-		OutcomeKey.String(r.Outcome),
-		AttemptsKey.Int(r.Attempts),
-		MaybeSentKey.Bool(r.MaybeSent),
+	state := ""
+	if c.Operation == "generate-otp" {
+		state = r.OTPState.String()
 	}
-	if r.StatusCode != 0 {
-		attrs = append(attrs, semconv.HTTPResponseStatusCode(r.StatusCode))
+	if !o.noSpans {
+		o.endCallSpan(trace.SpanFromContext(ctx), r, state)
 	}
-	if r.SubCode != "" {
-		attrs = append(attrs, SubCodeKey.String(r.SubCode))
+	countOn, durOn := o.calls.Enabled(ctx), o.callDur.Enabled(ctx)
+	if !countOn && !durOn {
+		return
 	}
-	if r.TransactionID != "" {
-		attrs = append(attrs, TransactionIDKey.String(r.TransactionID))
+	m := o.callRecs.get(callRecKey{info: c, outcome: r.Outcome, joined: r.Joined, otpState: state}, func() callMeasure {
+		counted := []attribute.KeyValue{OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)}
+		if c.Tenant != "" {
+			counted = append(counted, TenantKey.String(c.Tenant)) // on the span since StartCall
+		}
+		timed := attribute.NewSet(counted...)
+		if r.Joined {
+			counted = append(counted, JoinedKey.Bool(true))
+		}
+		if state != "" {
+			counted = append(counted, OTPStateKey.String(state))
+		}
+		return callMeasure{count: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(counted...))},
+			dur: []metric.RecordOption{metric.WithAttributeSet(timed)}}
+	})
+	if countOn {
+		o.calls.Add(ctx, 1, m.count...)
 	}
-	if r.LimiterWait > 0 {
-		attrs = append(attrs, LimiterWaitKey.Int64(r.LimiterWait.Milliseconds()))
+	if durOn {
+		o.callDur.Record(ctx, r.Duration.Seconds(), m.dur...)
+	}
+}
+
+// endCallSpan sets the call's result on its span, if it records, and ends
+// it.
+func (o *observer) endCallSpan(span trace.Span, r deepvue.CallResult, state string) {
+	if span.IsRecording() {
+		attrs := make([]attribute.KeyValue, 0, 10)
+		attrs = append(attrs, OutcomeKey.String(r.Outcome), AttemptsKey.Int(r.Attempts), MaybeSentKey.Bool(r.MaybeSent))
+		if r.StatusCode != 0 {
+			attrs = append(attrs, semconv.HTTPResponseStatusCode(r.StatusCode))
+		}
+		if r.SubCode != "" {
+			attrs = append(attrs, SubCodeKey.String(r.SubCode))
+		}
+		if r.TransactionID != "" {
+			attrs = append(attrs, TransactionIDKey.String(r.TransactionID))
+		}
+		if r.LimiterWait > 0 {
+			attrs = append(attrs, LimiterWaitKey.Int64(r.LimiterWait.Milliseconds()))
+		}
+		if r.Outcome != "ok" {
+			attrs = append(attrs, semconv.ErrorTypeKey.String(r.Outcome))
+		}
+		if r.Joined {
+			attrs = append(attrs, JoinedKey.Bool(true))
+		}
+		if state != "" {
+			attrs = append(attrs, OTPStateKey.String(state))
+		}
+		span.SetAttributes(attrs...)
 	}
 	if r.Outcome != "ok" {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(r.Outcome))
 		span.SetStatus(codes.Error, r.Outcome)
 	}
-	counted := []attribute.KeyValue{OperationKey.String(c.Operation), OutcomeKey.String(r.Outcome)}
-	if c.Tenant != "" {
-		counted = append(counted, TenantKey.String(c.Tenant)) // on the span since StartCall
-	}
-	timed := attribute.NewSet(counted...)
-	if r.Joined {
-		attrs = append(attrs, JoinedKey.Bool(true))
-		counted = append(counted, JoinedKey.Bool(true))
-	}
-	if c.Operation == "generate-otp" {
-		state := OTPStateKey.String(r.OTPState.String())
-		attrs = append(attrs, state)
-		counted = append(counted, state)
-	}
-	span.SetAttributes(attrs...)
 	span.End()
-	o.calls.Add(ctx, 1, metric.WithAttributes(counted...))
-	o.callDur.Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(timed))
 }

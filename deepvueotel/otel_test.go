@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,16 +21,24 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(benchServeEnv) != "" {
+		serveBench() // this binary as the loopback benchmark's server (bench_test.go)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // Synthetic test values: a valid Aadhaar number (python-stdnum's vector),
 // a made-up OTP and mobile, and a secret.
@@ -374,14 +383,32 @@ func TestRecordedExample(t *testing.T) {
 }
 
 // TestNewObserverSetsEveryFunction: the Observer NewObserver builds sets all
-// of deepvue.Observer's functions (a nil one would silently record nothing).
+// of deepvue.Observer's functions (a nil one would silently record nothing),
+// unless both providers are the no-op ones: then only StartAttempt, which
+// carries the caller's trace context. A no-op tracer beside a real meter
+// provider (or the reverse) keeps all four.
 func TestNewObserverSetsEveryFunction(t *testing.T) {
-	o := deepvueotel.NewObserver()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()); _ = tp.Shutdown(context.Background()) })
+	for name, o := range map[string]*deepvue.Observer{
+		"global":                  deepvueotel.NewObserver(),
+		"no-op tracer, SDK meter": deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tracenoop.NewTracerProvider()), deepvueotel.WithMeterProvider(mp)),
+		"SDK tracer, no-op meter": deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tp), deepvueotel.WithMeterProvider(metricnoop.NewMeterProvider())),
+	} {
+		require.NotNil(t, o, name)
+		assert.NotNil(t, o.StartCall, name)
+		assert.NotNil(t, o.StartAttempt, name)
+		assert.NotNil(t, o.EndAttempt, name)
+		assert.NotNil(t, o.EndCall, name)
+	}
+	o := deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tracenoop.NewTracerProvider()),
+		deepvueotel.WithMeterProvider(metricnoop.NewMeterProvider()))
 	require.NotNil(t, o)
-	assert.NotNil(t, o.StartCall)
-	assert.NotNil(t, o.StartAttempt)
-	assert.NotNil(t, o.EndAttempt)
-	assert.NotNil(t, o.EndCall)
+	assert.NotNil(t, o.StartAttempt, "no-op providers: the caller's trace context still goes out")
+	assert.Nil(t, o.StartCall)
+	assert.Nil(t, o.EndAttempt)
+	assert.Nil(t, o.EndCall)
 }
 
 // TestTenantOnSpansAndMetrics: a Client made WithTenant puts deepvue.tenant
@@ -466,4 +493,41 @@ func TestJoinedCallsAreMarked(t *testing.T) {
 	}
 	assert.Equal(t, 1, joined)
 	assert.Contains(t, e.everything(t), "value=1 [deepvue.joined=true deepvue.operation=generate-otp deepvue.otp_state=sent deepvue.outcome=ok]")
+}
+
+// TestNoopProvidersKeepTheCallersTraceContext: with trace/noop's provider
+// (no span is started) and metric/noop's, the caller's trace context still
+// reaches the server in every attempt's traceparent, exactly as a no-op span
+// would carry it, and the caller's own span is neither ended nor given an
+// attribute by the Observer.
+func TestNoopProvidersKeepTheCallersTraceContext(t *testing.T) {
+	var mu sync.Mutex
+	var parents []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		parents = append(parents, r.Header.Get("traceparent"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, successOTP)
+	}))
+	defer srv.Close()
+	callerSpans := tracetest.NewSpanRecorder()
+	callerTP := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(callerSpans))
+	defer func() { _ = callerTP.Shutdown(context.Background()) }()
+	obs := deepvueotel.NewObserver(deepvueotel.WithTracerProvider(tracenoop.NewTracerProvider()),
+		deepvueotel.WithMeterProvider(metricnoop.NewMeterProvider()), deepvueotel.WithPropagators(propagation.TraceContext{}))
+	c, err := deepvue.NewClient("otel-client", secret, deepvue.WithBaseURL(srv.URL), deepvue.WithObserver(obs))
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	ctx, caller := callerTP.Tracer("caller").Start(context.Background(), "onboarding handler")
+	_, err = c.GenerateOTP(ctx, number, deepvue.ConsentYes, purpose)
+	require.NoError(t, err)
+	assert.True(t, caller.IsRecording(), "the caller's span is not ended by the Observer")
+	caller.End()
+	sc := caller.SpanContext()
+	require.Len(t, parents, 1)
+	assert.Equal(t, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01", parents[0])
+	ended := callerSpans.Ended()
+	require.Len(t, ended, 1)
+	assert.Empty(t, ended[0].Attributes(), "no attribute set on the caller's span")
 }

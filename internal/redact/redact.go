@@ -28,6 +28,7 @@
 package redact
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -158,16 +159,46 @@ var byteClass = func() (t [256]uint8) {
 
 // nothingToMask is scrub's fast exit for the common values (a message with
 // no digit, a transaction or reference id of ASCII letters and digits): one
-// pass over a table of byte classes. It reports true only where scrubScan
+// pass over the bytes. It reports true only where scrubScan
 // returns s unchanged at one of its first two exits (see there): fewer than
 // MinKnownDigits ASCII digits and only ASCII, no backslash; or, outside free
 // text, only ASCII letters and digits and none of the known values as a
 // substring. Anything else goes to scrubScan. A known value (ASCII digits)
 // is looked for only when s has at least as many digits.
+//
+// Eight bytes are read at a time (a byte of a multi-byte sequence or a
+// backslash ends the exit; ASCII digits are counted, and the other bytes
+// that are not letters noted, with bit arithmetic), the rest through the
+// table.
 func (k *Secrets) nothingToMask(s string, generic bool) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	classes, digits := uint8(0), 0
-	for i := 0; i < len(s); i++ { // no branch in the loop: a table, an or, an add
-		c := byteClass[s[i]]
+	t := s
+	for len(t) >= 8 {
+		_ = t[7]
+		w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		t = t[8:]
+		if w&hi != 0 {
+			return false // a byte of a multi-byte sequence (or invalid)
+		}
+		if b := w ^ ('\\' * lo); (b-lo)&^b&hi != 0 {
+			return false // a backslash (a zero byte of b)
+		}
+		// Every byte is below 0x80, so adding to it never carries into the
+		// next: adding 0x50 sets its top bit when it is at least '0', 0x46
+		// when above '9'; with bit 5 set (lower case), adding 0x1f sets it
+		// when at least 'a', 0x05 when above 'z'.
+		digit := (w + 0x50*lo) &^ (w + 0x46*lo) & hi
+		l := w | 0x20*lo
+		letter := (l + 0x1f*lo) &^ (l + 0x05*lo) & hi
+		digits += bits.OnesCount64(digit)
+		if (digit|letter)^hi != 0 {
+			classes |= byteOther
+		}
+	}
+	for i := 0; i < len(t); i++ { // no branch in the loop: a table, an or, an add
+		c := byteClass[t[i]]
 		classes |= c
 		digits += int(c & byteDigit)
 	}
