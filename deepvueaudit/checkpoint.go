@@ -541,14 +541,14 @@ func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	return l.ck.checkpoint(ctx, -1)
 }
 
-// latest returns the newest stored checkpoint and the frontier of its tree,
-// read from the stored hashes and checked against its tree hash (nil, and
-// an empty frontier, if none).
-func (c *checkpointer) latest(ctx context.Context, hr *hashReader) (*Checkpoint, frontier, error) {
-	keys, err := c.l.listCheckpoints(ctx, c.r.store)
-	if err != nil {
-		return nil, frontier{}, err
-	}
+// latest returns the newest of the stored checkpoints keys and the frontier
+// of its tree, read from the stored hashes and checked against its tree
+// hash (nil, and an empty frontier, if none). keys must be listed before
+// hr's snapshot begins: a checkpoint is written after its rows commit, so
+// the snapshot then sees every row of every listed checkpoint. (Listed
+// after it, another replica's checkpoint can sign rows committed since the
+// snapshot, which would read as rows deleted.)
+func (c *checkpointer) latest(ctx context.Context, hr *hashReader, keys []ckKey) (*Checkpoint, frontier, error) {
 	if len(keys) == 0 {
 		return nil, frontier{}, nil
 	}
@@ -594,6 +594,10 @@ func (c *checkpointer) covering(ctx context.Context, seq int64) (*Checkpoint, er
 func (c *checkpointer) latestCovering(ctx context.Context, seq int64) (*Checkpoint, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	keys, err := c.l.listCheckpoints(ctx, c.r.store) // before the snapshot: see latest
+	if err != nil {
+		return nil, err
+	}
 	tx, err := c.l.snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("deepvueaudit: %w", err)
@@ -603,7 +607,7 @@ func (c *checkpointer) latestCovering(ctx context.Context, seq int64) (*Checkpoi
 	if err != nil {
 		return nil, err
 	}
-	cp, _, err := c.latest(ctx, &hashReader{ctx: ctx, l: c.l, q: tx, h: h})
+	cp, _, err := c.latest(ctx, &hashReader{ctx: ctx, l: c.l, q: tx, h: h}, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -623,6 +627,10 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64) (*Checkpoin
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.l
+	keys, err := l.listCheckpoints(ctx, c.r.store) // before the snapshot: see latest
+	if err != nil {
+		return nil, err
+	}
 	tx, err := l.snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("deepvueaudit: checkpoint: %w", err)
@@ -633,7 +641,7 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64) (*Checkpoin
 		return nil, err
 	}
 	hr := &hashReader{ctx: ctx, l: l, q: tx, h: h}
-	prev, f, err := c.latest(ctx, hr)
+	prev, f, err := c.latest(ctx, hr, keys)
 	if err != nil {
 		return nil, err
 	}

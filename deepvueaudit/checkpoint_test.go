@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,4 +163,68 @@ func TestVerifyOnlyLog(t *testing.T) {
 	mustExec(t, tr.db, `UPDATE "`+tr.table+`" SET purpose = 'marketing' WHERE seq = 3`)
 	rehash(t, &trail{table: tr.table, db: tr.db})
 	hasProblem(t, problems(t, audit), deepvueaudit.Changed, 3, calls[1])
+}
+
+// hookStore runs hook once, at the first List after it is armed, before
+// listing.
+type hookStore struct {
+	deepvueaudit.CheckpointStore
+	armed atomic.Bool
+	hook  func()
+}
+
+func (s *hookStore) List(ctx context.Context, prefix string) ([]string, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		s.hook()
+	}
+	return s.CheckpointStore.List(ctx, prefix)
+}
+
+// TestAnotherReplicasCheckpointMeanwhile: while one Log verifies or signs,
+// another replica appends a row and signs a checkpoint of it, just as the
+// first lists the store. Verify, VerifyFull and Checkpoint see no problem
+// (listed after the snapshot began, that checkpoint signed a row the
+// snapshot could not see: "row 56 deleted" in a run of
+// TestReplicasShareCheckpoints).
+func TestAnotherReplicasCheckpointMeanwhile(t *testing.T) {
+	pg := postgres(t)
+	for _, op := range []string{"Verify", "VerifyFull", "Checkpoint", "Proof"} {
+		t.Run(op, func(t *testing.T) {
+			ctx := context.Background()
+			tr := newTrail(t, pg)
+			id := tr.call(t)
+			tr.call(t)
+			_, err := tr.Checkpoint(ctx)
+			require.NoError(t, err)
+			other := tr.open(t, pg.db(t))
+			hs := &hookStore{CheckpointStore: tr.store}
+			hs.hook = func() {
+				assert.NoError(t, other.Record(ctx, record(t, deepvue.AuditConsent, time.Now())))
+				_, err := other.Checkpoint(ctx)
+				assert.NoError(t, err)
+			}
+			l, err := deepvueaudit.Open(ctx, pg.db(t), deepvueaudit.WithTable(tr.table),
+				deepvueaudit.WithCheckpoints(hs, tr.signer, tr.verifier))
+			require.NoError(t, err)
+			defer l.Close(ctx)
+			hs.armed.Store(true)
+			switch op {
+			case "Verify":
+				assert.NoError(t, l.Verify(ctx))
+			case "VerifyFull":
+				assert.NoError(t, l.VerifyFull(ctx))
+			case "Checkpoint":
+				cp, err := l.Checkpoint(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, int64(5), cp.Size, "the other replica's row signed too")
+			case "Proof":
+				b, err := l.Proof(ctx, id)
+				require.NoError(t, err)
+				_, err = deepvueaudit.VerifyProof(b, tr.verifier)
+				assert.NoError(t, err)
+			}
+			assert.False(t, hs.armed.Load(), "the hook ran")
+			require.NoError(t, l.VerifyFull(ctx))
+		})
+	}
 }

@@ -614,3 +614,53 @@ func TestPurgeNeverSplitsACall(t *testing.T) {
 	assert.Equal(t, 2, count(t, tr, `call_id = $1`, late.CallID), "the call across the cut keeps both rows")
 	require.NoError(t, tr.VerifyFull(ctx))
 }
+
+// createHookStore runs hook after it stores a checkpoint note.
+type createHookStore struct {
+	deepvueaudit.CheckpointStore
+	hook func(name string)
+}
+
+func (s *createHookStore) Create(ctx context.Context, name string, data []byte) error {
+	err := s.CheckpointStore.Create(ctx, name, data)
+	if err == nil && strings.HasSuffix(name, ".note") {
+		s.hook(name)
+	}
+	return err
+}
+
+// TestVerifyWhilePurgeCommits: a Purge signs the checkpoint stating its
+// new anchor before it commits; another replica verifying between the two
+// (the checkpoint stored, the rows not yet deleted) sees no problem, nor
+// after the commit.
+func TestVerifyWhilePurgeCommits(t *testing.T) {
+	pg := postgres(t)
+	tr := newTrail(t, pg)
+	ctx := context.Background()
+	archive := deepvueaudit.DirStore(t.TempDir())
+	now := time.Now()
+	writeRows(t, tr.Log, 10, now.Add(-3*time.Minute))
+	writeRows(t, tr.Log, 6, now.Add(-time.Minute))
+	_, err := tr.Checkpoint(ctx)
+	require.NoError(t, err)
+	other := tr.open(t, pg.db(t))
+	var during int
+	hs := &createHookStore{CheckpointStore: tr.store, hook: func(name string) {
+		if strings.HasSuffix(name, "-0.note") {
+			return // not the Purge's
+		}
+		during++
+		assert.NoError(t, other.Verify(ctx), "Verify between the Purge's checkpoint and its commit")
+		assert.NoError(t, other.VerifyFull(ctx), "VerifyFull between the Purge's checkpoint and its commit")
+	}}
+	purger, err := deepvueaudit.Open(ctx, pg.db(t), deepvueaudit.WithTable(tr.table),
+		deepvueaudit.WithCheckpoints(hs, tr.signer, tr.verifier))
+	require.NoError(t, err)
+	defer purger.Close(ctx)
+	res, err := purger.Purge(ctx, keepFor(150*time.Second, archive, now))
+	require.NoError(t, err)
+	assert.Equal(t, int64(10), res.Rows)
+	assert.Positive(t, during, "the hook ran between the Purge's checkpoint and its commit")
+	require.NoError(t, other.Verify(ctx))
+	require.NoError(t, other.VerifyFull(ctx))
+}

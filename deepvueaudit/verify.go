@@ -156,6 +156,17 @@ func (l *Log) VerifyFull(ctx context.Context) error { return l.verify(ctx, true)
 func (l *Log) verify(ctx context.Context, full bool) error {
 	l.vmu.Lock()
 	defer l.vmu.Unlock()
+	// The checkpoints are listed before the snapshot begins: each was
+	// written after its rows committed, so the snapshot sees them all.
+	// Listed after it, a checkpoint another replica wrote meanwhile signs
+	// rows the snapshot cannot see: a false "deleted".
+	var keys []ckKey
+	if l.ck != nil {
+		var err error
+		if keys, err = l.listCheckpoints(ctx, l.ck.r.store); err != nil {
+			return err
+		}
+	}
 	tx, err := l.snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("deepvueaudit: verifying: %w", err)
@@ -165,13 +176,13 @@ func (l *Log) verify(ctx context.Context, full bool) error {
 	if !full && l.ck != nil {
 		from = l.verified
 	}
-	v := newVerifier(l, ctx, tx)
+	v := newVerifier(l, ctx, tx, keys)
 	ok, err := v.runFrom(from)
 	if err != nil {
 		return err
 	}
 	if !ok { // the incremental steps failed: walk it all to name the rows
-		v = newVerifier(l, ctx, tx)
+		v = newVerifier(l, ctx, tx, keys)
 		if _, err := v.runFrom(nil); err != nil {
 			return err
 		}
@@ -187,8 +198,8 @@ func (l *Log) verify(ctx context.Context, full bool) error {
 	return &VerifyError{Problems: v.problems, More: v.more}
 }
 
-func newVerifier(l *Log, ctx context.Context, tx *sql.Tx) *verifier {
-	return &verifier{l: l, ctx: ctx, tx: tx, calls: map[string]uint8{}}
+func newVerifier(l *Log, ctx context.Context, tx *sql.Tx, keys []ckKey) *verifier {
+	return &verifier{l: l, ctx: ctx, tx: tx, keys: keys, calls: map[string]uint8{}}
 }
 
 // verifier is one run of Verify.
@@ -198,6 +209,7 @@ type verifier struct {
 	tx       *sql.Tx
 	problems []*ChainError
 	more     int
+	keys     []ckKey // the stored checkpoints, listed before the snapshot began
 
 	h      *head
 	cps    map[int64]*Checkpoint // by size, from the walk's start
@@ -554,10 +566,7 @@ func (v *verifier) loadCheckpoints() error {
 	if l.ck == nil {
 		return nil
 	}
-	keys, err := l.listCheckpoints(v.ctx, l.ck.r.store)
-	if err != nil {
-		return err
-	}
+	keys := v.keys
 	var prev *Checkpoint
 	signedAnchor := int64(0)
 	for _, k := range keys {
