@@ -138,6 +138,16 @@ func (o *outcomeCtx) Err() error {
 
 func (o *outcomeCtx) deadlinePassed() { o.end(context.DeadlineExceeded) }
 
+// begin gives o the values of ctx, the call's, and lists it in dl for its
+// deadline, d from now. The values are context.WithoutCancel's: ctx's own
+// Value would hand context.Cause, and the contexts the sink derives, the
+// call's cancelable context and its cause (an outcome record written after
+// the customer left would read as cancelled by them).
+func (o *outcomeCtx) begin(dl *deadlines, ctx context.Context, d time.Duration) {
+	o.values = context.WithoutCancel(ctx)
+	dl.add(deadlineOutcome, &o.dl, o, d)
+}
+
 func (o *outcomeCtx) end(err error) {
 	o.mu.Lock()
 	if o.err == nil {
@@ -255,8 +265,7 @@ func (c *Client) auditOutcome(ctx context.Context, cl *call, txn string, err err
 		rec.TransactionID = ""
 	}
 	o := &a.octx
-	o.values = ctx
-	c.deadlines.add(deadlineOutcome, &o.dl, o, auditOutcomeTimeout)
+	o.begin(c.deadlines, ctx, auditOutcomeTimeout)
 	werr := callAudit(c.audit, o, rec)
 	c.deadlines.remove(deadlineOutcome, &o.dl)
 	o.end(context.Canceled)

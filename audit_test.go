@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jarcoal/httpmock"
 	"github.com/stretchr/testify/assert"
@@ -335,4 +336,45 @@ func TestAuditOutcomeOutlivesCancel(t *testing.T) {
 	assert.NoError(t, outcomeCtxErr)
 	assert.Equal(t, AuditOutcome, recs[1].Stage)
 	assert.Equal(t, Outcome(err), recs[1].Outcome)
+}
+
+// TestAuditOutcomeContextHidesTheCallsCause: the outcome record's context
+// tells nothing of why the caller's context ended (context.WithoutCancel
+// hid it before the Client's timer): a caller that cancels with a cause
+// during the call leaves no cause on it while the record is written, and
+// once the write returned its cause (and that of a context the sink
+// derived from it) is its own end, context.Canceled, not the caller's.
+func TestAuditOutcomeContextHidesTheCallsCause(t *testing.T) {
+	errLeft := errors.New("the customer closed the page")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var kept, derived context.Context
+	causeDuring := errors.New("not called")
+	sink := &auditSink{fail: func(ctx context.Context, r AuditRecord) error {
+		if r.Stage == AuditOutcome {
+			causeDuring = context.Cause(ctx)
+			kept = ctx
+			d, stop := context.WithCancel(ctx)
+			t.Cleanup(stop)
+			derived = d
+		}
+		return nil
+	}}
+	c, mt := mockClient(t, WithAuditLog(sink.fn))
+	mt.RegisterResponder(http.MethodPost, genURL, func(r *http.Request) (*http.Response, error) {
+		cancel(errLeft)
+		return nil, r.Context().Err()
+	})
+	_, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+	require.Error(t, err)
+	require.Len(t, sink.records(), 2)
+	assert.NoError(t, causeDuring, "the record is being written: no cause")
+	require.NotNil(t, kept)
+	assert.Equal(t, context.Canceled, context.Cause(kept), "the write returned, not the customer's cause")
+	select {
+	case <-derived.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a context derived from the outcome context did not end with it")
+	}
+	assert.Equal(t, context.Canceled, context.Cause(derived), "the write returned, not the customer's cause")
 }

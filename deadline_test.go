@@ -2,6 +2,7 @@ package deepvue
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"testing"
@@ -106,4 +107,36 @@ func TestDefaultDeadlineMakesNoTimerPerCall(t *testing.T) {
 		assert.Same(t, first, timer, "one timer for every call")
 		assert.Nil(t, listed, "an ended call leaves the list")
 	}
+}
+
+// TestOutcomeContextHidesTheCallsCancel: the outcome record's context has
+// the call's values but not its cancel, as context.WithoutCancel under
+// context.WithTimeout gave it before the Client's timer: context.Cause
+// tells nothing of why the call ended, neither while the record is written
+// (Go 1.23's Cause asks the cancelable context Value finds, the caller's)
+// nor once the deadline passed, and a context the sink derives from it
+// ends with the deadline as its cause, not the caller's.
+func TestOutcomeContextHidesTheCallsCancel(t *testing.T) {
+	t.Parallel()
+	errLeft := errors.New("the customer closed the page")
+	type key struct{}
+	caller, cancel := context.WithCancelCause(context.WithValue(context.Background(), key{}, "v"))
+	cancel(errLeft)
+	var dl deadlines
+	o := &outcomeCtx{}
+	o.begin(&dl, caller, 30*time.Millisecond)
+	derived, stop := context.WithCancel(o)
+	defer stop()
+	assert.NoError(t, o.Err())
+	assert.NoError(t, context.Cause(o), "the record is being written: no cause")
+	assert.NoError(t, context.Cause(derived))
+	assert.Equal(t, "v", o.Value(key{}), "the call's values")
+	select {
+	case <-derived.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the derived context did not end at the outcome context's deadline")
+	}
+	assert.ErrorIs(t, o.Err(), context.DeadlineExceeded)
+	assert.Equal(t, context.DeadlineExceeded, context.Cause(o), "its deadline, not the caller's cause")
+	assert.Equal(t, context.DeadlineExceeded, context.Cause(derived), "its deadline, not the caller's cause")
 }

@@ -159,7 +159,27 @@ func TestDecodeEnvelopeFastIsEncodingJSON(t *testing.T) {
 		`"message":""`, `"transaction_id":"12815fb81c084fb7a35eedc0ef1c5a84"`, `"transaction_id":12815`,
 		`"detail":"Not authenticated"`, `"detail":false`, `"x":null`, `"y":true`, `"z":"\u00e9"`, `"z2":"é"`, `"w":01`,
 		`"code":null`, `"message":"a\"b"`, `"a":{"b":1}`, `"a":[1]`, `"subcode":"SUCCESS"`, `"sub-code":"SUCCESS"`,
-		`"transaction_id":"x` + "\x7f" + `"`, `"message":"é"`, `"message":"` + "\t" + `"`, `"n":-0`, `"n":1E+2`}
+		`"transaction_id":"x` + "\x7f" + `"`, `"message":"é"`, `"message":"` + "\t" + `"`, `"n":-0`, `"n":1E+2`,
+		// Names encoding/json matches and a byte-wise ASCII match would not:
+		// an escape in the name, and the long s (U+017F) that folds to s.
+		`"sub\u005fcode":"VERIFICATION_PENDING"`, `"\u0072eference_id":"7"`, "\"\u017fub_code\":\"SUCCESS\"",
+		"\"me\u017f\u017fage\":\"m\"", `"sub_code":"` + "\xff" + `"`}
+	// Whole answers whatever path takes them: decodeEnvelope is
+	// encoding/json's, including where the fast path must refuse (a name
+	// with an escape or that folds under Unicode, U+2028 or a BOM around
+	// the object, invalid UTF-8, trailing bytes, numbers JSON refuses).
+	for _, body := range []string{
+		`{"sub\u005fcode":"SUCCESS","reference_id":"1"}`, "{\"\u017fub_code\":\"SUCCESS\",\"reference_id\":\"1\"}",
+		"{\"me\u017f\u017fage\":\"m\",\"sub_code\":\"SUCCESS\"}", "{\"sub_code\":\"SUCCESS\"}\u2028",
+		"\ufeff{\"sub_code\":\"SUCCESS\"}", "{\"sub_code\":\"SUCC\xffESS\"}", `{"sub_code":"SUCCESS"}{}`,
+		`{"code":01}`, `{"code":1.}`, `{"code":-}`, `{"code":1e}`, `{"code":+1}`, `{"code":200,"CODE":409}`,
+		`{"sub_code":"SUCCESS","sub_code":null}`, `{"reference_id":99999999999999999999999}`, `{"code":-0}`,
+	} {
+		got, gotOK := decodeEnvelope([]byte(body))
+		want, wantOK := decodeEnvelopeJSON([]byte(body))
+		require.Equal(t, wantOK, gotOK, "%q", body)
+		require.Equal(t, want, got, "%q", body)
+	}
 	spaces := []string{"", " ", "\t", "\n", "\r\n  "}
 	rng := rand.New(rand.NewPCG(26, 3))
 	accepted := 0

@@ -164,6 +164,7 @@ func FuzzGenerateAnswer(f *testing.F) {
 	f.Add(502, `<html>bad gateway</html>`)
 	f.Add(200, `{"sub_code":"SUCCESS","reference_id":{"x":1}}`)
 	f.Add(200, successOTP[:70])
+	f.Add(200, "{\"\u017fub_code\":\"SUCCESS\",\"sub\\u005fcode\":\"x\",\"reference_id\":\"1\"}") // names encoding/json folds or unescapes
 	f.Fuzz(func(t *testing.T, status int, body string) {
 		if status < 100 || status > 599 {
 			return
