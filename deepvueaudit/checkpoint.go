@@ -188,6 +188,27 @@ func (l *Log) readCheckpoint(ctx context.Context, store CheckpointStore, v note.
 	return c, nil
 }
 
+// anchorSigned reports whether a checkpoint stored now states anchor. A
+// Purge signs its new anchor before it commits: a snapshot that sees the
+// anchor may have begun after a listing that missed that checkpoint (the
+// checkpoints are listed before the snapshot: see latest), never before
+// one that follows it.
+func (l *Log) anchorSigned(ctx context.Context, anchor int64) (bool, error) {
+	keys, err := l.listCheckpoints(ctx, l.ck.r.store)
+	if err != nil {
+		return false, err
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		if keys[i].anchor != anchor {
+			continue
+		}
+		if _, err := l.readCheckpoint(ctx, l.ck.r.store, l.ck.r.verifier, keys[i]); err == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // head is the head row of a tenant.
 type head struct {
 	size, anchor     int64
@@ -655,6 +676,18 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64) (*Checkpoin
 		}
 		f = h.anchorFrontier.clone()
 		prevSize, prevAnchor = h.anchor, h.anchor
+	}
+	if anchor < 0 && h.anchor > prevAnchor {
+		// A Purge that committed after the listing: its checkpoint, signed
+		// before its commit, is stored (listed now). Without it the
+		// checkpoint would state the old anchor, and every later one too.
+		ok, err := l.anchorSigned(ctx, h.anchor)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			prevAnchor = h.anchor
+		}
 	}
 	if anchor < 0 {
 		anchor = prevAnchor
