@@ -88,3 +88,37 @@ func TestAnotherReplicasPurgeMeanwhile(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyArchiveWhileAnotherReplicaSigns: another replica appends a row
+// and signs a checkpoint of it as VerifyArchive lists the checkpoints.
+// VerifyArchive sees no problem (its snapshot, begun before, could not read
+// the new row that checkpoint signed: "proving rows: row 18 is missing").
+func TestVerifyArchiveWhileAnotherReplicaSigns(t *testing.T) {
+	pg := postgres(t)
+	ctx := context.Background()
+	tr := newTrail(t, pg)
+	archive := newMemStore()
+	now := time.Now()
+	writeRows(t, tr.Log, 10, now.Add(-3*time.Minute))
+	writeRows(t, tr.Log, 6, now.Add(-time.Minute))
+	res, err := tr.Purge(ctx, keepFor(150*time.Second, archive, now))
+	require.NoError(t, err)
+	require.Len(t, res.Segments, 1)
+	other := tr.open(t, pg.db(t))
+	hs := &hookStore{CheckpointStore: tr.store}
+	hs.hook = func() {
+		assert.NoError(t, other.Record(ctx, record(t, deepvue.AuditConsent, time.Now())))
+		_, err := other.Checkpoint(ctx)
+		assert.NoError(t, err)
+	}
+	l, err := deepvueaudit.Open(ctx, pg.db(t), deepvueaudit.WithTable(tr.table),
+		deepvueaudit.WithCheckpoints(hs, tr.signer, tr.verifier))
+	require.NoError(t, err)
+	defer l.Close(ctx)
+	hs.armed.Store(true)
+	rep, err := l.VerifyArchive(ctx, archive)
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Segments)
+	assert.False(t, hs.armed.Load(), "the hook ran")
+	require.NoError(t, l.VerifyFull(ctx))
+}
