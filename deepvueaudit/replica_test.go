@@ -122,3 +122,67 @@ func TestVerifyArchiveWhileAnotherReplicaSigns(t *testing.T) {
 	assert.False(t, hs.armed.Load(), "the hook ran")
 	require.NoError(t, l.VerifyFull(ctx))
 }
+
+// TestPurgePastTheListedCheckpoints: another replica's Purge, whose rows
+// the latest checkpoint a Log listed does not reach, commits between that
+// listing and the Log's snapshot. Checkpoint (the background one's code)
+// and Proof see no problem: they named "the rows of the latest checkpoint
+// (size 4) cannot be read", those rows being purged (and a Log that had
+// signed that checkpoint itself named rows 5 to 10 missing).
+func TestPurgePastTheListedCheckpoints(t *testing.T) {
+	pg := postgres(t)
+	for _, op := range []string{"Checkpoint", "CheckpointOfItsSigner", "Proof", "Verify", "VerifyFull"} {
+		t.Run(op, func(t *testing.T) {
+			ctx := context.Background()
+			tr := newTrail(t, pg)
+			archive := newMemStore()
+			now := time.Now()
+			writeRows(t, tr.Log, 4, now.Add(-3*time.Minute))
+			other := tr.open(t, pg.db(t))
+			hs := &afterListStore{CheckpointStore: tr.store}
+			l, err := deepvueaudit.Open(ctx, pg.db(t), deepvueaudit.WithTable(tr.table),
+				deepvueaudit.WithCheckpoints(hs, tr.signer, tr.verifier))
+			require.NoError(t, err)
+			defer l.Close(ctx)
+			cp, err := l.Checkpoint(ctx)
+			require.NoError(t, err)
+			require.Equal(t, int64(4), cp.Size)
+			writeRows(t, tr.Log, 6, now.Add(-3*time.Minute))
+			ids := writeRows(t, tr.Log, 6, now.Add(-time.Minute))
+			hs.hook = func() {
+				res, err := other.Purge(ctx, keepFor(150*time.Second, archive, now))
+				assert.NoError(t, err)
+				assert.Equal(t, int64(10), res.Rows)
+				assert.NoError(t, other.Record(ctx, record(t, deepvue.AuditConsent, time.Now())))
+			}
+			if op != "CheckpointOfItsSigner" {
+				// A Log that has not read the checkpoint of size 4 yet.
+				l, err = deepvueaudit.Open(ctx, pg.db(t), deepvueaudit.WithTable(tr.table),
+					deepvueaudit.WithCheckpoints(hs, tr.signer, tr.verifier))
+				require.NoError(t, err)
+				defer l.Close(ctx)
+			}
+			hs.armed.Store(true)
+			switch op {
+			case "Checkpoint", "CheckpointOfItsSigner":
+				cp, err := l.Checkpoint(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, int64(18), cp.Size)
+				assert.Equal(t, int64(10), cp.Anchor)
+			case "Proof":
+				b, err := l.Proof(ctx, ids[0])
+				require.NoError(t, err)
+				_, err = deepvueaudit.VerifyProof(b, tr.verifier)
+				assert.NoError(t, err)
+			case "Verify":
+				assert.NoError(t, l.Verify(ctx))
+			case "VerifyFull":
+				assert.NoError(t, l.VerifyFull(ctx))
+			}
+			assert.False(t, hs.armed.Load(), "the hook ran")
+			require.NoError(t, l.VerifyFull(ctx))
+			_, err = l.VerifyArchive(ctx, archive)
+			require.NoError(t, err)
+		})
+	}
+}
