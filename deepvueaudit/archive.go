@@ -466,18 +466,43 @@ func (l *Log) VerifyArchive(ctx context.Context, store ArchiveStore) (*ArchiveRe
 	if store == nil {
 		return nil, errors.New("deepvueaudit: VerifyArchive: nil store")
 	}
-	tx, err := l.snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("deepvueaudit: VerifyArchive: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	h, err := l.readHead(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := l.manifestRows(ctx, tx)
-	if err != nil {
-		return nil, err
+	// The checkpoint the manifests are proved in is found before the
+	// snapshot begins, so that the snapshot sees every row it signed (one
+	// another replica signs meanwhile can sign rows the snapshot cannot
+	// see); a Purge that commits a manifest in between makes it try again.
+	var (
+		tx   *sql.Tx
+		h    *head
+		rows []*Row
+		cp   *Checkpoint
+		err  error
+	)
+	for try := 0; ; try++ {
+		var last sql.NullInt64
+		if err := l.db.QueryRowContext(ctx, `SELECT max(seq) FROM "`+l.name+`" WHERE tenant = $1 AND stage = 'archive'`,
+			l.tenant).Scan(&last); err != nil {
+			return nil, fmt.Errorf("deepvueaudit: VerifyArchive: %w", err)
+		}
+		cp = nil
+		if last.Valid {
+			if cp, err = l.ck.covering(ctx, last.Int64); err != nil {
+				return nil, fmt.Errorf("deepvueaudit: VerifyArchive: a checkpoint covering the manifests: %w", err)
+			}
+		}
+		if tx, err = l.snapshot(ctx); err != nil {
+			return nil, fmt.Errorf("deepvueaudit: VerifyArchive: %w", err)
+		}
+		defer tx.Rollback() //nolint:errcheck // read-only
+		if h, err = l.readHead(ctx, tx); err != nil {
+			return nil, err
+		}
+		if rows, err = l.manifestRows(ctx, tx); err != nil {
+			return nil, err
+		}
+		if len(rows) == 0 || (cp != nil && rows[len(rows)-1].Seq <= cp.Size) || try == 2 {
+			break
+		}
+		_ = tx.Rollback()
 	}
 	rep := &ArchiveReport{}
 	if len(rows) == 0 {
@@ -488,12 +513,11 @@ func (l *Log) VerifyArchive(ctx context.Context, store ArchiveStore) (*ArchiveRe
 		rep.Unreferenced, err = l.unreferenced(ctx, store, nil)
 		return rep, err
 	}
-	// The manifests' rows are in the signed tree.
-	last := rows[len(rows)-1]
-	cp, err := l.ck.covering(ctx, last.Seq)
-	if err != nil {
-		return nil, fmt.Errorf("deepvueaudit: VerifyArchive: a checkpoint covering the manifests: %w", err)
+	if cp == nil || rows[len(rows)-1].Seq > cp.Size {
+		return nil, fmt.Errorf("deepvueaudit: VerifyArchive: the manifest row %d is past the checkpoint signed for it (run Verify; "+
+			"if it verifies, a Purge committed meanwhile: try again)", rows[len(rows)-1].Seq)
 	}
+	// The manifests' rows are in the signed tree.
 	hr := &hashReader{ctx: ctx, l: l, q: tx, h: h}
 	if err := proveRows(cp, hr, rows); err != nil {
 		return nil, err

@@ -188,6 +188,27 @@ func (l *Log) readCheckpoint(ctx context.Context, store CheckpointStore, v note.
 	return c, nil
 }
 
+// anchorSigned reports whether a checkpoint stored now states anchor. A
+// Purge signs its new anchor before it commits: a snapshot that sees the
+// anchor may have begun after a listing that missed that checkpoint (the
+// checkpoints are listed before the snapshot: see latest), never before
+// one that follows it.
+func (l *Log) anchorSigned(ctx context.Context, anchor int64) (bool, error) {
+	keys, err := l.listCheckpoints(ctx, l.ck.r.store)
+	if err != nil {
+		return false, err
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		if keys[i].anchor != anchor {
+			continue
+		}
+		if _, err := l.readCheckpoint(ctx, l.ck.r.store, l.ck.r.verifier, keys[i]); err == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // head is the head row of a tenant.
 type head struct {
 	size, anchor     int64
@@ -581,6 +602,35 @@ func (l *Log) snapshot(ctx context.Context) (*sql.Tx, error) {
 	return l.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 }
 
+// listThenSnapshot lists the stored checkpoints, then begins a snapshot
+// and reads the head in it (see latest). A Purge that committed in between
+// may have deleted rows the newest listed checkpoint signed (its own
+// checkpoints, signed before its commit, not listed): when the head's
+// anchor is past that checkpoint, it lists and begins again (twice at
+// most: then the anchor was moved by another hand, which the caller
+// names).
+func (l *Log) listThenSnapshot(ctx context.Context, store CheckpointStore) ([]ckKey, *sql.Tx, *head, error) {
+	for try := 0; ; try++ {
+		keys, err := l.listCheckpoints(ctx, store)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		tx, err := l.snapshot(ctx)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("deepvueaudit: %w", err)
+		}
+		h, err := l.readHead(ctx, tx)
+		if err != nil {
+			_ = tx.Rollback()
+			return nil, nil, nil, err
+		}
+		if try == 2 || len(keys) == 0 || keys[len(keys)-1].size >= h.anchor {
+			return keys, tx, h, nil
+		}
+		_ = tx.Rollback()
+	}
+}
+
 // covering returns the latest checkpoint if its tree holds row seq, else
 // writes one.
 func (c *checkpointer) covering(ctx context.Context, seq int64) (*Checkpoint, error) {
@@ -594,19 +644,11 @@ func (c *checkpointer) covering(ctx context.Context, seq int64) (*Checkpoint, er
 func (c *checkpointer) latestCovering(ctx context.Context, seq int64) (*Checkpoint, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	keys, err := c.l.listCheckpoints(ctx, c.r.store) // before the snapshot: see latest
+	keys, tx, h, err := c.l.listThenSnapshot(ctx, c.r.store)
 	if err != nil {
 		return nil, err
-	}
-	tx, err := c.l.snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("deepvueaudit: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	h, err := c.l.readHead(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
 	cp, _, err := c.latest(ctx, &hashReader{ctx: ctx, l: c.l, q: tx, h: h}, keys)
 	if err != nil {
 		return nil, err
@@ -627,19 +669,11 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64) (*Checkpoin
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.l
-	keys, err := l.listCheckpoints(ctx, c.r.store) // before the snapshot: see latest
+	keys, tx, h, err := l.listThenSnapshot(ctx, c.r.store)
 	if err != nil {
 		return nil, err
-	}
-	tx, err := l.snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("deepvueaudit: checkpoint: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
-	h, err := l.readHead(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
 	hr := &hashReader{ctx: ctx, l: l, q: tx, h: h}
 	prev, f, err := c.latest(ctx, hr, keys)
 	if err != nil {
@@ -655,6 +689,18 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64) (*Checkpoin
 		}
 		f = h.anchorFrontier.clone()
 		prevSize, prevAnchor = h.anchor, h.anchor
+	}
+	if anchor < 0 && h.anchor > prevAnchor {
+		// A Purge that committed after the listing: its checkpoint, signed
+		// before its commit, is stored (listed now). Without it the
+		// checkpoint would state the old anchor, and every later one too.
+		ok, err := l.anchorSigned(ctx, h.anchor)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			prevAnchor = h.anchor
+		}
 	}
 	if anchor < 0 {
 		anchor = prevAnchor
