@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/big"
 	"sort"
@@ -178,7 +179,9 @@ func (a *appender) drain(ctx context.Context) error {
 // appendBatch appends the waiters' rows and tells each the outcome. If the
 // batch fails and holds several tenants, each tenant's rows are tried
 // alone, so that one tenant's failure (its head missing, say) fails no
-// other's records.
+// other's records; not when its COMMIT got no answer from the server (a
+// connection lost, the batch's deadline): the batch may have committed,
+// and trying its rows again could record them twice.
 func (s *shared) appendBatch(ws []*waiter) {
 	// A batch of one runs on its caller's context, as an append did before
 	// group commit; a batch of many, for many callers, on its own.
@@ -193,7 +196,7 @@ func (s *shared) appendBatch(ws []*waiter) {
 		rows[i] = w.row
 	}
 	heads, err := s.appendRows(ctx, rows)
-	if err != nil && len(tenantsOf(rows)) > 1 {
+	if err != nil && len(tenantsOf(rows)) > 1 && !errors.Is(err, errCommitUnknown) {
 		byTenant := map[string][]*waiter{}
 		for _, w := range ws {
 			byTenant[w.row.Tenant] = append(byTenant[w.row.Tenant], w)
@@ -223,6 +226,10 @@ func (s *shared) acknowledge(ws []*waiter, heads map[string]headAfter, err error
 		w.done <- err
 	}
 }
+
+// errCommitUnknown marks an append whose COMMIT got no answer from the
+// server: its rows may be in the trail.
+var errCommitUnknown = errors.New("the database did not answer the commit: the rows may have been recorded")
 
 // headAfter is a tenant's head after a batch: its size, and its last
 // checkpoint's size.
@@ -298,7 +305,12 @@ func (s *shared) appendOnce(ctx context.Context, rows []*Row) (map[string]headAf
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, err
+		var st sqlState
+		if !errors.As(err, &st) {
+			// No answer from the server: the COMMIT may have been applied.
+			return nil, fmt.Errorf("%w: %w", errCommitUnknown, err)
+		}
+		return nil, err // the server refused it: nothing was committed
 	}
 	if len(fresh) > 0 {
 		s.mu.Lock()

@@ -2,13 +2,18 @@ package deepvueaudit_test
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/deepvue-go/deepvue"
 	"github.com/deepvue-go/deepvue/deepvueaudit"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -125,4 +130,102 @@ func TestAppendsGoOnDuringAPurgeBatch(t *testing.T) {
 	require.NoError(t, tr.VerifyFull(ctx))
 	_, err = tr.VerifyArchive(ctx, archive)
 	require.NoError(t, err)
+}
+
+// lostCommitConnector opens pgx connections whose COMMITs can be held
+// (each waits on hold while it is not nil) and whose loseNth-th applied
+// COMMIT is reported as a connection lost: what a client sees when the
+// COMMIT's answer never arrives.
+type lostCommitConnector struct {
+	driver.Connector
+	hold    atomic.Pointer[chan struct{}]
+	holding atomic.Int32 // COMMITs waiting on hold
+	loseNth atomic.Int32
+	seen    atomic.Int32 // COMMITs applied
+}
+
+func (c *lostCommitConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &lostCommitConn{Conn: conn.(*stdlib.Conn), c: c}, nil
+}
+
+type lostCommitConn struct {
+	*stdlib.Conn
+	c *lostCommitConnector
+}
+
+func (c *lostCommitConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := c.Conn.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &lostCommitTx{Tx: tx, c: c.c}, nil
+}
+
+type lostCommitTx struct {
+	driver.Tx
+	c *lostCommitConnector
+}
+
+func (t *lostCommitTx) Commit() error {
+	if h := t.c.hold.Load(); h != nil {
+		t.c.holding.Add(1)
+		<-*h
+	}
+	err := t.Tx.Commit()
+	if err == nil && t.c.seen.Add(1) == t.c.loseNth.Load() {
+		return errors.New("read tcp 127.0.0.1:5432: connection reset by peer")
+	}
+	return err
+}
+
+// TestLostCommitAnswerNeverRecordsTwice: a batch of two tenants' rows whose
+// COMMIT the server applied but whose answer was lost is not tried again
+// tenant by tenant (that recorded every row twice, each acknowledged): its
+// callers get an error saying the rows may have been recorded, and each row
+// is in the trail once.
+func TestLostCommitAnswerNeverRecordsTwice(t *testing.T) {
+	pg := postgres(t)
+	tr := newTrail(t, pg)
+	ctx := context.Background()
+	base, err := stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(pg.dsn())
+	require.NoError(t, err)
+	conn := &lostCommitConnector{Connector: base}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { _ = db.Close() })
+	a := tr.open(t, db)
+	b, err := a.ForTenant("shop-b")
+	require.NoError(t, err)
+	writeRows(t, a, 1, time.Now()) // the heads made
+	writeRows(t, b, 1, time.Now())
+
+	// A lone writer's COMMIT held; two rows of two tenants queue behind it
+	// and make the next batch, whose COMMIT's answer is lost.
+	conn.loseNth.Store(conn.seen.Load() + 2) // the held COMMIT is the next, the batch's the one after
+	hold := make(chan struct{})
+	conn.hold.Store(&hold)
+	first := make(chan error, 1)
+	go func() { first <- a.Record(ctx, record(t, deepvue.AuditConsent, time.Now())) }()
+	require.Eventually(t, func() bool { return conn.holding.Load() == 1 }, 10*time.Second, time.Millisecond)
+	conn.hold.Store(nil)
+	errs := make(chan error, 2)
+	ra, rb := record(t, deepvue.AuditConsent, time.Now()), record(t, deepvue.AuditConsent, time.Now())
+	go func() { errs <- a.Record(ctx, ra) }()
+	go func() { errs <- b.Record(ctx, rb) }()
+	require.Eventually(t, func() bool { return deepvueaudit.Queued(a) == 2 }, 10*time.Second, time.Millisecond,
+		"both rows queued behind the held COMMIT")
+	close(hold)
+	require.NoError(t, <-first)
+	for i := 0; i < 2; i++ {
+		err := <-errs
+		require.Error(t, err, "a COMMIT without an answer is not an acknowledgement")
+		assert.Contains(t, err.Error(), "may have been recorded")
+	}
+	assert.Equal(t, 1, count(t, tr, `call_id = $1`, ra.CallID), "the row of shop-b's neighbour, once")
+	assert.Equal(t, 1, count(t, tr, `call_id = $1`, rb.CallID), "shop-b's row, once")
+	require.NoError(t, a.VerifyFull(ctx))
+	require.NoError(t, b.VerifyFull(ctx))
 }

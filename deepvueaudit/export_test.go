@@ -160,3 +160,10 @@ func SetPurgePause(f float64) float64 { old := purgePause; purgePause = f; retur
 
 // LeafHash returns the record hash of r (its leaf in the tree).
 func LeafHash(r *Row) [32]byte { return r.leafHash() }
+
+// Queued is the number of rows waiting for the next batch of l's Open.
+func Queued(l *Log) int {
+	l.app.mu.Lock()
+	defer l.app.mu.Unlock()
+	return len(l.app.queue)
+}
