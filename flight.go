@@ -20,9 +20,11 @@ import (
 //
 // Identical means the same operation and the same query: for GenerateOTP
 // the number, consent and purpose; for VerifyOTP the reference id, OTP,
-// consent, purpose, mobile number and GeneratePDF; and the consent evidence
-// the call carries (WithConsentEvidence), if any. A call with another
-// purpose or other evidence for the same number is a call of its own. Calls
+// consent, purpose, mobile number and GeneratePDF; the credentials the call
+// read (a call that starts after SetCredentials never joins one that sends
+// the old pair); and the consent evidence the call carries
+// (WithConsentEvidence), if any. A call with another purpose or other
+// evidence for the same number is a call of its own. Calls
 // are found by a keyed hash of what they send (hash/maphash under a random
 // seed of the Client's), never by the number or the OTP, and a call joins
 // only after comparing what it sends with what the call in flight sends
@@ -105,6 +107,10 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 		// leader's audit records carry its evidence alone.
 		key = maphash.Bytes(fs.seed, flightEvidence(key, cl.evidence))
 	}
+	// Only calls that send the same credentials share a request: a call
+	// that starts after SetCredentials sends the new pair (and gets the
+	// answer to it), even while one with the old pair is in flight.
+	key ^= cl.creds.flight
 	fs.mu.Lock()
 	f := fs.m[key]
 	if f != nil && !f.lead.sameRequestAs(cl) {
@@ -150,9 +156,9 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 }
 
 // sameRequestAs reports whether other sends what cl sends, with the same
-// consent evidence (what join's key hashes).
+// credentials and consent evidence (what join's key hashes).
 func (cl *call) sameRequestAs(other *call) bool {
-	if !cl.in.sameRequest(other.in) {
+	if !cl.in.sameRequest(other.in) || cl.creds.clientID != other.creds.clientID || cl.creds.secret != other.creds.secret {
 		return false
 	}
 	a, b := cl.evidence, other.evidence
