@@ -495,3 +495,58 @@ func TestDoubleSubmitAfterSetCredentialsSendsItsOwn(t *testing.T) {
 	require.NoError(t, <-second)
 	assert.ElementsMatch(t, []string{"old-id", "new-id"}, sent)
 }
+
+// TestDoubleSubmitAfterTheAnswerJoinsEvenIfTheLeaderLeft: once the
+// leader's request has its answer (the SMS sent), an identical call made
+// while the leader still writes its outcome record joins it and gets that
+// answer, even though the leader's context ended meanwhile: it never sends a
+// second generate-otp for an OTP that went out.
+func TestDoubleSubmitAfterTheAnswerJoinsEvenIfTheLeaderLeft(t *testing.T) {
+	var arrived atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(otpNow))
+	}))
+	defer srv.Close()
+	writing, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithPendingStore(nil, nil),
+		WithAuditLog(func(_ context.Context, r AuditRecord) error {
+			if r.Stage == AuditOutcome {
+				once.Do(func() { close(writing); <-release })
+			}
+			return nil
+		}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan *OTPResponse, 1)
+	go func() {
+		res, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+		assert.NoError(t, err)
+		first <- res
+	}()
+	<-writing
+	cancel() // the customer closed the page: the leader's context ends
+	second := make(chan *OTPResponse, 1)
+	go func() {
+		res, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		assert.NoError(t, err)
+		second <- res
+	}()
+	waitFor(t, "the second call joined or sent", func() bool {
+		f := theFlight(c)
+		if f == nil {
+			return arrived.Load() == 2
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.joiners == 1 || arrived.Load() == 2
+	})
+	close(release)
+	a, b := <-first, <-second
+	assert.Equal(t, int32(1), arrived.Load(), "one generate-otp: the OTP went out")
+	require.NotNil(t, a)
+	require.NotNil(t, b)
+	assert.Equal(t, a.ReferenceID, b.ReferenceID)
+}
