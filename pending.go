@@ -278,6 +278,12 @@ func (c *Client) recallPending(ctx context.Context, cl *call, number []byte, err
 	if !found || !p.ExpiresAt.After(time.Now()) || !validReferenceID(p.ReferenceID) || cl.sec.ScrubID(p.ReferenceID) != p.ReferenceID {
 		return err
 	}
+	if ae.ReferenceID != "" && ae.ReferenceID != p.ReferenceID {
+		// Deepvue names another pending OTP (sent since by a process that
+		// does not share the store, the remembered one verified): its
+		// word, not the stale memory.
+		return err
+	}
 	return &pendingError{APIError: ae, p: p}
 }
 
@@ -325,9 +331,9 @@ func (e *pendingError) GoString() string {
 }
 
 // PendingReference returns the reference id of the OTP that is pending when
-// err is GenerateOTP's 409 VERIFICATION_PENDING: the one the Client
-// remembers sending for that number (see PendingStore), or else the one
-// Deepvue's answer carries. The customer can enter the OTP they received
+// err is GenerateOTP's 409 VERIFICATION_PENDING: the one Deepvue's answer
+// carries, or else the one the Client remembers sending for that number
+// (see PendingStore). The customer can enter the OTP they received
 // with it (VerifyOTP), and RetryAfter(err) says how long the OTP has left
 // (or what the answer's Retry-After header asked). It reports false when
 // err is not that answer or no reference is known: the OTP was sent by

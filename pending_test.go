@@ -298,3 +298,26 @@ func TestPendingNeverCrossesTenants(t *testing.T) {
 		assert.Equal(t, sent.ReferenceID, ref)
 	}
 }
+
+// TestPendingAnswersOwnReferenceWins: a 409 whose answer carries a
+// reference id other than the one the store remembers (an OTP another
+// process sent since, the remembered one verified) gives Deepvue's: the
+// remembered one is not the OTP the customer holds.
+func TestPendingAnswersOwnReferenceWins(t *testing.T) {
+	c, mt := mockClient(t, WithPendingStore(NewMemoryPendingStore(0), testPendingKey))
+	withRef := strings.Replace(pending409, `"reference_id":""`, `"reference_id":"31000001"`, 1)
+	mt.RegisterResponder(http.MethodPost, genURL, httpmock.ResponderFromMultipleResponses([]*http.Response{
+		jsonResponse(200, otpNow), jsonResponse(409, withRef), jsonResponse(409, pending409),
+	}))
+	sent, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.NoError(t, err)
+	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.ErrorIs(t, err, ErrVerificationPending)
+	ref, ok := PendingReference(err)
+	require.True(t, ok)
+	assert.Equal(t, "31000001", ref, "the answer's own reference, not the remembered %q", sent.ReferenceID)
+	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	ref, ok = PendingReference(err)
+	require.True(t, ok)
+	assert.Equal(t, sent.ReferenceID, ref, "an answer without a reference: the remembered one")
+}
