@@ -106,6 +106,7 @@ func (c *Client) run(ctx context.Context, cl *call) (any, error) {
 	var result any
 	if err == nil {
 		result, err = c.do(ctx, cl)
+		c.answered(cl, err) // identical calls made from now on share it
 	}
 	err = c.end(ctx, cl, result, err)
 	c.land(cl, result, err) // the calls that joined this one get its result

@@ -22,6 +22,7 @@ package deepvue
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -94,7 +95,11 @@ type credentials struct {
 	secret   string
 	idHeader []string
 	keyHdr   []string
+	flight   uint64 // a keyed hash of the pair, folded into the keys of the calls that send it (flight.go)
 }
+
+// credentialsSeed is the process's random seed of credentials.flight.
+var credentialsSeed = maphash.MakeSeed()
 
 // NewClient returns a Client that authenticates with the client-id and
 // x-api-key (client secret) headers. It checks its arguments and options and
@@ -229,6 +234,7 @@ func newCredentials(clientID, clientSecret string) (*credentials, error) {
 		secret:   clientSecret,
 		idHeader: []string{clientID},
 		keyHdr:   []string{clientSecret},
+		flight:   maphash.String(credentialsSeed, clientID+"\x00"+clientSecret),
 	}, nil
 }
 

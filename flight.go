@@ -3,6 +3,7 @@ package deepvue
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/maphash"
 	"strconv"
 	"sync"
@@ -20,9 +21,11 @@ import (
 //
 // Identical means the same operation and the same query: for GenerateOTP
 // the number, consent and purpose; for VerifyOTP the reference id, OTP,
-// consent, purpose, mobile number and GeneratePDF; and the consent evidence
-// the call carries (WithConsentEvidence), if any. A call with another
-// purpose or other evidence for the same number is a call of its own. Calls
+// consent, purpose, mobile number and GeneratePDF; the credentials the call
+// read (a call that starts after SetCredentials never joins one that sends
+// the old pair); and the consent evidence the call carries
+// (WithConsentEvidence), if any. A call with another purpose or other
+// evidence for the same number is a call of its own. Calls
 // are found by a keyed hash of what they send (hash/maphash under a random
 // seed of the Client's), never by the number or the OTP, and a call joins
 // only after comparing what it sends with what the call in flight sends
@@ -41,7 +44,10 @@ import (
 // error. Whoever's context ends leaves: a joiner at once (its error wraps
 // its context's, and may have been sent, since the leader's request may be
 // on its way), the leader when its request ends; the request itself is
-// cancelled only when every caller waiting for it has left.
+// cancelled only when every caller waiting for it has left. Once the
+// leader's request has its result (anything but an error that matches
+// ErrNotSent), an identical call joins it until the leader has ended
+// (written its outcome record), even if every caller's context has ended.
 
 // flights are the calls in flight on one Client, by the keyed hash of what
 // they send. A flight whose leader's context has no deadline gets the
@@ -86,6 +92,7 @@ type flight struct {
 	joiners  int           // joiners still waiting
 	landed   chan struct{} // made by the first joiner; closed once result and err are set
 	isDone   bool          // land was called
+	answered bool          // the leader's story ended with what a joiner may share (answerShared), before its end step
 	unlisted bool          // not in the Client's map: another request has its key
 	ended    error         // why the flight's context ended, once it has
 	endCh    chan struct{} // closed when ended is set; made when first asked for
@@ -105,6 +112,10 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 		// leader's audit records carry its evidence alone.
 		key = maphash.Bytes(fs.seed, flightEvidence(key, cl.evidence))
 	}
+	// Only calls that send the same credentials share a request: a call
+	// that starts after SetCredentials sends the new pair (and gets the
+	// answer to it), even while one with the old pair is in flight.
+	key ^= cl.creds.flight
 	fs.mu.Lock()
 	f := fs.m[key]
 	if f != nil && !f.lead.sameRequestAs(cl) {
@@ -115,7 +126,9 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 	}
 	if f != nil {
 		f.mu.Lock()
-		alive := f.endLocked() == nil // else every caller left, or its deadline passed
+		// Alive, or answered already: a request that went out is never
+		// sent again because its leader left while writing its outcome.
+		alive := f.answered || f.endLocked() == nil // else every caller left, or its deadline passed
 		if alive {
 			f.joiners++
 			if f.landed == nil {
@@ -150,9 +163,9 @@ func (c *Client) join(ctx context.Context, cl *call) bool {
 }
 
 // sameRequestAs reports whether other sends what cl sends, with the same
-// consent evidence (what join's key hashes).
+// credentials and consent evidence (what join's key hashes).
 func (cl *call) sameRequestAs(other *call) bool {
-	if !cl.in.sameRequest(other.in) {
+	if !cl.in.sameRequest(other.in) || cl.creds.clientID != other.creds.clientID || cl.creds.secret != other.creds.secret {
 		return false
 	}
 	a, b := cl.evidence, other.evidence
@@ -353,6 +366,23 @@ func (cl *call) await(ctx context.Context) (any, error) {
 	f.endLocked()
 	f.mu.Unlock()
 	return nil, cl.transportError("waiting for the same call made at the same time by another caller", ctx.Err(), false)
+}
+
+// answered marks the flight of a leader whose story (do) ended: from now on
+// until land, an identical call joins it whatever its context says, unless
+// the result is an error that left nothing at Deepvue (ErrNotSent: often
+// the leader's own context, which is not the newcomer's), for which the
+// newcomer sends its own. The leader's end step (its outcome record, its
+// Observer) may take a while, and the request it stands for may have sent
+// an SMS: a call made then would be a second generate-otp.
+func (c *Client) answered(cl *call, err error) {
+	f := cl.flight
+	if f == nil || cl.joined || (err != nil && errors.Is(err, ErrNotSent)) {
+		return
+	}
+	f.mu.Lock()
+	f.answered = true
+	f.mu.Unlock()
 }
 
 // land ends a flight its leader ran: the flight leaves the Client's map (a

@@ -441,3 +441,112 @@ func TestDoubleSubmitHashCollisionSendsItsOwn(t *testing.T) {
 	require.NoError(t, <-second)
 	assert.Equal(t, int32(2), g.arrived.Load())
 }
+
+// TestDoubleSubmitAfterSetCredentialsSendsItsOwn: a call that starts after
+// SetCredentials sends the new pair, even when an identical call that began
+// with the old pair is still in flight: it does not join that call (whose
+// answer is the old pair's: a 401 once the old secret is revoked, or a
+// reference of another account).
+func TestDoubleSubmitAfterSetCredentialsSendsItsOwn(t *testing.T) {
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var sent []string
+	var arrived atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent = append(sent, r.Header.Get("Client-Id"))
+		mu.Unlock()
+		arrived.Add(1)
+		<-gate
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(otpNow))
+	}))
+	defer srv.Close()
+	defer func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	}()
+	c, err := NewClient("old-id", "old_secret_value", WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		first <- err
+	}()
+	waitFor(t, "the first request at the server", func() bool { return arrived.Load() == 1 })
+	require.NoError(t, c.SetCredentials("new-id", "new_secret_value"))
+	second := make(chan error, 1)
+	go func() {
+		_, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		second <- err
+	}()
+	waitFor(t, "the second call joined or sent", func() bool {
+		f := theFlight(c)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.joiners == 1 || arrived.Load() == 2
+	})
+	assert.Equal(t, int32(2), arrived.Load(), "the call after SetCredentials sends its own request")
+	close(gate)
+	require.NoError(t, <-first)
+	require.NoError(t, <-second)
+	assert.ElementsMatch(t, []string{"old-id", "new-id"}, sent)
+}
+
+// TestDoubleSubmitAfterTheAnswerJoinsEvenIfTheLeaderLeft: once the
+// leader's request has its answer (the SMS sent), an identical call made
+// while the leader still writes its outcome record joins it and gets that
+// answer, even though the leader's context ended meanwhile: it never sends a
+// second generate-otp for an OTP that went out.
+func TestDoubleSubmitAfterTheAnswerJoinsEvenIfTheLeaderLeft(t *testing.T) {
+	var arrived atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(otpNow))
+	}))
+	defer srv.Close()
+	writing, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c, err := NewClient(testID, testSecret, WithBaseURL(srv.URL), WithPendingStore(nil, nil),
+		WithAuditLog(func(_ context.Context, r AuditRecord) error {
+			if r.Stage == AuditOutcome {
+				once.Do(func() { close(writing); <-release })
+			}
+			return nil
+		}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan *OTPResponse, 1)
+	go func() {
+		res, err := c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
+		assert.NoError(t, err)
+		first <- res
+	}()
+	<-writing
+	cancel() // the customer closed the page: the leader's context ends
+	second := make(chan *OTPResponse, 1)
+	go func() {
+		res, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		assert.NoError(t, err)
+		second <- res
+	}()
+	waitFor(t, "the second call joined or sent", func() bool {
+		f := theFlight(c)
+		if f == nil {
+			return arrived.Load() == 2
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.joiners == 1 || arrived.Load() == 2
+	})
+	close(release)
+	a, b := <-first, <-second
+	assert.Equal(t, int32(1), arrived.Load(), "one generate-otp: the OTP went out")
+	require.NotNil(t, a)
+	require.NotNil(t, b)
+	assert.Equal(t, a.ReferenceID, b.ReferenceID)
+}

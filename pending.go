@@ -17,9 +17,9 @@ import (
 // be empty: the customer can only enter the OTP they received if the service
 // still knows its reference. So the SDK remembers, for each number a Client
 // sent an OTP to, the reference id and the OTP's expiry in a PendingStore,
-// under a keyed hash of the Client's id and the number, until the OTP
-// expires; a 409 then carries the pending reference (PendingReference) and
-// the time it has left (RetryAfter).
+// under a keyed hash of the Client's id, its tenant (WithTenant) and the
+// number, until the OTP expires; a 409 then carries the pending reference
+// (PendingReference) and the time it has left (RetryAfter).
 
 // PendingOTP is an OTP that was sent and may still be valid.
 type PendingOTP struct {
@@ -34,7 +34,7 @@ type PendingOTP struct {
 
 // PendingStore keeps the PendingOTP of each number a Client sent an OTP to,
 // until it expires. The key is a keyed hash (HMAC-SHA256, 64 hex digits) of
-// the Client's id and the Aadhaar number: a store never sees a number, and
+// the Client's id, its tenant and the Aadhaar number: a store never sees a number, and
 // holds nothing about the customer but that hash, an opaque reference id
 // and two times. (The process's default store, which only the SDK reads,
 // is keyed by a 128-bit hash/maphash of the same under random seeds of the
@@ -217,15 +217,22 @@ func WithPendingStore(store PendingStore, key []byte) Option {
 	}
 }
 
-// key returns the store key of a number for the Client with clientID: the
-// hex HMAC of both, or in the process's default store their 128-bit keyed
-// hash in hex.
-func (p *pendingConfig) key(clientID string, number []byte) string {
+// key returns the store key of a number for the Client with clientID and
+// tenant (WithTenant): the hex HMAC of them, or in the process's default
+// store their 128-bit keyed hash in hex. Tenants that share a client id
+// never see each other's pending OTPs; without a tenant the key is what it
+// was before tenants (the number is always 12 digits, so the two forms never
+// meet).
+func (p *pendingConfig) key(clientID, tenant string, number []byte) string {
 	var buf [600]byte
 	b := append(buf[:0], "pending\x00"...)
 	b = append(b, clientID...)
 	b = append(b, 0)
 	b = append(b, number...)
+	if tenant != "" {
+		b = append(b, 0)
+		b = append(b, tenant...)
+	}
 	if p.private {
 		var sum [16]byte
 		binary.BigEndian.PutUint64(sum[:8], maphash.Bytes(p.seeds[0], b))
@@ -248,7 +255,7 @@ func (c *Client) rememberPending(ctx context.Context, cl *call, number []byte, p
 	}
 	wctx, cancel := storeContext(ctx, c.pending.store)
 	defer cancel()
-	if err := c.pending.store.Put(wctx, c.pending.key(cl.creds.clientID, number), p); err != nil {
+	if err := c.pending.store.Put(wctx, c.pending.key(cl.creds.clientID, c.tenant, number), p); err != nil {
 		c.warnPending(ctx, cl, "deepvue: the pending OTP was not stored", err)
 	}
 }
@@ -263,12 +270,18 @@ func (c *Client) recallPending(ctx context.Context, cl *call, number []byte, err
 	}
 	rctx, cancel := storeContext(ctx, c.pending.store)
 	defer cancel()
-	p, found, serr := c.pending.store.Get(rctx, c.pending.key(cl.creds.clientID, number))
+	p, found, serr := c.pending.store.Get(rctx, c.pending.key(cl.creds.clientID, c.tenant, number))
 	if serr != nil {
 		c.warnPending(ctx, cl, "deepvue: the pending OTP could not be read", serr)
 		return err
 	}
 	if !found || !p.ExpiresAt.After(time.Now()) || !validReferenceID(p.ReferenceID) || cl.sec.ScrubID(p.ReferenceID) != p.ReferenceID {
+		return err
+	}
+	if ae.ReferenceID != "" && ae.ReferenceID != p.ReferenceID {
+		// Deepvue names another pending OTP (sent since by a process that
+		// does not share the store, the remembered one verified): its
+		// word, not the stale memory.
 		return err
 	}
 	return &pendingError{APIError: ae, p: p}
@@ -318,9 +331,9 @@ func (e *pendingError) GoString() string {
 }
 
 // PendingReference returns the reference id of the OTP that is pending when
-// err is GenerateOTP's 409 VERIFICATION_PENDING: the one the Client
-// remembers sending for that number (see PendingStore), or else the one
-// Deepvue's answer carries. The customer can enter the OTP they received
+// err is GenerateOTP's 409 VERIFICATION_PENDING: the one Deepvue's answer
+// carries, or else the one the Client remembers sending for that number
+// (see PendingStore). The customer can enter the OTP they received
 // with it (VerifyOTP), and RetryAfter(err) says how long the OTP has left
 // (or what the answer's Retry-After header asked). It reports false when
 // err is not that answer or no reference is known: the OTP was sent by

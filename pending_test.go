@@ -142,10 +142,10 @@ func TestPendingAcrossClientsOfAProcess(t *testing.T) {
 	d, err := defaultPending()
 	require.NoError(t, err)
 	n, _ := compactForTest(number)
-	_, found, err := d.store.Get(context.Background(), d.key("another-client", n))
+	_, found, err := d.store.Get(context.Background(), d.key("another-client", "", n))
 	require.NoError(t, err)
 	assert.False(t, found)
-	_, found, err = d.store.Get(context.Background(), d.key(srv.ClientID, n))
+	_, found, err = d.store.Get(context.Background(), d.key(srv.ClientID, "", n))
 	require.NoError(t, err)
 	assert.True(t, found)
 
@@ -265,4 +265,59 @@ func TestMemoryPendingStoreExpiresAndIsBounded(t *testing.T) {
 	require.NoError(t, s.Put(ctx, "g", PendingOTP{ReferenceID: "x", ExpiresAt: now.Add(-time.Second)}))
 	_, ok, _ = s.Get(ctx, "g")
 	assert.False(t, ok, "an expired OTP is not stored")
+}
+
+// TestPendingNeverCrossesTenants: Clients of two tenants that share one
+// Deepvue account (one client id, as a platform's merchants do) never see
+// each other's pending references: tenant B's 409 for a number tenant A
+// sent an OTP to carries no reference of A's (B's customer would verify
+// under A's consent, and B would learn A's reference); A's own 409 does.
+func TestPendingNeverCrossesTenants(t *testing.T) {
+	srv, _ := fakeServer(t, deepvuetest.WithPendingWindow(time.Minute))
+	number := deepvuetest.NewNumber()
+	tenant := func(id string, opts ...Option) *Client {
+		c, err := NewClient(srv.ClientID, srv.ClientSecret, append([]Option{WithBaseURL(srv.URL), WithTenant(id)}, opts...)...)
+		require.NoError(t, err)
+		return c
+	}
+	for _, opts := range [][]Option{nil, {WithPendingStore(NewMemoryPendingStore(0), testPendingKey)}} {
+		number := number
+		if opts != nil {
+			number = deepvuetest.NewNumber()
+		}
+		sent, err := tenant("merchant-a", opts...).GenerateOTP(context.Background(), number, ConsentYes, testPurpose)
+		require.NoError(t, err)
+		_, err = tenant("merchant-b", opts...).GenerateOTP(context.Background(), number, ConsentYes, testPurpose)
+		require.ErrorIs(t, err, ErrVerificationPending)
+		ref, ok := PendingReference(err)
+		assert.False(t, ok, "tenant B got tenant A's reference %q", ref)
+		_, err = tenant("merchant-a", opts...).GenerateOTP(context.Background(), number, ConsentYes, testPurpose)
+		require.ErrorIs(t, err, ErrVerificationPending)
+		ref, ok = PendingReference(err)
+		require.True(t, ok, "the tenant that sent it")
+		assert.Equal(t, sent.ReferenceID, ref)
+	}
+}
+
+// TestPendingAnswersOwnReferenceWins: a 409 whose answer carries a
+// reference id other than the one the store remembers (an OTP another
+// process sent since, the remembered one verified) gives Deepvue's: the
+// remembered one is not the OTP the customer holds.
+func TestPendingAnswersOwnReferenceWins(t *testing.T) {
+	c, mt := mockClient(t, WithPendingStore(NewMemoryPendingStore(0), testPendingKey))
+	withRef := strings.Replace(pending409, `"reference_id":""`, `"reference_id":"31000001"`, 1)
+	mt.RegisterResponder(http.MethodPost, genURL, httpmock.ResponderFromMultipleResponses([]*http.Response{
+		jsonResponse(200, otpNow), jsonResponse(409, withRef), jsonResponse(409, pending409),
+	}))
+	sent, err := c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.NoError(t, err)
+	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	require.ErrorIs(t, err, ErrVerificationPending)
+	ref, ok := PendingReference(err)
+	require.True(t, ok)
+	assert.Equal(t, "31000001", ref, "the answer's own reference, not the remembered %q", sent.ReferenceID)
+	_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+	ref, ok = PendingReference(err)
+	require.True(t, ok)
+	assert.Equal(t, sent.ReferenceID, ref, "an answer without a reference: the remembered one")
 }

@@ -31,7 +31,7 @@ const DefaultPendingPrefix = "deepvue:pending:"
 //
 // Each OTP is one Redis string, written with SET and an expiry at the OTP's
 // own (so Redis drops it when the OTP stops being valid) and read with GET.
-// The key is the prefix and the SDK's keyed hash of the client id and the
+// The key is the prefix and the SDK's keyed hash of the client id, tenant and the
 // number (64 hex digits: Put refuses any other key, so that no number can
 // reach Redis through it); the value is the reference id and two times
 // ("1 <sent, Unix ms> <expires, Unix ms> <reference id>"). Nothing else
