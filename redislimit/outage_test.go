@@ -107,3 +107,41 @@ func TestSlotsPacedDuringAnOutageAreGivenBackToRedis(t *testing.T) {
 	t.Logf("plan of %d per minute, Redis hung for two calls: %d admitted", plan.PerMinute, admitted)
 	assert.Equal(t, plan.PerMinute, admitted)
 }
+
+// TestRestartFromAnOlderSnapshotKeepsThePlan: Redis with persistence
+// restarts from a snapshot taken before the latest slots were booked (a
+// crash after the last RDB save, or AOF's lost second). The epoch is in the
+// snapshot, so it is unchanged; the slots booked after it are gone. The
+// limiter knows them and gives them back: a plan of 10 per minute, 5 Waits,
+// a SAVE, 5 more Waits, a crash and a restart from the save: the next 10
+// are refused. Before: 5 more admitted (15 in the minute).
+func TestRestartFromAnOlderSnapshotKeepsThePlan(t *testing.T) {
+	rs := startRedis(t)
+	plan := deepvue.Plan{PerMinute: 10}
+	rdb := rs.client(t)
+	lim, err := redislimit.New(rdb, plan, redislimit.WithKeyPrefix("snapshot:"))
+	require.NoError(t, err)
+	admitted := 0
+	wait := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		if lim.Wait(ctx) == nil {
+			admitted++
+		}
+	}
+	for i := 0; i < 5; i++ {
+		wait()
+	}
+	require.NoError(t, rdb.Save(context.Background()).Err()) // dump.rdb in the server's folder
+	for i := 0; i < 5; i++ {
+		wait()
+	}
+	require.Equal(t, 10, admitted)
+	rs.kill()
+	rs.start() // loads dump.rdb: 5 slots, the same epoch
+	for i := 0; i < 10; i++ {
+		wait()
+	}
+	t.Logf("plan of %d per minute, Redis restarted from an older snapshot: %d admitted", plan.PerMinute, admitted)
+	assert.Equal(t, plan.PerMinute, admitted)
+}

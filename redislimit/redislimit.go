@@ -39,8 +39,9 @@
 //
 // Each replica keeps the slots it knows were booked: its own, and the
 // fleet's that its answers showed it. When Redis comes back having lost
-// them (a restart without persistence: its epoch changed), and after an
-// outage (the slots it paced on its own are not in Redis), the replica
+// them (a restart without persistence: its epoch changed; or from an older
+// snapshot: its list ends before the latest slot the replica knows), and
+// after an outage (the slots it paced on its own are not in Redis), the replica
 // gives them back to Redis before it books again. Calls another replica
 // makes before that are not counted against them.
 //
