@@ -145,3 +145,48 @@ func TestRestartFromAnOlderSnapshotKeepsThePlan(t *testing.T) {
 	t.Logf("plan of %d per minute, Redis restarted from an older snapshot: %d admitted", plan.PerMinute, admitted)
 	assert.Equal(t, plan.PerMinute, admitted)
 }
+
+// TestReplicasOutliveARedisThatLostThem: two replicas share Plan{PerSecond:
+// 4, PerMinute: 100}; Redis restarts empty, or from a snapshot taken before the second
+// replica's first heartbeat (the heartbeats gone with the slots), one
+// replica asks once (Redis counts it alone), then Redis dies. That replica
+// still knows it shares the plan with another (whose heartbeat Redis lost,
+// not the replica): it paces at its share, 2 per second, so of 4 quick calls
+// only one more than the slot it just booked is admitted. Before: it took
+// itself for the only one and admitted 3.
+func TestReplicasOutliveARedisThatLostThem(t *testing.T) {
+	for _, snapshot := range []bool{false, true} {
+		t.Run(map[bool]string{false: "empty", true: "older snapshot"}[snapshot], func(t *testing.T) {
+			t.Parallel() // its own redis-server; a second of waiting
+			rs := startRedis(t)
+			rdb := rs.client(t)
+			plan := deepvue.Plan{PerSecond: 4, PerMinute: 100} // the minute still needs the slots the snapshot lacks
+			opts := []redislimit.Option{redislimit.WithKeyPrefix("lost:"), redislimit.WithRedisTimeout(200 * time.Millisecond)}
+			a, err := redislimit.New(rs.client(t), plan, opts...)
+			require.NoError(t, err)
+			b, err := redislimit.New(rs.client(t), plan, opts...)
+			require.NoError(t, err)
+			require.NoError(t, a.Wait(context.Background()))
+			if snapshot {
+				require.NoError(t, rdb.Save(context.Background()).Err()) // a's heartbeat and slot, not b's
+			}
+			require.NoError(t, b.Wait(context.Background()))
+			require.NoError(t, a.Wait(context.Background())) // counts 2 replicas
+			rs.kill()
+			rs.start()                                                      // empty, or from the snapshot
+			time.Sleep(redislimit.DefaultRetryEvery + 200*time.Millisecond) // a's next heartbeat is due
+			require.NoError(t, a.Wait(context.Background()))                // Redis counts a alone
+			rs.kill()
+			admitted := 0
+			for i := 0; i < 4; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond) // the first tries Redis for 200 ms
+				if a.Wait(ctx) == nil {
+					admitted++
+				}
+				cancel()
+			}
+			t.Logf("%+v, 2 replicas, Redis restarted then down: %d more admitted at once", plan, admitted)
+			assert.Equal(t, 1, admitted, "the share of 2 replicas is 2 per second, one of which a just booked")
+		})
+	}
+}

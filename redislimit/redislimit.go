@@ -189,6 +189,8 @@ type Limiter struct {
 	down       bool        // Redis did not answer, and has not answered since
 	retryAt    time.Time   // when to try Redis again while down
 	replicas   int         // replicas seen in the last heartbeat span, at the last answer
+	lostCount  int         // the replicas counted before Redis lost its heartbeats (a restart, an older snapshot)
+	lostUntil  time.Time   // until then, replicas is at least lostCount: a heartbeat span after the loss
 	book       *slots.Book // while down: the slots this process paces around
 	floor      time.Time   // while down: no local slot before this
 	now        func() time.Time
@@ -302,6 +304,7 @@ type answer struct {
 	epoch    string
 	tail     string // the fleet's latest slots, space-separated (Redis microseconds)
 	seen     int64  // the latest slot this replica knew when it asked
+	lost     bool   // Redis asked for the slots this replica knows first: it had lost them
 }
 
 // errNilContext is what Wait returns for a nil context.
@@ -368,6 +371,7 @@ func (l *Limiter) reserve(ctx context.Context, maxWait int64) (answer, error) {
 	l.mu.Unlock()
 	for try := 0; ; try++ {
 		a, err := l.roundTrip(ctx, maxWait, beat, restore)
+		a.lost = try > 0
 		if err != nil || a.status != 2 || try > 0 {
 			if err == nil && a.status == 2 {
 				err = errors.New("redislimit: Redis asked twice for the slots this replica knows")
@@ -510,8 +514,22 @@ func (l *Limiter) answered(received time.Time, a *answer) {
 	l.mu.Lock()
 	was := l.down
 	l.down = false
+	if a.lost || l.epoch != "" && a.epoch != l.epoch {
+		// Redis lost what it held (its epoch changed, or it lacks slots this
+		// replica knows): the heartbeats too. The replicas counted before
+		// still share the plan until theirs would have expired, whether or
+		// not they beat again in the meantime.
+		if !received.Before(l.lostUntil) {
+			l.lostCount = 0
+		}
+		l.lostCount = max(l.lostCount, l.replicas)
+		l.lostUntil = received.Add(heartbeatSpan)
+	}
 	if a.replicas > 0 {
 		l.replicas = a.replicas
+		if received.Before(l.lostUntil) {
+			l.replicas = max(l.replicas, l.lostCount)
+		}
 	}
 	l.offset = a.now - received.UnixMicro()
 	l.lastAnswer = received
