@@ -190,3 +190,27 @@ func TestReplicasOutliveARedisThatLostThem(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadlineHoldsWhileRedisHangs: Redis hangs (SIGSTOP) and the Redis
+// timeout is 2 s; a Wait whose context has 50 ms left returns with that
+// context's error soon after its deadline, not after the Redis timeout (a
+// *redis.Client's socket timeout does not follow the context: before, it
+// returned after 2 s).
+func TestDeadlineHoldsWhileRedisHangs(t *testing.T) {
+	t.Parallel() // its own redis-server
+	rs := startRedis(t)
+	lim, err := redislimit.New(rs.client(t), deepvue.Plan{PerSecond: 5}, redislimit.WithKeyPrefix("hang:"),
+		redislimit.WithRedisTimeout(2*time.Second))
+	require.NoError(t, err)
+	require.NoError(t, lim.Wait(context.Background())) // connected
+	rs.mu.Lock()
+	proc := rs.cmd.Process
+	rs.mu.Unlock()
+	require.NoError(t, proc.Signal(syscall.SIGSTOP))
+	defer proc.Signal(syscall.SIGCONT)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	assert.ErrorIs(t, lim.Wait(ctx), context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second, "the Redis timeout is 2 s, the deadline 50 ms")
+}

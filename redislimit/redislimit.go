@@ -433,7 +433,7 @@ func (l *Limiter) roundTrip(ctx context.Context, maxWait int64, beat, restore bo
 	var text string
 	var err error
 	if l.bounded {
-		text, err = reserve.Run(rctx, l.run, l.keys, args...).Text()
+		text, err = reserve.Run(rctx, l.sooner(rctx), l.keys, args...).Text()
 	} else {
 		text, err = l.abandonable(rctx, args)
 	}
@@ -451,6 +451,26 @@ func (l *Limiter) roundTrip(ctx context.Context, maxWait int64, beat, restore bo
 		l.mu.Unlock()
 	}
 	return a, nil
+}
+
+// sooner returns run, or, when run is a *redis.Client's copy bounded by
+// the Redis timeout on its socket (which does not follow the context) and
+// ctx ends sooner than that, a copy bounded by what is left of ctx: a
+// caller's deadline holds while Redis hangs (before, a Wait with 50 ms left
+// returned after the whole Redis timeout).
+func (l *Limiter) sooner(ctx context.Context) redis.Scripter {
+	c, ok := l.rdb.(*redis.Client)
+	if !ok || c.Options().ContextTimeoutEnabled {
+		return l.run
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return l.run
+	}
+	if left := time.Until(dl); left < l.timeout {
+		return c.WithTimeout(max(left, time.Millisecond))
+	}
+	return l.run
 }
 
 // abandonable runs the script from a goroutine of its own, for a client
