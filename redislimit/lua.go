@@ -25,8 +25,10 @@ import "github.com/redis/go-redis/v9"
 // further than the caller accepts (then nothing is booked). Anything in
 // the list that is not a time within the horizon was not written by a
 // limiter: the list is rewritten without it. When the epoch differs from
-// the replica's and the replica has slots to restore, it books nothing and
-// asks for them (status 2). It counts the replicas, the ids of the last
+// the replica's and the replica has slots to restore, or it is the same
+// but the list ends before the latest slot the replica knows while a window
+// still needs that slot (Redis came back from an older snapshot, or evicted
+// the list), it books nothing and asks for them (status 2). It counts the replicas, the ids of the last
 // span up to now (an id scored in the future does not count); with a
 // heartbeat, it first records the replica's id, and renews the keys' time
 // to live.
@@ -135,6 +137,12 @@ local at, last = decide()
 if not at then
   rewrite(nil)
   at, last = decide()
+end
+if not restore and mine ~= '' and seen > last and seen <= far and seen + longest >= now then
+  -- The same epoch, but the latest slot the replica knows, which a window
+  -- still needs, is gone: Redis came back from an older snapshot, or
+  -- evicted the list.
+  return '2 0 0 -1 ' .. fmt(now) .. ' ' .. epoch
 end
 local booked = 0
 if at - now <= maxwait then

@@ -39,8 +39,9 @@
 //
 // Each replica keeps the slots it knows were booked: its own, and the
 // fleet's that its answers showed it. When Redis comes back having lost
-// them (a restart without persistence: its epoch changed), and after an
-// outage (the slots it paced on its own are not in Redis), the replica
+// them (a restart without persistence: its epoch changed; or from an older
+// snapshot: its list ends before the latest slot the replica knows), and
+// after an outage (the slots it paced on its own are not in Redis), the replica
 // gives them back to Redis before it books again. Calls another replica
 // makes before that are not counted against them.
 //
@@ -188,6 +189,8 @@ type Limiter struct {
 	down       bool        // Redis did not answer, and has not answered since
 	retryAt    time.Time   // when to try Redis again while down
 	replicas   int         // replicas seen in the last heartbeat span, at the last answer
+	lostCount  int         // the replicas counted before Redis lost its heartbeats (a restart, an older snapshot)
+	lostUntil  time.Time   // until then, replicas is at least lostCount: a heartbeat span after the loss
 	book       *slots.Book // while down: the slots this process paces around
 	floor      time.Time   // while down: no local slot before this
 	now        func() time.Time
@@ -301,6 +304,7 @@ type answer struct {
 	epoch    string
 	tail     string // the fleet's latest slots, space-separated (Redis microseconds)
 	seen     int64  // the latest slot this replica knew when it asked
+	lost     bool   // Redis asked for the slots this replica knows first: it had lost them
 }
 
 // errNilContext is what Wait returns for a nil context.
@@ -367,6 +371,7 @@ func (l *Limiter) reserve(ctx context.Context, maxWait int64) (answer, error) {
 	l.mu.Unlock()
 	for try := 0; ; try++ {
 		a, err := l.roundTrip(ctx, maxWait, beat, restore)
+		a.lost = try > 0
 		if err != nil || a.status != 2 || try > 0 {
 			if err == nil && a.status == 2 {
 				err = errors.New("redislimit: Redis asked twice for the slots this replica knows")
@@ -428,7 +433,7 @@ func (l *Limiter) roundTrip(ctx context.Context, maxWait int64, beat, restore bo
 	var text string
 	var err error
 	if l.bounded {
-		text, err = reserve.Run(rctx, l.run, l.keys, args...).Text()
+		text, err = reserve.Run(rctx, l.sooner(rctx), l.keys, args...).Text()
 	} else {
 		text, err = l.abandonable(rctx, args)
 	}
@@ -446,6 +451,26 @@ func (l *Limiter) roundTrip(ctx context.Context, maxWait int64, beat, restore bo
 		l.mu.Unlock()
 	}
 	return a, nil
+}
+
+// sooner returns run, or, when run is a *redis.Client's copy bounded by
+// the Redis timeout on its socket (which does not follow the context) and
+// ctx ends sooner than that, a copy bounded by what is left of ctx: a
+// caller's deadline holds while Redis hangs (before, a Wait with 50 ms left
+// returned after the whole Redis timeout).
+func (l *Limiter) sooner(ctx context.Context) redis.Scripter {
+	c, ok := l.rdb.(*redis.Client)
+	if !ok || c.Options().ContextTimeoutEnabled {
+		return l.run
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return l.run
+	}
+	if left := time.Until(dl); left < l.timeout {
+		return c.WithTimeout(max(left, time.Millisecond))
+	}
+	return l.run
 }
 
 // abandonable runs the script from a goroutine of its own, for a client
@@ -509,8 +534,22 @@ func (l *Limiter) answered(received time.Time, a *answer) {
 	l.mu.Lock()
 	was := l.down
 	l.down = false
+	if a.lost || l.epoch != "" && a.epoch != l.epoch {
+		// Redis lost what it held (its epoch changed, or it lacks slots this
+		// replica knows): the heartbeats too. The replicas counted before
+		// still share the plan until theirs would have expired, whether or
+		// not they beat again in the meantime.
+		if !received.Before(l.lostUntil) {
+			l.lostCount = 0
+		}
+		l.lostCount = max(l.lostCount, l.replicas)
+		l.lostUntil = received.Add(heartbeatSpan)
+	}
 	if a.replicas > 0 {
 		l.replicas = a.replicas
+		if received.Before(l.lostUntil) {
+			l.replicas = max(l.replicas, l.lostCount)
+		}
 	}
 	l.offset = a.now - received.UnixMicro()
 	l.lastAnswer = received
