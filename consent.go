@@ -447,6 +447,29 @@ func mobileLike(v []byte) bool {
 
 func isLetterASCII(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
 
+// purposeForRecord returns a call's purpose as an audit record keeps it:
+// scrubbed of the values the call sends and of Aadhaar-like numbers
+// (sec.ScrubText), every digit masked when a mobile number could remain in
+// it (see personalNumber), and each word holding an e-mail address, as
+// written or with its web escapes decoded, replaced by "[e-mail]". The
+// purpose goes to Deepvue as given; the trail holds no customer data.
+func purposeForRecord(purpose string, sec *secrets) string {
+	p := sec.ScrubText(purpose)
+	if personalNumber(p, false) != "" {
+		p = redact.MaskDigits(p)
+	}
+	if strings.ContainsAny(p, "@%&") {
+		words := strings.Split(p, " ")
+		for i, w := range words {
+			if d := webDecoded(w); strings.IndexByte(w, '@') >= 0 || strings.IndexByte(d, '@') >= 0 {
+				words[i] = "[e-mail]"
+			}
+		}
+		p = strings.Join(words, " ")
+	}
+	return p
+}
+
 // forRecord returns the evidence as an audit record keeps it: every text
 // scrubbed of the values the call sends and, unless it reads as an
 // identifier, of Aadhaar-like numbers (as the purpose is); the hash in lower

@@ -594,3 +594,48 @@ func TestEvidenceRefusesPersonalDataInAnySpelling(t *testing.T) {
 	assert.Zero(t, mt.GetTotalCallCount())
 	assert.Empty(t, sink.records())
 }
+
+// TestPurposeInTheRecordHoldsNoMobileOrEmail: a purpose is sent to Deepvue
+// as the caller gives it, but the audit trail never holds a mobile number
+// or an e-mail address (AuditRecord's promise): a purpose carrying one, in
+// any spelling, reaches the consent, outcome and decision records with its
+// digits masked and its e-mail address replaced. Before, each went into
+// the record in clear (only Aadhaar-like numbers and the call's own values
+// were masked).
+func TestPurposeInTheRecordHoldsNoMobileOrEmail(t *testing.T) {
+	sink := &auditSink{}
+	c, mt := mockClient(t, WithAuditLog(sink.fn), WithRetryMax(0))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successBody))
+	leaks := map[string][]string{
+		"KYC for 9876543210":                   {"9876543210"},
+		"KYC for +91 98765 43210":              {"98765 43210"},
+		"KYC for 98765_43210":                  {"98765_43210"},
+		"KYC for 98765%2043210":                {"98765%2043210"},
+		"KYC for 0091-98765-43210":             {"98765-43210"},
+		"KYC for priya@example.com":            {"priya@example.com", "priya"},
+		"KYC, contact priya%40example.com":     {"priya%40example.com", "priya"},
+		"KYC, contact priya&#64;example.com x": {"priya&#64;example.com", "priya"},
+	}
+	for purpose, clear := range leaks {
+		n := len(sink.records())
+		_, err := c.GenerateOTP(WithConsentEvidence(context.Background(), completeEvidence()), validNumber, ConsentYes, purpose)
+		require.NoError(t, err, purpose)
+		dec, err := DecisionRecord(ConsentWithdrawn, purpose, completeEvidence())
+		require.NoError(t, err, purpose)
+		recs := append(sink.records()[n:], dec)
+		require.Len(t, recs, 3)
+		for _, r := range recs {
+			for _, v := range clear {
+				assert.NotContains(t, r.Purpose, v, "%s record of purpose %q", r.Stage, purpose)
+			}
+			assert.True(t, strings.HasPrefix(r.Purpose, "KYC"), "the purpose's words stay: %q", r.Purpose)
+		}
+	}
+	// A purpose without customer data is kept as given.
+	n := len(sink.records())
+	_, err := c.GenerateOTP(WithConsentEvidence(context.Background(), completeEvidence()), validNumber, ConsentYes, "KYC for loan 2025/17, v3")
+	require.NoError(t, err)
+	for _, r := range sink.records()[n:] {
+		assert.Equal(t, "KYC for loan 2025/17, v3", r.Purpose)
+	}
+}
