@@ -53,7 +53,9 @@ type AuditRecord struct {
 	// Operation is "generate-otp" or "verify-otp".
 	Operation string
 	// Purpose is the purpose the caller gave, with any Aadhaar-like digit
-	// run and any value the call knows masked.
+	// run and any value the call knows masked, every digit masked when it
+	// could hold a mobile number, and an e-mail address replaced by
+	// "[e-mail]".
 	Purpose string
 	// Consent is the customer's answer: ConsentYes in a call's records (the
 	// SDK proceeds only with it), ConsentNo in a decision record.
@@ -208,7 +210,7 @@ func (c *Client) auditConsent(ctx context.Context, cl *call) error {
 		Stage:        AuditConsent,
 		Time:         time.Now(),
 		Operation:    cl.op,
-		Purpose:      cl.sec.ScrubText(purpose),
+		Purpose:      purposeForRecord(purpose, &cl.sec),
 		Consent:      ConsentYes,
 		MaskedNumber: masked,
 		ReferenceID:  auditID(ref, &cl.sec),

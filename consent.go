@@ -3,6 +3,7 @@ package deepvue
 import (
 	"context"
 	"fmt"
+	"html"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -32,19 +33,21 @@ import (
 // control characters, holding no value the call sends (the Aadhaar number,
 // the OTP, the mobile number, the client secret), no number that could be
 // an Aadhaar number (12 digits) or a mobile number, no e-mail address and
-// no digit of another script than ASCII: evidence describes the notice and
-// its collection, never the customer; NoticeSHA256 empty or 64 hex
-// digits; DecidedAt not after the SDK's clock; CustomerRef at most 128
-// printable ASCII characters that do not look like an Aadhaar number (also
-// within a longer number), a mobile number or an e-mail address (a
-// pseudonymous reference is none of these; a UUID or a hex digest always
-// passes). In audit records each text is also scrubbed as the call's
-// purpose is.
+// no digit of another script than ASCII, whatever separates the digits and
+// also read with percent-encoding and HTML character references decoded:
+// evidence describes the notice and its collection, never the customer;
+// NoticeSHA256 empty or 64 hex digits; DecidedAt not after the SDK's clock;
+// CustomerRef at most 128 printable ASCII characters that do not look like
+// an Aadhaar number (also within a longer number), a mobile number or an
+// e-mail address, read as the texts are (a pseudonymous reference is none
+// of these; a UUID or a hex digest always passes). In audit records each
+// text is also scrubbed as the call's purpose is.
 //
 // Printing it (any fmt verb) or logging it with slog shows a text only when
 // it holds no number of six digits or more (an OTP, a mobile or an Aadhaar
 // number could hide there), no '@' and no digit of another script than
-// ASCII; anything else prints as [REDACTED]. The hash always shows.
+// ASCII, as written or with its web escapes decoded; anything else prints
+// as [REDACTED]. The hash always shows.
 type ConsentEvidence struct {
 	// NoticeID identifies the consent notice shown (the application's id).
 	NoticeID string
@@ -160,6 +163,18 @@ func evidenceTextProblem(s string, sec *secrets) string {
 		return ""
 	case sec != nil && sec.ScrubID(s) != s:
 		return "holds a value the call sends"
+	}
+	if d := webDecoded(s); d != s {
+		if why := textProblem(d); why != "" {
+			return why
+		}
+	}
+	return textProblem(s)
+}
+
+// textProblem is evidenceTextProblem's reading of one spelling of s.
+func textProblem(s string) string {
+	switch {
 	case containsEmail(s):
 		return "holds an e-mail address"
 	case !asciiDigitsOnly(s):
@@ -215,11 +230,15 @@ func customerRefProblem(ref string, sec *secrets) string {
 			return "must be printable ASCII"
 		}
 	}
-	if strings.IndexByte(ref, '@') >= 0 {
+	d := webDecoded(ref)
+	if strings.IndexByte(ref, '@') >= 0 || strings.IndexByte(d, '@') >= 0 {
 		return "looks like an e-mail address"
 	}
 	if sec != nil && sec.ScrubID(ref) != ref {
 		return "holds a value the call sends"
+	}
+	if !asciiDigitsOnly(d) {
+		return "holds digits of a script other than ASCII"
 	}
 	if why := personalNumber(ref, true); why != "" {
 		return "looks like " + why
@@ -229,14 +248,26 @@ func customerRefProblem(ref string, sec *secrets) string {
 
 // personalNumber names the kind of personal number s could hold ("" if
 // none): an Aadhaar number or an Indian mobile number, either written as a
-// number (digits with spaces, hyphens, dots, parentheses, slashes or a plus
-// sign between them, not touching a letter: "+91 98765 43210") or as a run
-// of digits inside a word ("cust9876543210"). A word that is an identifier
-// is not read: a UUID, or a hex digest of 16 characters or more, whose
-// digits are random. strict reads an Aadhaar number inside a longer number
-// too (for a customer reference); otherwise a number must have exactly 12
-// digits to be read as one (a text may hold a timestamp of 14).
+// number (ASCII digits with anything but a letter between them, not
+// touching a letter: "+91 98765 43210", "9876_543_210", "98765\u00a043210")
+// or as a run of digits inside a word ("cust9876543210"), in s as written
+// and with its web escapes decoded ("98765%2043210", "&#57;876543210"). A
+// word that is an identifier is not read: a UUID, or a hex digest of 16
+// characters or more, whose digits are random. strict reads an Aadhaar
+// number inside a longer number too (for a customer reference); otherwise a
+// number must have exactly 12 digits to be read as one (a text may hold a
+// timestamp of 14).
 func personalNumber(s string, strict bool) string {
+	if d := webDecoded(s); d != s {
+		if why := personalNumberIn(d, strict); why != "" {
+			return why
+		}
+	}
+	return personalNumberIn(s, strict)
+}
+
+// personalNumberIn is personalNumber's reading of one spelling of s.
+func personalNumberIn(s string, strict bool) string {
 	s = blankUUIDs(s)
 	if why := numberProblem(s, strict); why != "" {
 		return why
@@ -312,48 +343,83 @@ func numberKind(v []byte, strict bool) string {
 	return ""
 }
 
-// numberProblem reads the numbers of s (see personalNumber) that do not
-// touch a letter and names the kind of personal number one of them could
-// be (numberKind). "" if none.
+// numberProblem reads the numbers of s (see personalNumber: every character
+// that is not a letter is a separator inside a number) that do not touch a
+// letter and names the kind of personal number one of them could be
+// (numberKind). "" if none.
 func numberProblem(s string, strict bool) string {
 	var digits []byte
-	start := -1 // the first digit of the current number
-	last := -1  // its last digit
-	check := func(end int) string {
-		defer func() { digits, start, last = digits[:0], -1, -1 }()
-		if start < 0 {
-			return ""
-		}
-		if (start > 0 && isLetterASCII(s[start-1])) || (last+1 < len(s) && isLetterASCII(s[last+1])) {
-			return "" // part of an identifier
+	afterLetter := false // the current number's first digit follows a letter
+	prevLetter := false  // the last character read was a letter
+	lastDigitEnd := -1   // where the current number's last digit ends
+	check := func(beforeLetter bool) string {
+		defer func() { digits, lastDigitEnd = digits[:0], -1 }()
+		if len(digits) == 0 || afterLetter || beforeLetter {
+			return "" // none, or part of an identifier
 		}
 		return numberKind(digits, strict)
 	}
-	for i := 0; i <= len(s); i++ {
-		var c byte
-		if i < len(s) {
-			c = s[i]
-		}
+	for i, r := range s {
 		switch {
-		case i < len(s) && '0' <= c && c <= '9':
-			if start < 0 {
-				start = i
+		case '0' <= r && r <= '9':
+			if len(digits) == 0 {
+				afterLetter = prevLetter
 			}
-			last = i
-			digits = append(digits, c-'0')
-		case i < len(s) && start >= 0 && strings.IndexByte(" -.()/+", c) >= 0:
-			// a separator inside a number: the number goes on
-		default:
-			if why := check(i); why != "" {
+			digits = append(digits, byte(r-'0'))
+			lastDigitEnd = i + 1
+			prevLetter = false
+		case redact.IsLetterRune(r):
+			// A letter ends a number; one right after its last digit makes
+			// it part of an identifier.
+			if why := check(lastDigitEnd == i); why != "" {
 				return why
 			}
+			prevLetter = true
+		default:
+			// Anything else (a space, punctuation, an invisible character)
+			// is a separator inside a number: the number goes on.
+			prevLetter = false
 		}
 	}
-	return ""
+	return check(false)
+}
+
+// webDecoded returns s with its web escapes decoded: percent-encoding
+// ("%20", "%40", encoded again as "%2520") and HTML character references
+// ("&#52;", "&nbsp;", "&amp;#64;"), a few rounds over. A number or an
+// e-mail address spelled so reads as one.
+func webDecoded(s string) string {
+	for round := 0; round < 4 && strings.ContainsAny(s, "%&"); round++ {
+		d := html.UnescapeString(percentDecoded(s))
+		if d == s {
+			break
+		}
+		s = d
+	}
+	return s
+}
+
+// percentDecoded returns s with each "%XX" (two hex digits) replaced by the
+// byte it encodes.
+func percentDecoded(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1:i+3], 2) {
+			hi, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b = append(b, byte(hi))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 // mobileLike reports whether the digit values v are an Indian mobile
-// number: 10 digits, the first 6 to 9, alone or after 0, 91 or 091.
+// number: 10 digits, the first 6 to 9, alone or after 0, 91, 091 or 0091.
 func mobileLike(v []byte) bool {
 	var body []byte
 	switch len(v) {
@@ -371,11 +437,38 @@ func mobileLike(v []byte) bool {
 		if v[0] == 0 && v[1] == 9 && v[2] == 1 {
 			body = v[3:]
 		}
+	case 14:
+		if v[0] == 0 && v[1] == 0 && v[2] == 9 && v[3] == 1 {
+			body = v[4:]
+		}
 	}
 	return body != nil && body[0] >= 6
 }
 
 func isLetterASCII(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
+
+// purposeForRecord returns a call's purpose as an audit record keeps it:
+// scrubbed of the values the call sends and of Aadhaar-like numbers
+// (sec.ScrubText), every digit masked when a mobile number could remain in
+// it (see personalNumber), and each word holding an e-mail address, as
+// written or with its web escapes decoded, replaced by "[e-mail]". The
+// purpose goes to Deepvue as given; the trail holds no customer data.
+func purposeForRecord(purpose string, sec *secrets) string {
+	p := sec.ScrubText(purpose)
+	if personalNumber(p, false) != "" {
+		p = redact.MaskDigits(p)
+	}
+	if strings.ContainsAny(p, "@%&") {
+		words := strings.Split(p, " ")
+		for i, w := range words {
+			if d := webDecoded(w); strings.IndexByte(w, '@') >= 0 || strings.IndexByte(d, '@') >= 0 {
+				words[i] = "[e-mail]"
+			}
+		}
+		p = strings.Join(words, " ")
+	}
+	return p
+}
 
 // forRecord returns the evidence as an audit record keeps it: every text
 // scrubbed of the values the call sends and, unless it reads as an
@@ -416,8 +509,10 @@ func shown(s string) string {
 	if isHex(s, 64) { // a NoticeSHA256
 		return strconv.Quote(s)
 	}
-	if !evidenceTextOK(s) || strings.IndexByte(s, '@') >= 0 || longestNumber(s) >= redact.MinKnownDigits || !asciiDigitsOnly(s) {
-		return "[REDACTED]"
+	for _, v := range []string{s, webDecoded(s)} {
+		if !evidenceTextOK(v) || strings.IndexByte(v, '@') >= 0 || longestNumber(v) >= redact.MinKnownDigits || !asciiDigitsOnly(v) {
+			return "[REDACTED]"
+		}
 	}
 	return strconv.Quote(s)
 }

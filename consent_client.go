@@ -71,7 +71,7 @@ const (
 // AuditDecision, a new CallID, Operation "consent", Consent ConsentNo,
 // Outcome the decision ("refused" or "withdrawn"), Time now, the purpose
 // the decision was about and the evidence of it. The purpose is checked as
-// a call's is (and scrubbed of Aadhaar-like numbers), and the evidence as
+// a call's is (and kept as a call's record keeps it: AuditRecord.Purpose), and the evidence as
 // RequireConsentEvidence checks it (NoticeSHA256 and DecidedAt required);
 // a *ValidationError otherwise.
 func DecisionRecord(d ConsentDecision, purpose string, e ConsentEvidence) (AuditRecord, error) {
@@ -95,7 +95,7 @@ func DecisionRecord(d ConsentDecision, purpose string, e ConsentEvidence) (Audit
 		Stage:     AuditDecision,
 		Time:      now,
 		Operation: "consent",
-		Purpose:   none.ScrubText(purpose),
+		Purpose:   purposeForRecord(purpose, &none),
 		Consent:   ConsentNo,
 		Outcome:   string(d),
 		Evidence:  e.forRecord(&none),

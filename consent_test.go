@@ -538,3 +538,104 @@ func TestConsentEvidenceRandomTexts(t *testing.T) {
 		}
 	}
 }
+
+// TestEvidenceRefusesPersonalDataInAnySpelling: another customer's Aadhaar
+// number, a mobile number or an e-mail address in the evidence, spelled
+// with any separator (an underscore, a comma, a colon, a no-break or
+// zero-width space), percent-encoded or as HTML character references
+// (encoded twice too), or after a 0091 prefix, is refused in every text and
+// in CustomerRef before anything is sent, and printing the evidence shows
+// none of it. Before, each of these passed the checks and reached the
+// audit record in clear (a mobile number or e-mail in any text; any of them
+// in CustomerRef), and "4991&nbsp;8123&nbsp;4560" printed as it is.
+func TestEvidenceRefusesPersonalDataInAnySpelling(t *testing.T) {
+	spellings := []string{
+		// another customer's Aadhaar number
+		"4991_8123_4560", "4991,8123,4560", "4991:8123:4560", "4991|8123|4560", "4991~8123~4560",
+		"4991%208123%204560", "4991%25208123%25204560", "4991&nbsp;8123&nbsp;4560", "4991&amp;nbsp;8123&amp;nbsp;4560",
+		"&#52;&#57;&#57;&#49;81234560", "%34%39%39%3181234560", "&#x34;991 8123 4560",
+		// a mobile number
+		"9876_543_210", "cust_9876_543_210", "98765,43210", "98765:43210", "+91_98765_43210", "0091 98765 43210",
+		"98765%2043210", "98765&#32;43210", "98765&nbsp;43210", "%39876543210", "&#57;876543210",
+		// an e-mail address
+		"priya%40example.com", "priya&#64;example.com", "priya&#x40;example.com", "priya%2540example.com",
+	}
+	nonASCII := []string{"4991\u00a08123\u00a04560", "98765\u200b43210", "98765\u00a043210", "98765\u2060432\u00ad10"}
+	sec := &secrets{Number: validNumber, Secret: testSecret}
+	for _, v := range append(spellings, nonASCII...) {
+		if !strings.ContainsAny(v, "\u00a0\u200b\u2060\u00ad") {
+			assert.NotEmpty(t, customerRefProblem(v, sec), "CustomerRef %q accepted", v)
+		}
+		assert.NotEmpty(t, evidenceTextProblem("notice "+v, sec), "evidence text %q accepted", v)
+		e := ConsentEvidence{NoticeID: v, Operator: "by " + v, CustomerRef: v}
+		for _, out := range []string{fmt.Sprint(e), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e)} {
+			assert.NotContains(t, out, v, "printing the evidence shows %q", v)
+		}
+	}
+
+	// Through a Client: refused, nothing sent, nothing recorded.
+	sink := &auditSink{}
+	c, mt := mockClient(t, WithAuditLog(sink.fn), WithRetryMax(0))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successBody))
+	for _, v := range spellings {
+		for _, set := range []func(e *ConsentEvidence){
+			func(e *ConsentEvidence) { e.Operator = "agent " + v },
+			func(e *ConsentEvidence) { e.CustomerRef = v },
+		} {
+			e := completeEvidence()
+			set(&e)
+			_, err := c.GenerateOTP(WithConsentEvidence(context.Background(), e), validNumber, ConsentYes, testPurpose)
+			var ve *ValidationError
+			require.ErrorAs(t, err, &ve, "%q", v)
+			assert.Equal(t, FieldConsentEvidence, ve.Field)
+			assert.ErrorIs(t, err, ErrNotSent)
+		}
+	}
+	assert.Zero(t, mt.GetTotalCallCount())
+	assert.Empty(t, sink.records())
+}
+
+// TestPurposeInTheRecordHoldsNoMobileOrEmail: a purpose is sent to Deepvue
+// as the caller gives it, but the audit trail never holds a mobile number
+// or an e-mail address (AuditRecord's promise): a purpose carrying one, in
+// any spelling, reaches the consent, outcome and decision records with its
+// digits masked and its e-mail address replaced. Before, each went into
+// the record in clear (only Aadhaar-like numbers and the call's own values
+// were masked).
+func TestPurposeInTheRecordHoldsNoMobileOrEmail(t *testing.T) {
+	sink := &auditSink{}
+	c, mt := mockClient(t, WithAuditLog(sink.fn), WithRetryMax(0))
+	mt.RegisterResponder(http.MethodPost, genURL, jsonResponder(200, successBody))
+	leaks := map[string][]string{
+		"KYC for 9876543210":                   {"9876543210"},
+		"KYC for +91 98765 43210":              {"98765 43210"},
+		"KYC for 98765_43210":                  {"98765_43210"},
+		"KYC for 98765%2043210":                {"98765%2043210"},
+		"KYC for 0091-98765-43210":             {"98765-43210"},
+		"KYC for priya@example.com":            {"priya@example.com", "priya"},
+		"KYC, contact priya%40example.com":     {"priya%40example.com", "priya"},
+		"KYC, contact priya&#64;example.com x": {"priya&#64;example.com", "priya"},
+	}
+	for purpose, clear := range leaks {
+		n := len(sink.records())
+		_, err := c.GenerateOTP(WithConsentEvidence(context.Background(), completeEvidence()), validNumber, ConsentYes, purpose)
+		require.NoError(t, err, purpose)
+		dec, err := DecisionRecord(ConsentWithdrawn, purpose, completeEvidence())
+		require.NoError(t, err, purpose)
+		recs := append(sink.records()[n:], dec)
+		require.Len(t, recs, 3)
+		for _, r := range recs {
+			for _, v := range clear {
+				assert.NotContains(t, r.Purpose, v, "%s record of purpose %q", r.Stage, purpose)
+			}
+			assert.True(t, strings.HasPrefix(r.Purpose, "KYC"), "the purpose's words stay: %q", r.Purpose)
+		}
+	}
+	// A purpose without customer data is kept as given.
+	n := len(sink.records())
+	_, err := c.GenerateOTP(WithConsentEvidence(context.Background(), completeEvidence()), validNumber, ConsentYes, "KYC for loan 2025/17, v3")
+	require.NoError(t, err)
+	for _, r := range sink.records()[n:] {
+		assert.Equal(t, "KYC for loan 2025/17, v3", r.Purpose)
+	}
+}
