@@ -64,3 +64,39 @@ func TestRetryDecisionAgreesWithFinalError(t *testing.T) {
 		}
 	}
 }
+
+// TestSubCodeAndDetailMatchOnlyASCIICase: the table matches a documented
+// sub_code or detail in any ASCII case, with ASCII spaces around it; a
+// Unicode look-alike ("ſOURCE_FAILURE": U+017F folds to S; a no-break
+// space before it; "ſource Unavailable") is not Deepvue's documented
+// answer: no resend, OTPMaybeSent, never Temporary. Before the fix each was
+// taken for the documented answer: resent twice, OTPNotSent, Temporary.
+func TestSubCodeAndDetailMatchOnlyASCIICase(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+	}{
+		{500, `{"code":500,"sub_code":"\u017fOURCE_FAILURE"}`},
+		{500, `{"code":500,"sub_code":"\u00a0SOURCE_FAILURE"}`},
+		{500, `{"code":500,"sub_code":"SOURCE_FAILURE\u2003"}`},
+		{503, `{"detail":"\u017fource Unavailable"}`},
+		{429, `{"detail":"Rate limit exceeded. Plea\u017fe retry after some time."}`},
+		{401, `{"detail":"Not authenticated\u00a0"}`},
+		{400, `{"sub_code":"INVALID_INPUT\u0085"}`},
+	} {
+		err, hits := generateCounted(t, tc.status, tc.body, nil)
+		assert.Equal(t, int32(1), hits, "%s", tc.body)
+		assert.Equal(t, OTPMaybeSent, OTPStateOf(err), "%s: %v", tc.body, err)
+		assert.Equal(t, ActionCheckSMS, NextStep(err).Action, "%s", tc.body)
+		assert.NotErrorIs(t, err, ErrNotSent)
+		var ae *APIError
+		require.ErrorAs(t, err, &ae)
+		assert.False(t, ae.Temporary(), "%s", tc.body)
+	}
+	// ASCII case and ASCII spaces stay documented.
+	err, hits := generateCounted(t, 500, `{"code":500,"sub_code":" source_Failure\t"}`, nil)
+	assert.Equal(t, int32(3), hits)
+	assert.Equal(t, OTPNotSent, OTPStateOf(err), "%v", err)
+	err, _ = generateCounted(t, 503, `{"detail":" SOURCE UNAVAILABLE "}`, nil)
+	assert.Equal(t, OTPNotSent, OTPStateOf(err), "%v", err)
+}
