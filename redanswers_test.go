@@ -100,3 +100,54 @@ func TestSubCodeAndDetailMatchOnlyASCIICase(t *testing.T) {
 	err, _ = generateCounted(t, 503, `{"detail":" SOURCE UNAVAILABLE "}`, nil)
 	assert.Equal(t, OTPNotSent, OTPStateOf(err), "%v", err)
 }
+
+// TestRetryAfterNeverForAMaybeSentGenerate: RetryAfter(err) is never true
+// for a GenerateOTP error that may have sent an SMS (README, "Errors"). A
+// VERIFICATION_PENDING body behind a 502 or 500 with Retry-After: 30
+// (maybe sent: not at its documented 409), and Deepvue's documented 429
+// and 503 through a transport the SDK cannot see below (the error matches
+// ErrMaybeSentMoreThanOnce). Before the fix RetryAfter gave 30 s for each.
+func TestRetryAfterNeverForAMaybeSentGenerate(t *testing.T) {
+	ra := map[string]string{"Retry-After": "30"}
+	for _, status := range []int{500, 502} {
+		err, hits := generateCounted(t, status, `{"sub_code":"VERIFICATION_PENDING"}`, ra)
+		require.Equal(t, int32(1), hits)
+		require.Equal(t, OTPMaybeSent, OTPStateOf(err), "%v", err)
+		_, known := RetryAfter(err)
+		assert.False(t, known, "%d VERIFICATION_PENDING: %v", status, err)
+	}
+	for status, body := range map[int]string{
+		429: `{"detail":"Rate limit exceeded. Please retry after some time."}`,
+		503: `{"detail":"Source Unavailable"}`,
+	} {
+		var hits atomic.Int32
+		c, err := NewClient(testID, testSecret, WithBaseURL(testBase), WithRetryWait(0, 0),
+			WithHTTPClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				hits.Add(1)
+				rec := httptest.NewRecorder()
+				rec.Header().Set("Retry-After", "30")
+				rec.WriteHeader(status)
+				_, _ = io.WriteString(rec, body)
+				return rec.Result(), nil
+			})}))
+		require.NoError(t, err)
+		_, err = c.GenerateOTP(context.Background(), validNumber, ConsentYes, testPurpose)
+		require.ErrorIs(t, err, ErrMaybeSentMoreThanOnce)
+		require.Equal(t, OTPMaybeSent, OTPStateOf(err))
+		require.Equal(t, int32(1), hits.Load())
+		_, known := RetryAfter(err)
+		assert.False(t, known, "%d through a transport the SDK cannot see below: %v", status, err)
+		assert.Zero(t, NextStep(err).After)
+	}
+	// A documented 409, 429 and 503 keep their Retry-After.
+	for status, body := range map[int]string{
+		409: `{"sub_code":"VERIFICATION_PENDING"}`,
+		429: `{"detail":"Rate limit exceeded. Please retry after some time."}`,
+		503: `{"detail":"Source Unavailable"}`,
+	} {
+		err, _ := generateCounted(t, status, body, ra)
+		d, known := RetryAfter(err)
+		assert.True(t, known, "%d: %v", status, err)
+		assert.Equal(t, 30*time.Second, d)
+	}
+}
