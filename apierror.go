@@ -167,11 +167,11 @@ func newAPIError(op string, a *answer, env *envelope, problem string, sec *secre
 	}
 	if env != nil {
 		e.Code = int(env.Code.n)
-		e.SubCode = sec.ScrubIdent(env.SubCode.s, 64)
+		e.SubCode = apiSubCode(env, sec)
 		e.Message = sec.ScrubTextClip(env.Message.s, maxFieldText)
 		e.TransactionID = sec.ScrubIdent(env.TransactionID.s, 128)
 		e.ReferenceID = sec.ScrubIdent(env.ReferenceID.s, 64)
-		e.Detail = sec.ScrubTextClip(env.Detail.text, maxFieldText)
+		e.Detail = apiDetail(env, sec)
 	}
 	if a.status/100 == 3 {
 		problem = "redirect refused"
@@ -191,6 +191,15 @@ func newAPIError(op string, a *answer, env *envelope, problem string, sec *secre
 		e.SubCode, e.Message, e.Detail = redact.MaskDigits(e.SubCode), redact.MaskDigits(e.Message), redact.MaskDigits(e.Detail)
 	}
 	return e
+}
+
+// apiSubCode and apiDetail are the SubCode and Detail of the *APIError of
+// an answer with envelope env: the fields the table of answers classifies,
+// and the retry check too (isRetryable).
+func apiSubCode(env *envelope, sec *secrets) string { return sec.ScrubIdent(env.SubCode.s, 64) }
+
+func apiDetail(env *envelope, sec *secrets) string {
+	return sec.ScrubTextClip(env.Detail.text, maxFieldText)
 }
 
 // joinedShows reports whether Error() shows a value sec knows. The joined

@@ -139,6 +139,26 @@ func envelopeField(name []byte) int {
 	return -1
 }
 
+// equalFoldASCII is strings.EqualFold for ASCII, without allocating.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // equalFoldASCIIBytes reports whether b and s (of one length, s lower-case
 // ASCII) differ only in ASCII case.
 func equalFoldASCIIBytes(b []byte, s string) bool {

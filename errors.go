@@ -2,7 +2,6 @@ package deepvue
 
 import (
 	"errors"
-	"strings"
 )
 
 // Sentinel errors. Every error the SDK returns for a documented answer, and
@@ -213,8 +212,8 @@ type answerRow struct {
 	// (at another status it keeps its sentinel but leaves OTPMaybeSent); for
 	// byVerify, the verify-otp statuses that match.
 	statuses []int
-	subCode  string // bySubCode: the sub_code that selects the row (any case)
-	// details: for byDetail, the details that select the row (any case;
+	subCode  string // bySubCode: the sub_code that selects the row (any ASCII case, ASCII spaces trimmed)
+	// details: for byDetail, the details that select the row (any ASCII case;
 	// anyDetail: any that is not empty); for byStatus, the details Deepvue
 	// documents with the status, the only ones with which the answer leaves
 	// the row's state (another detail, or none, leaves OTPMaybeSent).
@@ -262,7 +261,7 @@ func (r *answerRow) hasStatus(status int) bool {
 // detailIs reports whether detail (trimmed) is one of the row's.
 func (r *answerRow) detailIs(detail string) bool {
 	for _, d := range r.details {
-		if d == anyDetail && detail != "" || strings.EqualFold(detail, d) {
+		if d == anyDetail && detail != "" || equalFoldASCII(detail, d) {
 			return true
 		}
 	}
@@ -272,7 +271,7 @@ func (r *answerRow) detailIs(detail string) bool {
 // stateOf is the OTPState an answer of this row with status and detail
 // leaves: the row's, at a documented status and detail; else OTPMaybeSent.
 func (r *answerRow) stateOf(status int, detail string) OTPState {
-	if !r.hasStatus(status) || (len(r.details) > 0 && !r.detailIs(strings.TrimSpace(detail))) {
+	if !r.hasStatus(status) || (len(r.details) > 0 && !r.detailIs(trimASCIISpace(detail))) {
 		return OTPMaybeSent
 	}
 	return r.state
@@ -297,20 +296,36 @@ func classifyRow(status int, subCode, detail string) *answerRow {
 			return r
 		}
 	}
-	if subCode = strings.ToUpper(strings.TrimSpace(subCode)); subCode != "" {
+	if subCode = trimASCIISpace(subCode); subCode != "" {
 		for i := range answers {
-			if r := &answers[i]; r.by == bySubCode && r.subCode == subCode {
+			if r := &answers[i]; r.by == bySubCode && equalFoldASCII(subCode, r.subCode) {
 				return r
 			}
 		}
 	}
-	detail = strings.TrimSpace(detail)
+	detail = trimASCIISpace(detail)
 	for i := range answers {
 		if r := &answers[i]; r.by == byDetail && r.hasStatus(status) && r.detailIs(detail) {
 			return r
 		}
 	}
 	return nil
+}
+
+// trimASCIISpace trims ASCII spaces, tabs, CR and LF (and VT, FF), and no
+// other: the table matches Deepvue's documented sub_codes and details in
+// any ASCII case between ASCII spaces, never a Unicode look-alike (a
+// no-break space, "ſOURCE_FAILURE": strings.ToUpper and EqualFold fold
+// U+017F to S), which is no documented answer.
+func trimASCIISpace(s string) string {
+	isSpace := func(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }
+	for len(s) > 0 && isSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // classify picks the one sentinel an answer matches, from its status,

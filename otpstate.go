@@ -86,11 +86,21 @@ func apiOTPState(ae *APIError) OTPState {
 // hostile value (a header, a far-future slot written into a shared
 // limiter's store) cannot park a customer for days.
 //
+// It is never true for an answer to GenerateOTP (an *APIError whose
+// Operation is not verify-otp) whose OTPStateOf is OTPMaybeSent: that call may have sent an
+// SMS, whatever its answer asked for.
+//
 // Deepvue documents no Retry-After header: for its answers RetryAfter
 // reports false unless the server sends one. A Retry-After on any other
 // answer, a missing, unreadable, zero or past value all give false.
 func RetryAfter(err error) (time.Duration, bool) {
 	if err == nil {
+		return 0, false
+	}
+	if ae := (*APIError)(nil); errors.As(err, &ae) && ae != nil && ae.Operation != opVerify && OTPStateOf(err) == OTPMaybeSent {
+		// An answer to a GenerateOTP that may have sent an SMS: no wait
+		// makes the same call safe (a VERIFICATION_PENDING body behind a
+		// 502, a 429 through a transport that may have resent).
 		return 0, false
 	}
 	var te *transportError

@@ -16,10 +16,13 @@ import (
 // attempt could send a second SMS.
 
 // isRetryable is the decision: a 500 SOURCE_FAILURE. It classifies exactly
-// as the final error does, so the two cannot drift.
-func isRetryable(status int, env *envelope) bool {
+// the sub_code and detail the final error would carry (newAPIError's,
+// scrubbed and clipped with the call's secrets sec), so the two cannot
+// drift: a sub_code that reads SOURCE_FAILURE only before the clip (after
+// 50 spaces) is resent by neither.
+func isRetryable(status int, env *envelope, sec *secrets) bool {
 	return status == http.StatusInternalServerError && env != nil &&
-		classify(status, env.SubCode.s, env.Detail.text) == ErrSourceFailure
+		classify(status, apiSubCode(env, sec), apiDetail(env, sec)) == ErrSourceFailure
 }
 
 // checkRetry is go-retryablehttp's CheckRetry, called after every attempt.
@@ -47,7 +50,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if dec, ok := decodeEnvelope(a.body); ok {
 		a.env = &dec
 	}
-	if !isRetryable(a.status, a.env) || cl.attempts > c.retryMax {
+	if !isRetryable(a.status, a.env, &cl.sec) || cl.attempts > c.retryMax {
 		resp.Body = &keptAnswer{a} // decoded once, by the operation
 		return false, nil
 	}

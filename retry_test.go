@@ -45,7 +45,7 @@ func TestIsRetryableDecision(t *testing.T) {
 			if dec, ok := decodeEnvelope([]byte(tt.body)); ok {
 				env = &dec
 			}
-			assert.Equal(t, tt.want, isRetryable(tt.status, env))
+			assert.Equal(t, tt.want, isRetryable(tt.status, env, &secrets{}))
 		})
 	}
 }
