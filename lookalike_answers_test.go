@@ -14,9 +14,9 @@ import (
 )
 
 // generateCounted makes one GenerateOTP against a real server answering
-// status, body and headers hdr, and returns its error and how many
-// requests reached the server.
-func generateCounted(t *testing.T, status int, body string, hdr map[string]string) (error, int32) {
+// status, body and headers hdr, and returns how many requests reached the
+// server and its error.
+func generateCounted(t *testing.T, status int, body string, hdr map[string]string) (int32, error) {
 	t.Helper()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +38,7 @@ func generateCounted(t *testing.T, status int, body string, hdr map[string]strin
 	defer cancel()
 	_, err = c.GenerateOTP(ctx, validNumber, ConsentYes, testPurpose)
 	require.Error(t, err)
-	return err, hits.Load()
+	return hits.Load(), err
 }
 
 // TestRetryDecisionAgreesWithFinalError: a 500 whose sub_code is
@@ -55,7 +55,7 @@ func TestRetryDecisionAgreesWithFinalError(t *testing.T) {
 			sub += " "
 		}
 		sub += "SOURCE_FAILURE"
-		err, hits := generateCounted(t, 500, `{"code":500,"sub_code":"`+sub+`"}`, nil)
+		hits, err := generateCounted(t, 500, `{"code":500,"sub_code":"`+sub+`"}`, nil)
 		retried := hits > 1
 		documented := OTPStateOf(err) == OTPNotSent
 		assert.Equal(t, documented, retried, "pad %d: resent %d times, final state %v: %v", pad, hits, OTPStateOf(err), err)
@@ -84,7 +84,7 @@ func TestSubCodeAndDetailMatchOnlyASCIICase(t *testing.T) {
 		{401, `{"detail":"Not authenticated\u00a0"}`},
 		{400, `{"sub_code":"INVALID_INPUT\u0085"}`},
 	} {
-		err, hits := generateCounted(t, tc.status, tc.body, nil)
+		hits, err := generateCounted(t, tc.status, tc.body, nil)
 		assert.Equal(t, int32(1), hits, "%s", tc.body)
 		assert.Equal(t, OTPMaybeSent, OTPStateOf(err), "%s: %v", tc.body, err)
 		assert.Equal(t, ActionCheckSMS, NextStep(err).Action, "%s", tc.body)
@@ -94,10 +94,10 @@ func TestSubCodeAndDetailMatchOnlyASCIICase(t *testing.T) {
 		assert.False(t, ae.Temporary(), "%s", tc.body)
 	}
 	// ASCII case and ASCII spaces stay documented.
-	err, hits := generateCounted(t, 500, `{"code":500,"sub_code":" source_Failure\t"}`, nil)
+	hits, err := generateCounted(t, 500, `{"code":500,"sub_code":" source_Failure\t"}`, nil)
 	assert.Equal(t, int32(3), hits)
 	assert.Equal(t, OTPNotSent, OTPStateOf(err), "%v", err)
-	err, _ = generateCounted(t, 503, `{"detail":" SOURCE UNAVAILABLE "}`, nil)
+	_, err = generateCounted(t, 503, `{"detail":" SOURCE UNAVAILABLE "}`, nil)
 	assert.Equal(t, OTPNotSent, OTPStateOf(err), "%v", err)
 }
 
@@ -110,7 +110,7 @@ func TestSubCodeAndDetailMatchOnlyASCIICase(t *testing.T) {
 func TestRetryAfterNeverForAMaybeSentGenerate(t *testing.T) {
 	ra := map[string]string{"Retry-After": "30"}
 	for _, status := range []int{500, 502} {
-		err, hits := generateCounted(t, status, `{"sub_code":"VERIFICATION_PENDING"}`, ra)
+		hits, err := generateCounted(t, status, `{"sub_code":"VERIFICATION_PENDING"}`, ra)
 		require.Equal(t, int32(1), hits)
 		require.Equal(t, OTPMaybeSent, OTPStateOf(err), "%v", err)
 		_, known := RetryAfter(err)
@@ -145,7 +145,7 @@ func TestRetryAfterNeverForAMaybeSentGenerate(t *testing.T) {
 		429: `{"detail":"Rate limit exceeded. Please retry after some time."}`,
 		503: `{"detail":"Source Unavailable"}`,
 	} {
-		err, _ := generateCounted(t, status, body, ra)
+		_, err := generateCounted(t, status, body, ra)
 		d, known := RetryAfter(err)
 		assert.True(t, known, "%d: %v", status, err)
 		assert.Equal(t, 30*time.Second, d)
