@@ -455,6 +455,9 @@ func isLetterASCII(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && 
 // purpose goes to Deepvue as given; the trail holds no customer data.
 func purposeForRecord(purpose string, sec *secrets) string {
 	p := sec.ScrubText(purpose)
+	if plainPurpose(p) {
+		return p // nothing below could match: no allocation for the common purpose
+	}
 	if personalNumber(p, false) != "" {
 		p = redact.MaskDigits(p)
 	}
@@ -646,6 +649,26 @@ func (c *Client) checkConsent(ctx context.Context, cl *call, purpose string) err
 // containsEmail reports whether s holds something like an e-mail address:
 // an '@' between two characters that are not spaces, with a dot after it
 // before the next space.
+// plainPurpose reports whether p holds fewer ASCII digits than the
+// shortest personal number (a mobile number's 10), no escape that could
+// spell more ('%', '&') and no '@': purposeForRecord keeps it as it is.
+// (Only ASCII digits make a personal number here; other scripts' are the
+// scrubber's.)
+func plainPurpose(p string) bool {
+	digits := 0
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case '0' <= c && c <= '9':
+			if digits++; digits >= 10 {
+				return false
+			}
+		case c == '%' || c == '&' || c == '@':
+			return false
+		}
+	}
+	return true
+}
+
 func containsEmail(s string) bool {
 	for i := 1; i+1 < len(s); i++ {
 		if s[i] != '@' || s[i-1] == ' ' || s[i+1] == ' ' {

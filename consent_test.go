@@ -639,3 +639,29 @@ func TestPurposeInTheRecordHoldsNoMobileOrEmail(t *testing.T) {
 		assert.Equal(t, "KYC for loan 2025/17, v3", r.Purpose)
 	}
 }
+
+// TestPlainPurposeIsKeptByTheSlowPath: a purpose plainPurpose lets through
+// as it is is one the full check would keep too (no personal number, nothing
+// to read as an e-mail), over 50,000 random purposes of digits, separators,
+// letters, escapes and other scripts' digits.
+func TestPlainPurposeIsKeptByTheSlowPath(t *testing.T) {
+	alphabet := []string{"0", "1", "6", "7", "9", " ", "-", ".", "_", "+", "a", "K", "@", "%", "&", "#", ";",
+		"\u0966", "\u096f", "\uff10", "\u200b"}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	plain := 0
+	for i := 0; i < 50000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(24); n > 0; n-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		p := b.String()
+		if !plainPurpose(p) {
+			continue
+		}
+		plain++
+		require.Empty(t, personalNumber(p, false), "plainPurpose(%q) but the full check finds a number", p)
+		require.False(t, strings.ContainsAny(p, "@%&"), p)
+	}
+	t.Logf("%d of 50,000 plain", plain)
+	assert.Greater(t, plain, 1000)
+}
