@@ -18,6 +18,10 @@ type errorBody struct {
 	Message           string `json:"message"`         // for the customer
 	State             string `json:"state,omitempty"` // GenerateOTP: deepvue.OTPStateOf(err)
 	RetryAfterSeconds int    `json:"retry_after_seconds,omitempty"`
+	// ReferenceID is the pending OTP's reference on a 409 (enter_otp), when
+	// the SDK knows it (deepvue.PendingReference): what the page verifies
+	// the OTP with when it lost the first answer (a double click, a reload).
+	ReferenceID string `json:"reference_id,omitempty"`
 }
 
 // fixText words ActionFixInput for each field.
@@ -39,6 +43,7 @@ func failure(err error) (int, errorBody) {
 	switch step.Action {
 	case deepvue.ActionEnterOTP:
 		b.Message = "an OTP was sent to your mobile recently and is still valid: enter it; you can ask for a new one" + when
+		b.ReferenceID, _ = deepvue.PendingReference(err)
 		return http.StatusConflict, b
 	case deepvue.ActionCheckSMS:
 		b.Message = "an OTP may still arrive: check your SMS and wait a minute before asking again"

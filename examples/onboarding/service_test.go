@@ -279,3 +279,22 @@ func TestOnboardingNotSentIsSafeToRetry(t *testing.T) {
 	assert.Contains(t, string(body), `"try_again"`)
 	assert.Contains(t, string(body), `"not_sent"`)
 }
+
+// TestOnboardingPendingGivesTheReference: a customer whose first answer was
+// lost (a double click, a reload) asks again and meets the 409: the answer
+// says "enter it", so it must carry the pending OTP's reference (the SDK
+// remembers it: deepvue.PendingReference), or the page has nothing to
+// verify the OTP with. The reference then verifies.
+func TestOnboardingPendingGivesTheReference(t *testing.T) {
+	e := setup(t)
+	_, first, _ := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
+	ref, _ := first["reference_id"].(string)
+	require.NotEmpty(t, ref)
+	status, out, raw := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
+	require.Equal(t, http.StatusConflict, status, raw)
+	assert.Equal(t, ref, out["reference_id"], raw)
+	assert.NotContains(t, raw, deepvuetest.NumberSuccess)
+	status, _, raw = e.post(t, "/kyc/verify", `{"reference_id":"`+ref+`","otp":"`+deepvuetest.OTPValid+`"}`)
+	assert.Equal(t, http.StatusOK, status, raw)
+	assert.Equal(t, 1, e.fake.SMSSent())
+}
