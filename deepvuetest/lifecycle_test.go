@@ -2,6 +2,10 @@ package deepvuetest_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,20 +69,64 @@ func TestVerifyLifecycleEveryRefusalIsOTPRejected(t *testing.T) {
 	check(err, "INVALID_REFERENCE_ID")
 }
 
-// TestPendingCarriesRetryAfter: the fake's 409 says, in Retry-After, how
-// much of its pending window is left, and deepvue.RetryAfter reads it.
-func TestPendingCarriesRetryAfter(t *testing.T) {
-	clock := deepvuetest.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
-	_, c := start(t, deepvuetest.WithClock(clock.Now), deepvuetest.WithPendingWindow(45*time.Second))
-	sendOTP(t, c, deepvuetest.NumberSuccess)
-	clock.Advance(14*time.Second + 500*time.Millisecond)
-	_, err := c.GenerateOTP(context.Background(), deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
-	require.ErrorIs(t, err, deepvue.ErrVerificationPending)
-	assert.Equal(t, deepvue.OTPPending, deepvue.OTPStateOf(err))
-	d, ok := deepvue.RetryAfter(err)
-	require.True(t, ok)
-	assert.Equal(t, 31*time.Second, d, "30.5 s left, rounded up to whole seconds")
+// TestPendingAsDeepvueAnswersIt: the fake's 409 carries no Retry-After
+// (Deepvue documents none), so a Client gets from it the NextStep it gets
+// from Deepvue's documented 409, after the same first send (it gave 45 s,
+// the fake's own header, where production gives the SDK's estimate).
+func TestPendingAsDeepvueAnswersIt(t *testing.T) {
+	ctx := context.Background()
+	srv := deepvuetest.NewServer(deepvuetest.WithPendingWindow(45 * time.Second))
+	t.Cleanup(srv.Close)
+	var mu sync.Mutex
+	var headers []http.Header
+	rec := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil {
+			mu.Lock()
+			headers = append(headers, resp.Header.Clone())
+			mu.Unlock()
+		}
+		return resp, err
+	})
+	fake, err := deepvue.NewClient(srv.ClientID, srv.ClientSecret, deepvue.WithBaseURL(srv.URL),
+		deepvue.WithHTTPClient(&http.Client{Transport: rec}), deepvue.WithSingleAttemptTransport())
+	require.NoError(t, err)
+	sendOTP(t, fake, deepvuetest.NumberSuccess)
+	_, fakeErr := fake.GenerateOTP(ctx, deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
+	require.ErrorIs(t, fakeErr, deepvue.ErrVerificationPending)
+	require.Len(t, headers, 2)
+	assert.Empty(t, headers[1].Get("Retry-After"), "Deepvue's 409 documents no Retry-After")
+
+	// The documented answers, from a server that knows nothing else.
+	n := 0
+	doc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if n++; n == 1 {
+			_, _ = io.WriteString(w, `{"code":200,"timestamp":1738332826135,"transaction_id":"12815fb81c084fb7a35eedc0ef1c5a84",`+
+				`"sub_code":"SUCCESS","message":"OTP sent to your Registered Mobile number. Check your mobile.","reference_id":"29756208"}`)
+			return
+		}
+		w.WriteHeader(http.StatusConflict)
+		_, _ = io.WriteString(w, `{"code":409,"timestamp":1738332826135,"transaction_id":"12815fb81c084fb7a35eedc0ef1c5a85",`+
+			`"sub_code":"VERIFICATION_PENDING","message":"Otp already generated for this aadhaar, please try after some time.","reference_id":""}`)
+	}))
+	t.Cleanup(doc.Close)
+	prod, err := deepvue.NewClient(srv.ClientID, srv.ClientSecret, deepvue.WithBaseURL(doc.URL))
+	require.NoError(t, err)
+	sendOTP(t, prod, deepvuetest.NumberSuccess)
+	_, prodErr := prod.GenerateOTP(ctx, deepvuetest.NumberSuccess, deepvue.ConsentYes, purpose)
+	require.ErrorIs(t, prodErr, deepvue.ErrVerificationPending)
+
+	fs, ps := deepvue.NextStep(fakeErr), deepvue.NextStep(prodErr)
+	assert.Equal(t, ps.Action, fs.Action)
+	assert.InDelta(t, ps.After.Seconds(), fs.After.Seconds(), 2, "the same wait as production: %v, %v", fs.After, ps.After)
+	assert.Equal(t, deepvue.OTPStateOf(prodErr), deepvue.OTPStateOf(fakeErr))
 }
+
+// roundTripFunc is a RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestScriptedHeader: a scripted answer's Header reaches the client.
 func TestScriptedHeader(t *testing.T) {

@@ -25,7 +25,7 @@
 // A number that fails the Aadhaar rules gets 422 INVALID_INPUT "Invalid Aadhaar
 // Number Pattern." A second successful request for the same number within the
 // pending window (WithPendingWindow, default 45s) gets 409 VERIFICATION_PENDING
-// with an empty reference_id and a Retry-After header. Consent "N" gets 400 INVALID_INPUT. A missing
+// with an empty reference_id. Consent "N" gets 400 INVALID_INPUT. A missing
 // parameter gets 422 with a FastAPI validation list in "detail". Missing
 // credentials get 401 {"detail":"Not authenticated"}; wrong ones get 401
 // {"detail":"Invalid client_id or client_secret, access Denied"}, as
@@ -50,8 +50,9 @@
 //	older than the OTP validity     400 OTP_EXPIRED (WithOTPValidity, default 10
 //	  by the server's clock           minutes; see WithClock and Clock)
 //
-// A 409 VERIFICATION_PENDING carries a Retry-After header with the seconds
-// left in the pending window (the fake's addition too).
+// A 409 VERIFICATION_PENDING carries no Retry-After header, as Deepvue's
+// does not: a test sees the NextStep production gives (script an Answer with
+// a Header to test a Retry-After).
 //
 // # Scripted answers
 //
@@ -439,10 +440,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if last, ok := s.lastOTP[number]; ok && s.cfg.pending > 0 && now.Sub(last) < s.cfg.pending {
-		// The fake's own addition: when a new OTP may be asked for, in whole
-		// seconds rounded up (Deepvue documents no Retry-After).
-		left := last.Add(s.cfg.pending).Sub(now)
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((left+time.Second-1)/time.Second), 10))
+		// No Retry-After: Deepvue documents none, and a header of the fake's
+		// own gave tests a NextStep production never gives (45 s against
+		// the SDK's own estimate). Script one to test a client's handling.
 		writeEnvelope(w, now, http.StatusConflict, "VERIFICATION_PENDING",
 			"Otp already generated for this aadhaar, please try after some time.", map[string]any{"reference_id": ""})
 		return

@@ -86,9 +86,11 @@ func TestOnboardingOTPStates(t *testing.T) {
 	}
 }
 
-// TestOnboardingPendingRetryAfterFromTheFake: the fake's own pending window
-// reaches the browser as the seconds left.
-func TestOnboardingPendingRetryAfterFromTheFake(t *testing.T) {
+// TestOnboardingPendingRetryAfter: a second request within the fake's
+// pending window is a 409 with the seconds the SDK gives, as in production
+// (Deepvue's 409 carries no Retry-After: the OTP sent is valid for
+// deepvue.OTPValidity, by the SDK's clock), and no second SMS.
+func TestOnboardingPendingRetryAfter(t *testing.T) {
 	clock := deepvuetest.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
 	e := setup(t, deepvuetest.WithClock(clock.Now), deepvuetest.WithPendingWindow(45*time.Second))
 	status, _, _ := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
@@ -97,7 +99,7 @@ func TestOnboardingPendingRetryAfterFromTheFake(t *testing.T) {
 	status, out, raw := e.post(t, "/kyc/otp", otpBody(deepvuetest.NumberSuccess))
 	assert.Equal(t, 409, status, raw)
 	assert.Equal(t, "pending", out["state"])
-	assert.Equal(t, float64(5), out["retry_after_seconds"])
+	assert.InDelta(t, deepvue.OTPValidity.Seconds(), out["retry_after_seconds"], 2)
 	assert.Equal(t, 1, e.fake.SMSSent())
 }
 
