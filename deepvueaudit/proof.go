@@ -248,7 +248,7 @@ func (l *Log) Proof(ctx context.Context, callID string) ([]byte, error) {
 	}
 	for i, r := range in {
 		if err := tlog.CheckRecord(proofs[i], cp.Size, cp.Root, r.Seq-1, r.leafHash()); err != nil {
-			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "it is not the row the checkpoint of size " +
+			return nil, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "it is not the row the checkpoint of size " +
 				strconv.FormatInt(cp.Size, 10) + " signed"}
 		}
 		b.Rows = append(b.Rows, toBundleRow(r, proofs[i]))
