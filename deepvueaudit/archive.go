@@ -359,7 +359,7 @@ func VerifySegment(manifest, data []byte, verifier note.Verifier) (*Segment, err
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sf); err != nil {
-		return nil, fmt.Errorf("deepvueaudit: segment %s: %w", m.Name(), err)
+		return nil, fmt.Errorf("deepvueaudit: segment %s: not a segment file: %s", m.Name(), jsonFault(err))
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("deepvueaudit: segment %s: "+format, append([]any{m.Name()}, args...)...)

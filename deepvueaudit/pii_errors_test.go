@@ -102,3 +102,19 @@ func TestInsiderRowContentNeverReachesErrorTexts(t *testing.T) {
 		assertNoNumberIn(t, l.VerifyFull(ctx))
 	})
 }
+
+// TestVerifyProofNeverQuotesTheBundle: a bundle crafted with an Aadhaar
+// number as a key or as a number too large for its field (an auditor is
+// handed it, and logs what VerifyProof says) does not get the number into
+// the error text: encoding/json quotes both.
+func TestVerifyProofNeverQuotesTheBundle(t *testing.T) {
+	_, v := testKey(t)
+	for _, b := range []string{
+		`{"234123412346":1}`,
+		`{"format":"x","call_id":"00000000000000000000000000000000","rows":[{"seq":234123412346234123412346}]}`,
+		`{"format":"x","rows":[{"2341 2341 2346":0}]}`,
+	} {
+		_, err := deepvueaudit.VerifyProof([]byte(b), v)
+		assertNoNumberIn(t, err)
+	}
+}
