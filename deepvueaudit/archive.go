@@ -151,6 +151,11 @@ func (m *Manifest) text() string {
 
 var errMalformedManifest = errors.New("deepvueaudit: malformed archive manifest")
 
+// errOtherOrigin: a manifest whose origin line names another table or
+// tenant. The line is not quoted: without a verifier it is whatever an
+// insider wrote into the row.
+var errOtherOrigin = errors.New("a manifest of another table or tenant (its origin line is not this trail's)")
+
 // parseManifestText parses a manifest's text, which must be in the exact
 // form text writes.
 func parseManifestText(text string) (*Manifest, error) {
@@ -354,7 +359,7 @@ func VerifySegment(manifest, data []byte, verifier note.Verifier) (*Segment, err
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sf); err != nil {
-		return nil, fmt.Errorf("deepvueaudit: segment %s: %w", m.Name(), err)
+		return nil, fmt.Errorf("deepvueaudit: segment %s: not a segment file: %s", m.Name(), jsonFault(err))
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("deepvueaudit: segment %s: "+format, append([]any{m.Name()}, args...)...)
@@ -527,10 +532,10 @@ func (l *Log) VerifyArchive(ctx context.Context, store ArchiveStore) (*ArchiveRe
 	for _, r := range rows {
 		m, err := openManifest([]byte(r.Detail), l.ck.r.verifier)
 		if err != nil {
-			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: BadCheckpoint, Reason: err.Error()}
+			return nil, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: BadCheckpoint, Reason: err.Error()}
 		}
 		if m.Origin != archiveOrigin(l.name, l.tenant) {
-			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: BadCheckpoint, Reason: "a manifest of " + m.Origin}
+			return nil, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: BadCheckpoint, Reason: errOtherOrigin.Error()}
 		}
 		name := l.archivePrefix() + m.Name()
 		names[m.Name()+".rows"], names[m.Name()+".manifest"] = true, true
@@ -605,7 +610,7 @@ func (l *Log) manifestRows(ctx context.Context, q interface {
 			return nil, fmt.Errorf("deepvueaudit: reading the manifests: %w", err)
 		}
 		if sl, ok := r.storedLeaf(); !ok || sl != r.leafHash() {
-			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"}
+			return nil, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"}
 		}
 		out = append(out, r)
 	}
@@ -621,7 +626,7 @@ func proveRows(cp *Checkpoint, hr tlog.HashReader, rows []*Row) error {
 	}
 	for i, r := range rows {
 		if err := tlog.CheckRecord(proofs[i], cp.Size, cp.Root, r.Seq-1, r.leafHash()); err != nil {
-			return &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "it is not the row the checkpoint of size " +
+			return &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "it is not the row the checkpoint of size " +
 				strconv.FormatInt(cp.Size, 10) + " signed"}
 		}
 	}

@@ -735,11 +735,11 @@ func (c *checkpointer) checkpoint(ctx context.Context, anchor int64) (*Checkpoin
 		stored := f.append(leaf)
 		if sl, _ := r.storedLeaf(); sl != leaf {
 			rows.Close()
-			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"}
+			return nil, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"}
 		}
 		if !bytes.Equal(r.hashes, joinHashes(stored)) {
 			rows.Close()
-			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its stored hashes were changed"}
+			return nil, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its stored hashes were changed"}
 		}
 		leaves = append(leaves, leaf)
 		want++

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -248,7 +249,7 @@ func (l *Log) Proof(ctx context.Context, callID string) ([]byte, error) {
 	}
 	for i, r := range in {
 		if err := tlog.CheckRecord(proofs[i], cp.Size, cp.Root, r.Seq-1, r.leafHash()); err != nil {
-			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "it is not the row the checkpoint of size " +
+			return nil, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "it is not the row the checkpoint of size " +
 				strconv.FormatInt(cp.Size, 10) + " signed"}
 		}
 		b.Rows = append(b.Rows, toBundleRow(r, proofs[i]))
@@ -309,7 +310,7 @@ func VerifyProof(b []byte, verifier note.Verifier) (*ProvedCall, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&bd); err != nil {
-		return nil, fmt.Errorf("deepvueaudit: VerifyProof: not a bundle: %w", err)
+		return nil, notABundle(err)
 	}
 	if !bytes.Equal(bd.encode(), b) {
 		return nil, errors.New("deepvueaudit: VerifyProof: the bundle is not in its canonical form (changed after Proof wrote it?)")
@@ -355,4 +356,28 @@ func VerifyProof(b []byte, verifier note.Verifier) (*ProvedCall, error) {
 		out.Rows = append(out.Rows, *r)
 	}
 	return out, nil
+}
+
+// notABundle is VerifyProof's error for bytes that do not decode as a
+// bundle.
+func notABundle(err error) error {
+	return errors.New("deepvueaudit: VerifyProof: not a bundle: " + jsonFault(err))
+}
+
+// jsonFault says what kind of fault a decoding error is, never
+// encoding/json's text, which quotes an unknown key and a number out of its
+// field's range: whatever the maker of the bytes put there (an Aadhaar
+// number) would reach the logs of whoever checks them.
+func jsonFault(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return "malformed JSON at byte " + strconv.FormatInt(syn.Offset, 10)
+	case errors.As(err, &typ):
+		return "a value of the wrong type or out of range"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	}
+	return "a field that is not one of its own"
 }

@@ -281,13 +281,13 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 		}
 		leaf := r.leafHash()
 		if sl, _ := r.storedLeaf(); sl != leaf {
-			return false, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"}
+			return false, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"}
 		}
 		if signed := pr.src.leaf(seq); signed != leaf {
-			return false, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "it differs from the row the checkpoints signed"}
+			return false, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "it differs from the row the checkpoints signed"}
 		}
 		if stored := f.append(leaf); !bytes.Equal(r.hashes, joinHashes(stored)) {
-			return false, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its stored hashes were changed"}
+			return false, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its stored hashes were changed"}
 		}
 		if isKeptStage(r.Stage) || heldSet[r.CallID] {
 			newKept = append(newKept, r)
@@ -333,7 +333,7 @@ func (pr *purgeRun) batch(ctx context.Context, first bool) (done bool, err error
 	}
 	for i, r := range released {
 		if err := tlog.CheckRecord(relProofs[i], b, f.root(), r.Seq-1, r.leafHash()); err != nil {
-			return false, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "a row kept by an earlier Purge is not in the trail's tree"}
+			return false, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "a row kept by an earlier Purge is not in the trail's tree"}
 		}
 	}
 
@@ -601,7 +601,7 @@ func (pr *purgeRun) released(ctx context.Context, tx *sql.Tx, oldKept []keptRow,
 			return nil, err
 		}
 		if sl, ok := r.storedLeaf(); !ok || sl != r.leafHash() {
-			return nil, &ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"}
+			return nil, &ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"}
 		}
 		out = append(out, r)
 	}

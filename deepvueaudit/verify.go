@@ -54,7 +54,9 @@ type ChainError struct {
 	// Seq is the row's sequence number (for deleted rows, the first one
 	// missing).
 	Seq int64
-	// CallID is the row's call id ("" for a deleted row).
+	// CallID is the row's call id: "" for a deleted row, and for a row
+	// whose stored call id is not one (32 lowercase hex digits): what an
+	// insider wrote there is never shown.
 	CallID string
 	// Kind is what the edit did.
 	Kind ProblemKind
@@ -67,10 +69,21 @@ type ChainError struct {
 // 1000 signed".
 func (e *ChainError) Error() string {
 	s := "deepvueaudit: the audit trail does not verify: row " + strconv.FormatInt(e.Seq, 10)
-	if e.CallID != "" {
-		s += " (call " + e.CallID + ")"
+	if id := shownCallID(e.CallID); id != "" {
+		s += " (call " + id + ")"
 	}
 	return s + " " + string(e.Kind) + ": " + e.Reason
+}
+
+// shownCallID is a row's call id as a ChainError shows it: the id when it
+// is one (32 lowercase hex digits, as Record accepts), else "". A row's
+// call id is what an insider may have rewritten, with anything in it (an
+// Aadhaar number), and error texts are logged.
+func shownCallID(id string) string {
+	if !callIDPattern.MatchString(id) {
+		return ""
+	}
+	return id
 }
 
 // Unwrap returns ErrChainBroken.
@@ -95,8 +108,8 @@ func (e *VerifyError) Error() string {
 		}
 		b.WriteString("; row ")
 		b.WriteString(strconv.FormatInt(p.Seq, 10))
-		if p.CallID != "" {
-			b.WriteString(" (call " + p.CallID + ")")
+		if id := shownCallID(p.CallID); id != "" {
+			b.WriteString(" (call " + id + ")")
 		}
 		b.WriteString(" " + string(p.Kind) + ": " + p.Reason)
 	}
@@ -418,7 +431,7 @@ func (v *verifier) checkOrphans() error {
 	}
 	for _, r := range v.orphans {
 		if !found[r.CallID] {
-			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: NoConsent, Reason: "an outcome row without an earlier consent row of its call"})
+			v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: NoConsent, Reason: "an outcome row without an earlier consent row of its call"})
 		}
 	}
 	return nil
@@ -472,10 +485,10 @@ func (v *verifier) checkKept() error {
 			m, err = manifestUnsigned([]byte(r.Detail))
 		}
 		if err == nil && m.Origin != archiveOrigin(l.name, l.tenant) {
-			err = errors.New("a manifest of " + m.Origin)
+			err = errOtherOrigin
 		}
 		if err != nil {
-			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: BadCheckpoint, Reason: "its archive manifest does not verify: " + err.Error()})
+			v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: BadCheckpoint, Reason: "its archive manifest does not verify: " + err.Error()})
 			continue
 		}
 		ms = append(ms, man{r, m})
@@ -491,11 +504,11 @@ func (v *verifier) checkKept() error {
 			v.add(&ChainError{Seq: next, Kind: AnchorMoved, Reason: fmt.Sprintf(
 				"rows %d to %d were deleted with no archive manifest in the trail", next, m.First-1)})
 		case m.First < next:
-			v.add(&ChainError{Seq: x.row.Seq, CallID: x.row.CallID, Kind: Inserted, Reason: fmt.Sprintf(
+			v.add(&ChainError{Seq: x.row.Seq, CallID: shownCallID(x.row.CallID), Kind: Inserted, Reason: fmt.Sprintf(
 				"an archive manifest of rows %d to %d, which another one covers", m.First, m.Last)})
 			continue
 		case prev != nil && (&frontier{size: m.First - 1, hashes: m.Start}).root() != prev.Tree:
-			v.add(&ChainError{Seq: x.row.Seq, CallID: x.row.CallID, Kind: Changed, Reason: fmt.Sprintf(
+			v.add(&ChainError{Seq: x.row.Seq, CallID: shownCallID(x.row.CallID), Kind: Changed, Reason: fmt.Sprintf(
 				"its archive manifest does not start from the tree the one of rows %d to %d signed", prev.First, prev.Last)})
 		}
 		for _, s := range m.Kept {
@@ -522,12 +535,12 @@ func (v *verifier) checkKept() error {
 	for _, r := range below {
 		present[r.Seq] = true
 		if !kept[r.Seq] {
-			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Inserted, Reason: "at or below the anchor (" +
+			v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Inserted, Reason: "at or below the anchor (" +
 				strconv.FormatInt(h.anchor, 10) + "): rows there were purged, and no archive manifest kept this one"})
 			continue
 		}
 		if sl, ok := r.storedLeaf(); !ok || sl != r.leafHash() {
-			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"})
+			v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"})
 			continue
 		}
 		v.checkCall(r)
@@ -549,7 +562,7 @@ func (v *verifier) checkKept() error {
 		root := h.anchorFrontier.root()
 		for i, r := range prove {
 			if err != nil || tlog.CheckRecord(proofs[i], h.anchor, root, r.Seq-1, r.leafHash()) != nil {
-				v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "a row a Purge kept is not in the tree at the anchor (or the hashes kept for its proof were changed)"})
+				v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "a row a Purge kept is not in the tree at the anchor (or the hashes kept for its proof were changed)"})
 			}
 		}
 	}
@@ -747,7 +760,7 @@ func (v *verifier) checkRow(r *Row, hint *tlog.Hash) {
 	leaf := r.leafHash()
 	named := false
 	if sl, ok := r.storedLeaf(); !ok || sl != leaf {
-		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"})
+		v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its content no longer matches the hash stored when it was appended"})
 		named = true
 	}
 	use := leaf
@@ -764,7 +777,7 @@ func (v *verifier) checkRow(r *Row, hint *tlog.Hash) {
 	}
 	stored := v.f.append(use)
 	if !named && !bytes.Equal(r.hashes, joinHashes(stored)) && !v.storedExplained(r, stored) {
-		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "its stored hashes were changed (proofs through it would fail)"})
+		v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "its stored hashes were changed (proofs through it would fail)"})
 		v.segBad = true
 	}
 	v.checkCall(r)
@@ -815,12 +828,12 @@ func (v *verifier) nameMismatch(r *Row, leaf tlog.Hash) {
 				"%s of the checkpoint of size %d deleted and the rows after renumbered (this row was row %d); hashes recomputed",
 				which, v.segEnd, r.Seq+d)})
 		} else {
-			v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Inserted, Reason: fmt.Sprintf(
+			v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Inserted, Reason: fmt.Sprintf(
 				"rows were inserted before it and the rows after them renumbered (this row was row %d); hashes recomputed", r.Seq+d)})
 		}
 		return
 	}
-	v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Changed, Reason: "it differs from the row the checkpoint of size " +
+	v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Changed, Reason: "it differs from the row the checkpoint of size " +
 		strconv.FormatInt(v.segEnd, 10) + " signed; its hashes were recomputed"})
 }
 
@@ -832,7 +845,7 @@ func (v *verifier) checkCall(r *Row) {
 	bit := stageBit[r.Stage]
 	seen := v.calls[r.CallID]
 	if bit != 0 && seen&bit != 0 {
-		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: Inserted, Reason: "a second " + r.Stage + " row of its call"})
+		v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: Inserted, Reason: "a second " + r.Stage + " row of its call"})
 	}
 	v.calls[r.CallID] = seen | bit
 	if r.Stage == "outcome" && seen&stageBit["consent"] == 0 {
@@ -840,7 +853,7 @@ func (v *verifier) checkCall(r *Row) {
 			v.orphans = append(v.orphans, r) // its consent may be before the walk
 			return
 		}
-		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: NoConsent, Reason: "an outcome row without an earlier consent row of its call"})
+		v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: NoConsent, Reason: "an outcome row without an earlier consent row of its call"})
 	}
 }
 
@@ -849,16 +862,16 @@ func (v *verifier) checkTimes(r *Row) {
 	skew := v.l.maxSkew
 	switch {
 	case !v.prevDB.IsZero() && r.DBTime.Before(v.prevDB.Add(-skew)):
-		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: BackDated, Reason: "its database time runs backwards by " +
+		v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: BackDated, Reason: "its database time runs backwards by " +
 			v.prevDB.Sub(r.DBTime).Round(time.Second).String()})
 	case !v.prevAt.IsZero() && r.RecordedAt.Before(v.prevAt.Add(-skew)):
-		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: BackDated, Reason: "its time runs backwards by " +
+		v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: BackDated, Reason: "its time runs backwards by " +
 			v.prevAt.Sub(r.RecordedAt).Round(time.Second).String()})
 	case r.RecordedAt.Sub(r.DBTime) > skew || r.DBTime.Sub(r.RecordedAt) > skew:
-		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: BackDated, Reason: "its time is " +
+		v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: BackDated, Reason: "its time is " +
 			r.DBTime.Sub(r.RecordedAt).Round(time.Second).String() + " from the database's when it was appended"})
 	case !r.Evidence.DecidedAt.IsZero() && r.Evidence.DecidedAt.After(r.RecordedAt.Add(skew)):
-		v.add(&ChainError{Seq: r.Seq, CallID: r.CallID, Kind: BackDated, Reason: "the customer decided after the record was made"})
+		v.add(&ChainError{Seq: r.Seq, CallID: shownCallID(r.CallID), Kind: BackDated, Reason: "the customer decided after the record was made"})
 	}
 	if r.DBTime.After(v.prevDB) {
 		v.prevDB = r.DBTime
