@@ -283,6 +283,11 @@ func TestEvidenceNeverLeaks(t *testing.T) {
 	recs := sink.records()
 	require.Len(t, recs, 2*passed)
 	for _, r := range recs {
+		// The call id (random hex) and the record's time (the SDK's clock)
+		// can spell a test value by chance (a time's nanoseconds held the
+		// test OTP once): fixed here, their form checked.
+		require.Regexp(t, `^[0-9a-f]{32}$`, r.CallID)
+		r.CallID, r.Time = "c0ffee00c0ffee00c0ffee00c0ffee00", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		if r.Operation == opGenerate {
 			// No OTP exists yet when generate-otp runs: "482913" is just a
 			// number there (and an evidence text may hold one).
