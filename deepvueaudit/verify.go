@@ -169,19 +169,18 @@ func (l *Log) VerifyFull(ctx context.Context) error { return l.verify(ctx, true)
 func (l *Log) verify(ctx context.Context, full bool) error {
 	l.vmu.Lock()
 	defer l.vmu.Unlock()
-	// The checkpoints are listed before the snapshot begins: each was
-	// written after its rows committed, so the snapshot sees them all.
-	// Listed after it, a checkpoint another replica wrote meanwhile signs
-	// rows the snapshot cannot see: a false "deleted".
+	// The checkpoints are listed before the snapshot begins, as every
+	// reader of both does (listThenSnapshot): listed after it, a checkpoint
+	// another replica wrote meanwhile signs rows the snapshot cannot see,
+	// a false "deleted".
 	var keys []ckKey
+	var tx *sql.Tx
+	var err error
 	if l.ck != nil {
-		var err error
-		if keys, err = l.listCheckpoints(ctx, l.ck.r.store); err != nil {
+		if keys, tx, _, err = l.listThenSnapshot(ctx, l.ck.r.store); err != nil {
 			return err
 		}
-	}
-	tx, err := l.snapshot(ctx)
-	if err != nil {
+	} else if tx, err = l.snapshot(ctx); err != nil {
 		return fmt.Errorf("deepvueaudit: verifying: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
