@@ -25,15 +25,15 @@ var floors = [][]string{
 	{"format.go", "decode.go", "retryafter.go", "idleconn.go"},                                // text, wire
 	{"read.go", "hashkey.go"},                                                                 // a bounded answer, keyed hashes
 	{"action.go", "errors.go", "apierror.go", "transporterr.go", "outcome.go", "otpstate.go"}, // what an answer means
-	{"input.go", "kyc.go", "verify_decode.go", "consent.go", "nextstep.go"},                   // input rules, results, the advice
+	{"input.go", "kyc.go", "verify_decode.go", "consent.go", "personal.go", "nextstep.go"},    // input rules, results, the advice
 	{"observe.go", "audit.go", "ratelimit.go", "request.go", "misuse.go", "deadline.go"},      // the steps around the send, their timer
-	{"guard.go", "retry.go"},                                                                  // each attempt
-	{"transport.go", "options.go", "singleattempt.go", "pending.go"},                          // what a Client is made of
-	{"tenant.go", "flight.go"},                                                                // the tenant label, double submits
-	{"client.go", "consent_client.go"},                                                        // the Client
-	{"call.go"},                                                                               // the story of a call
-	{"aadhaar.go", "verify.go"},                                                               // the two operations
-	{"deprecated.go"},                                                                         // names kept for one release
+	{"guard.go", "retry.go"}, // each attempt
+	{"transport.go", "options.go", "singleattempt.go", "pending.go"}, // what a Client is made of
+	{"tenant.go", "flight.go"},                                       // the tenant label, double submits
+	{"client.go", "consent_client.go"},                               // the Client
+	{"call.go"},                                                      // the story of a call
+	{"aadhaar.go", "verify.go"},                                      // the two operations
+	{"deprecated.go"},                                                // names kept for one release
 }
 
 // records may be used from any floor.
